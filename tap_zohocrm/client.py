@@ -1,0 +1,200 @@
+"""Base REST stream for Zoho CRM: URLs, auth, Zoho's error envelope, retries."""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import time
+from collections.abc import Generator, Iterable
+from typing import TYPE_CHECKING, Any
+
+import requests
+from singer_sdk import RESTStream
+from singer_sdk.exceptions import RetriableAPIError
+
+from tap_zohocrm.errors import ZohoAPIError
+from tap_zohocrm.pagination import EMPTY_STATUSES, PAGE_LIMIT_CODES, response_json
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+    from tap_zohocrm.auth import ZohoAuthenticator
+    from tap_zohocrm.tap import TapZohoCRM
+
+CONNECT_TIMEOUT_SECONDS = 15.0
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_CAP_SECONDS = 120.0
+RETRY_AFTER_CAP_SECONDS = 900.0
+
+# What to grant when Zoho refuses a read, by error code.
+_ACCESS_HINTS = {
+    "OAUTH_SCOPE_MISMATCH": "the OAuth client lacks the scope {scope}; generate a new grant "
+    "code with it (see README, 'Zoho console')",
+    "NO_PERMISSION": "the Zoho user of this refresh token has no permission to read it; give "
+    "the user's profile read access to the module, or drop it from `modules`",
+    "INVALID_MODULE": "Zoho says the module does not exist or is not supported in this API "
+    "version; check the module API name in `modules` and `api_version`",
+    "NOT_SUPPORTED": "Zoho allows this only for administrators; use an admin user's refresh token",
+    "FEATURE_NOT_ENABLED": "the feature is not enabled in this Zoho edition",
+}
+
+
+class ZohoStream(RESTStream[Any]):
+    """A stream read from Zoho CRM's REST API."""
+
+    records_jsonpath = "$.data[*]"
+    # Zoho asks for restraint on 429; the SDK's default 5 tries can give up within a minute.
+    _MAX_TRIES = 8
+
+    def __init__(self, tap: TapZohoCRM, **kwargs: Any) -> None:
+        super().__init__(tap=tap, **kwargs)
+        self._zoho_tap = tap
+        self.retries = 0
+
+    # -- where and how ---------------------------------------------------------------------
+
+    @property
+    def url_base(self) -> str:
+        return self._zoho_tap.api_base_url
+
+    @property
+    def authenticator(self) -> ZohoAuthenticator:
+        return self._zoho_tap.authenticator
+
+    @property
+    def timeout(self) -> tuple[float, float]:  # type: ignore[override]
+        return (CONNECT_TIMEOUT_SECONDS, float(self.config.get("request_timeout", 300)))
+
+    @property
+    def module_api_name(self) -> str:
+        """The Zoho module this stream reads (for messages)."""
+        return self.name
+
+    @property
+    def required_scope(self) -> str:
+        return f"ZohoCRM.modules.{self.module_api_name.lower()}.READ"
+
+    # -- responses -------------------------------------------------------------------------
+
+    def validate_response(self, response: requests.Response) -> None:
+        status = response.status_code
+        if status in EMPTY_STATUSES:
+            return
+        if status == 429 or status >= 500:
+            raise RetriableAPIError(self._describe(response), response)
+        if status >= 400:
+            code = _error_code(response)
+            if status == 401 and code == "INVALID_TOKEN":
+                if self.authenticator.invalidate(_sent_token(response)):
+                    # Expired or revoked early: the retry runs with a fresh token.
+                    self.logger.info("Zoho rejected the access token; retrying with a new one")
+                    raise RetriableAPIError("access token rejected (INVALID_TOKEN)", response)
+                msg = (
+                    "Zoho rejected a freshly issued access token (INVALID_TOKEN); the refresh "
+                    "token may have been revoked, or it belongs to another data center or "
+                    "environment than api_url. Generate a new refresh token."
+                )
+                raise ZohoAPIError(msg, code=code)
+            if code in PAGE_LIMIT_CODES:
+                return  # the paginator restarts the query
+            hint = _ACCESS_HINTS.get(code or "")
+            if hint:
+                msg = (
+                    f"Zoho refused to read module {self.module_api_name} ({code}): "
+                    + hint.format(scope=self.required_scope)
+                )
+                raise ZohoAPIError(msg, code=code)
+            raise ZohoAPIError(self._describe(response), code=code)
+        # A 200 whose body was cut off mid-way is a transient failure, not bad data.
+        try:
+            response_json(response)
+        except ValueError as exc:
+            msg = f"Truncated or invalid JSON from {response.request.path_url.split('?')[0]}"
+            raise RetriableAPIError(msg, response) from exc
+
+    def _describe(self, response: requests.Response) -> str:
+        path = (response.request.path_url if response.request else self.path).split("?")[0]
+        code = _error_code(response)
+        message = ""
+        with contextlib.suppress(ValueError):
+            message = str(response_json(response).get("message") or "")
+        return f"HTTP {response.status_code} {code or ''} from GET {path}: {message}".strip()
+
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        if response.status_code >= 400 or response.status_code in EMPTY_STATUSES:
+            return []
+        body = response_json(response)
+        return body.get(self._records_key, []) or []
+
+    _records_key = "data"
+
+    # -- retries ---------------------------------------------------------------------------
+
+    def backoff_max_tries(self) -> int:
+        return int(self.config.get("max_retries", self._MAX_TRIES - 1)) + 1
+
+    def backoff_wait_generator(self) -> Generator[float, Any, None]:
+        """Exponential backoff, but wait as long as Zoho's Retry-After says when it says so."""
+        attempt = 0
+        exc = yield 0.0
+        while True:
+            wait = _retry_after(exc)
+            if wait is None:
+                wait = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
+            attempt += 1
+            exc = yield wait
+
+    def backoff_handler(self, details: Any) -> None:
+        self.retries += 1
+        exc = details.get("exception")
+        self.logger.warning(
+            "Retrying %s after %s (try %d, waiting %.1f s)",
+            self.module_api_name,
+            _short_reason(exc),
+            details.get("tries"),
+            details.get("wait") or 0.0,
+        )
+
+    def request_json(
+        self, path: str, params: dict[str, Any] | None = None, context: Context | None = None
+    ) -> requests.Response:
+        """One GET with this stream's auth, validation and retries (for side calls)."""
+        prepared = self.build_prepared_request(
+            method="GET", url=f"{self.url_base}{path}", params=params or {},
+            headers=self.http_headers,
+        )
+        return self.request_decorator(self._request)(prepared, context)
+
+
+def _error_code(response: requests.Response) -> str | None:
+    try:
+        code = response_json(response).get("code")
+    except ValueError:
+        return None
+    return code if isinstance(code, str) else None
+
+
+def _sent_token(response: requests.Response) -> str | None:
+    header = (response.request.headers.get("Authorization") if response.request else "") or ""
+    return header.removeprefix("Zoho-oauthtoken ") or None
+
+
+def _retry_after(exc: Any) -> float | None:
+    response = getattr(exc, "response", None)
+    if response is None:
+        return None
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        seconds = parsed.timestamp() - time.time() if parsed else 0.0
+    return max(0.0, min(seconds, RETRY_AFTER_CAP_SECONDS))
+
+
+def _short_reason(exc: Any) -> str:
+    if isinstance(exc, RetriableAPIError):
+        return str(exc).split(":")[0]
+    return type(exc).__name__ if exc is not None else "an error"

@@ -1,0 +1,134 @@
+"""Paging through Get Records past Zoho's caps.
+
+`page` reaches only the first 2,000 records, a `page_token` chain at most 100,000 (and v2 has no
+page tokens at all). Past either cap the paginator starts a new query with `If-Modified-Since` at
+the last `Modified_Time` seen; since records come sorted by `Modified_Time` ascending, nothing is
+skipped, and the stream drops the few records of that second it already emitted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from singer_sdk.pagination import BaseAPIPaginator
+
+from tap_zohocrm.errors import ZohoAPIError
+
+DISCRETE_PAGE_LIMIT = 2000  # records reachable with `page` alone
+PAGE_LIMIT_CODES = frozenset({"PAGINATION_LIMIT_EXCEEDED", "DISCRETE_PAGINATION_LIMIT_EXCEEDED"})
+EMPTY_STATUSES = frozenset({204, 304})
+
+
+@dataclass(frozen=True)
+class RecordsPage:
+    """Where the next Get Records call starts.
+
+    `modified_since` is sent as If-Modified-Since and stays fixed within one page_token chain,
+    because a token is bound to the request it came from.
+    """
+
+    page: int = 1
+    page_token: str | None = None
+    modified_since: str | None = None
+    query: int = 0  # how many times the query was restarted; keeps tokens distinct
+
+
+def response_json(response: requests.Response) -> dict[str, Any]:
+    """Parse a response body once; 204/304 and empty bodies are an empty result."""
+    cached = getattr(response, "_zoho_json", None)
+    if cached is not None:
+        return cached
+    if response.status_code in EMPTY_STATUSES or not response.content:
+        body: dict[str, Any] = {}
+    else:
+        parsed = response.json()
+        body = parsed if isinstance(parsed, dict) else {"data": parsed}
+    response._zoho_json = body  # type: ignore[attr-defined]
+    return body
+
+
+def error_code(response: requests.Response) -> str | None:
+    if response.status_code < 400:
+        return None
+    try:
+        body = response_json(response)
+    except ValueError:
+        return None
+    code = body.get("code")
+    return code if isinstance(code, str) else None
+
+
+class RecordsPaginator(BaseAPIPaginator[RecordsPage]):
+    """Follows `more_records`, switching to `page_token` or a restarted query as needed."""
+
+    def __init__(
+        self,
+        start: RecordsPage,
+        *,
+        per_page: int,
+        use_page_tokens: bool,
+        restart_key: str | None,
+    ) -> None:
+        super().__init__(start)
+        self.per_page = per_page
+        self.use_page_tokens = use_page_tokens
+        self.restart_key = restart_key
+        self.last_restart_value: str | None = None  # last `restart_key` value seen (raw)
+        self.restarts = 0
+
+    def has_more(self, response: requests.Response) -> bool:
+        if error_code(response) in PAGE_LIMIT_CODES:
+            return True
+        if response.status_code in EMPTY_STATUSES:
+            return False
+        info = response_json(response).get("info") or {}
+        return bool(info.get("more_records"))
+
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        # A page-limit error carries no records but the query goes on from a restart point.
+        return error_code(response) in PAGE_LIMIT_CODES
+
+    def get_next(self, response: requests.Response) -> RecordsPage | None:
+        current = self.current_value
+        if error_code(response) in PAGE_LIMIT_CODES:
+            return self._restart(current)
+        body = response_json(response)
+        data = body.get("data") or []
+        if data and self.restart_key:
+            value = data[-1].get(self.restart_key)
+            if value:
+                self.last_restart_value = value
+        info = body.get("info") or {}
+        token = info.get("next_page_token")
+        if self.use_page_tokens and token:
+            return RecordsPage(
+                page=current.page + 1,
+                page_token=token,
+                modified_since=current.modified_since,
+                query=current.query,
+            )
+        if current.page_token is None and current.page * self.per_page < DISCRETE_PAGE_LIMIT:
+            return RecordsPage(
+                page=current.page + 1, modified_since=current.modified_since, query=current.query
+            )
+        return self._restart(current)
+
+    def _restart(self, current: RecordsPage) -> RecordsPage:
+        if not self.restart_key or not self.last_restart_value:
+            msg = (
+                "Zoho's pagination limit was reached and this module has no Modified_Time to "
+                "restart the query from; the remaining records cannot be read with Get Records."
+            )
+            raise ZohoAPIError(msg, code="PAGINATION_LIMIT_EXCEEDED")
+        if self.last_restart_value == current.modified_since:
+            msg = (
+                f"More records share Modified_Time {current.modified_since} than one query can "
+                "page through; Zoho's Get Records cannot read past them (use Bulk Read)."
+            )
+            raise ZohoAPIError(msg, code="PAGINATION_LIMIT_EXCEEDED")
+        self.restarts += 1
+        return RecordsPage(
+            page=1, modified_since=self.last_restart_value, query=current.query + 1
+        )

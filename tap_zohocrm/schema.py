@@ -1,0 +1,251 @@
+"""Map Zoho field metadata (settings/fields) to JSON Schema, and API values to those types.
+
+Types follow Zoho's `data_type` (formula and rollup_summary by their `return_type`), falling back
+to `json_type` for types Zoho adds later; a field whose type is unknown is kept with an open
+schema and a warning rather than dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+LOGGER = logging.getLogger("tap-zohocrm.schema")
+
+STRING = {"type": ["string", "null"]}
+INTEGER = {"type": ["integer", "null"]}
+NUMBER = {"type": ["number", "null"]}
+BOOLEAN = {"type": ["boolean", "null"]}
+DATE = {"type": ["string", "null"], "format": "date"}
+DATETIME = {"type": ["string", "null"], "format": "date-time"}
+ANY: dict[str, Any] = {}
+STRING_ARRAY = {"type": ["array", "null"], "items": {"type": "string"}}
+OBJECT = {"type": ["object", "null"], "additionalProperties": True}
+OBJECT_ARRAY = {
+    "type": ["array", "null"],
+    "items": {"type": "object", "additionalProperties": True},
+}
+
+
+def _lookup(*extra: str) -> dict[str, Any]:
+    properties = {"id": {"type": ["string", "null"]}, "name": {"type": ["string", "null"]}}
+    for key in extra:
+        properties[key] = {"type": ["string", "null"]}
+    return {"type": ["object", "null"], "properties": properties, "additionalProperties": True}
+
+
+LOOKUP = _lookup()
+OWNER_LOOKUP = _lookup("email")
+TAGS = {
+    "type": ["array", "null"],
+    "items": {
+        "type": "object",
+        "properties": {
+            "id": {"type": ["string", "null"]},
+            "name": {"type": ["string", "null"]},
+            "color_code": {"type": ["string", "null"]},
+        },
+        "additionalProperties": True,
+    },
+}
+
+# data_type -> schema, for the types whose shape does not depend on other metadata.
+DATA_TYPE_SCHEMAS: dict[str, dict[str, Any]] = {
+    "text": STRING,
+    "textarea": STRING,
+    "mediumtext": STRING,
+    "email": STRING,
+    "phone": STRING,
+    "website": STRING,
+    "picklist": STRING,
+    "autonumber": STRING,
+    "profileimage": STRING,
+    # Zoho's SDK reads event_reminder as a datetime, Airbyte as text; keep the text untouched.
+    "event_reminder": STRING,
+    "multiselectpicklist": STRING_ARRAY,
+    "integer": INTEGER,
+    "long": INTEGER,
+    "bigint": INTEGER,
+    "double": NUMBER,
+    "decimal": NUMBER,
+    "currency": NUMBER,
+    "percent": NUMBER,
+    "boolean": BOOLEAN,
+    "date": DATE,
+    "datetime": DATETIME,
+    "lookup": LOOKUP,
+    "userlookup": LOOKUP,
+    "consent_lookup": LOOKUP,
+    "multi_module_lookup": LOOKUP,
+    "ownerlookup": OWNER_LOOKUP,
+    "fileupload": OBJECT_ARRAY,
+    "imageupload": OBJECT_ARRAY,
+    "linetax": OBJECT_ARRAY,
+    "multireminder": OBJECT_ARRAY,
+    "RRULE": OBJECT,
+    "ALARM": OBJECT,
+    "time_range": OBJECT,
+    "layout": OBJECT,
+    "module": OBJECT,
+}
+
+# Types whose values Get Records (a list call) never returns: Zoho sends them only on a
+# single-record GET, and they are read through their own modules instead.
+NOT_IN_LIST_CALLS = frozenset({"subform", "multiselectlookup", "multiuserlookup"})
+
+# Formula and rollup fields take the type of their result.
+RETURN_TYPE_SCHEMAS: dict[str, dict[str, Any]] = {
+    "double": NUMBER,
+    "currency": NUMBER,
+    "percent": NUMBER,
+    "decimal": NUMBER,
+    "integer": INTEGER,
+    "long": INTEGER,
+    "bigint": INTEGER,
+    "text": STRING,
+    "string": STRING,
+    "date": DATE,
+    "datetime": DATETIME,
+    "boolean": BOOLEAN,
+}
+
+JSON_TYPE_SCHEMAS: dict[str, dict[str, Any]] = {
+    "string": STRING,
+    "integer": INTEGER,
+    "double": NUMBER,
+    "boolean": BOOLEAN,
+    "jsonobject": OBJECT,
+    "jsonarray": {"type": ["array", "null"]},
+}
+
+# Keys Zoho adds to every record outside the fields metadata (see the Get Records samples).
+SYSTEM_PROPERTIES: dict[str, dict[str, Any]] = {
+    "$approved": BOOLEAN,
+    "$approval_state": STRING,
+    "$approval": OBJECT,
+    "$review_process": OBJECT,
+    "$review": ANY,
+    "$state": STRING,
+    "$editable": BOOLEAN,
+    "$currency_symbol": STRING,
+    "$process_flow": BOOLEAN,
+    "$orchestration": BOOLEAN,
+    "$in_merge": BOOLEAN,
+    "$stop_processing": BOOLEAN,
+    "$converted": BOOLEAN,
+    "$converted_detail": OBJECT,
+    "$field_states": ANY,
+    "$canvas_id": STRING,
+    "$data_source_details": OBJECT,
+    "$se_module": STRING,
+}
+
+
+def field_schema(field: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the JSON Schema of one field, or None if list calls never carry its values."""
+    data_type = field.get("data_type")
+    api_name = field.get("api_name")
+    json_type = field.get("json_type")
+    if data_type in NOT_IN_LIST_CALLS or field.get("virtual_field"):
+        return None
+    if api_name == "Tag" and json_type == "jsonarray":
+        return dict(TAGS)
+    if data_type == "id" or api_name == "id":
+        return {"type": ["string"]}
+    if data_type in ("formula", "rollup_summary"):
+        details = field.get(data_type) or {}
+        return_type = details.get("return_type") if isinstance(details, dict) else None
+        if return_type in RETURN_TYPE_SCHEMAS:
+            return dict(RETURN_TYPE_SCHEMAS[return_type])
+    elif data_type in DATA_TYPE_SCHEMAS:
+        if json_type == "jsonarray" and data_type in ("text", "bigint", "autonumber"):
+            return dict(STRING_ARRAY)
+        return dict(DATA_TYPE_SCHEMAS[data_type])
+    if json_type in JSON_TYPE_SCHEMAS:
+        LOGGER.warning(
+            "Field %s has data_type %r that the tap does not know; typed from json_type %r",
+            api_name, data_type, json_type,
+        )
+        return dict(JSON_TYPE_SCHEMAS[json_type])
+    LOGGER.warning(
+        "Field %s has unknown data_type %r and json_type %r; kept without a type",
+        api_name, data_type, json_type,
+    )
+    return dict(ANY)
+
+
+def module_schema(fields: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Build the JSON Schema of a module from its fields metadata."""
+    properties: dict[str, Any] = {"id": {"type": ["string"]}}
+    for field in fields:
+        api_name = field.get("api_name")
+        if not api_name or api_name in properties:
+            continue
+        schema = field_schema(field)
+        if schema is not None:
+            properties[api_name] = schema
+    for name, schema in SYSTEM_PROPERTIES.items():
+        properties.setdefault(name, dict(schema))
+    return {"type": "object", "properties": properties, "required": ["id"]}
+
+
+def requestable_fields(schema: dict[str, Any]) -> list[str]:
+    """Field API names to put in `fields=`: the schema's, without `id` and `$` keys."""
+    return [name for name in schema["properties"] if name != "id" and not name.startswith("$")]
+
+
+# --- values -------------------------------------------------------------------------------
+
+
+def to_utc(value: Any) -> Any:
+    """Normalise a Zoho datetime (any offset) to UTC, e.g. `2025-03-04T17:15:02+00:00`."""
+    if not isinstance(value, str):
+        return value
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if parsed.tzinfo is None:
+        return value
+    return parsed.astimezone(UTC).isoformat()
+
+
+def to_integer(value: Any) -> Any:
+    """Zoho sends bigint values as strings; keep anything that is not a whole number as is."""
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def to_number(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return float(value) if any(c in value for c in ".eE") else int(value)
+        except ValueError:
+            return value
+    return value
+
+
+Converter = Callable[[Any], Any]
+
+
+def value_converters(schema: dict[str, Any]) -> dict[str, Converter]:
+    """Per-property converters, built once per stream; properties absent need none."""
+    converters: dict[str, Converter] = {}
+    for name, prop in schema.get("properties", {}).items():
+        types = prop.get("type") or []
+        types = [types] if isinstance(types, str) else types
+        if prop.get("format") == "date-time":
+            converters[name] = to_utc
+        elif "integer" in types:
+            converters[name] = to_integer
+        elif "number" in types:
+            converters[name] = to_number
+    return converters

@@ -1,0 +1,235 @@
+"""tap-zohocrm: the Tap, its settings, and discovery of Zoho modules."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from singer_sdk import Stream, Tap
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
+
+from tap_zohocrm import data_centers
+from tap_zohocrm.auth import ZohoAuthenticator
+from tap_zohocrm.errors import ZohoAuthError
+from tap_zohocrm.schema import module_schema
+from tap_zohocrm.streams import MetadataReader, ModuleStream, stream_name
+
+API_VERSIONS = ("v2", "v2.1", "v3", "v4", "v5", "v6", "v7", "v8")
+SECRET_SETTINGS = ("client_secret", "refresh_token")
+
+
+class TapZohoCRM(Tap):
+    """Singer tap for Zoho CRM."""
+
+    name = "tap-zohocrm"
+    dynamic_catalog = True
+
+    config_jsonschema = th.PropertiesList(
+        th.Property("client_id", th.StringType, required=True,
+                    description="OAuth client id (Zoho API console, Self Client)."),
+        th.Property("client_secret", th.StringType, required=True, secret=True,
+                    description="OAuth client secret."),
+        th.Property("refresh_token", th.StringType, required=True, secret=True,
+                    description="Refresh token from a Self Client grant code."),
+        th.Property("data_center", th.StringType, default="us",
+                    allowed_values=list(data_centers.DATA_CENTERS),
+                    description="Zoho data center of the org: us, eu, in, au, cn, jp, ca, sa."),
+        th.Property("environment", th.StringType, default="production",
+                    allowed_values=list(data_centers.ENVIRONMENTS),
+                    description="production, sandbox or developer."),
+        th.Property("accounts_url", th.StringType,
+                    description="Override of the accounts server (https, or loopback for tests)."),
+        th.Property("api_url", th.StringType,
+                    description="Override of the API domain; default: the token's api_domain."),
+        th.Property("api_version", th.StringType, default="v8", allowed_values=list(API_VERSIONS),
+                    description="Zoho CRM API version: v8 (default) down to v2."),
+        th.Property("start_date", th.DateTimeType,
+                    description="Read records modified at or after this time when no bookmark."),
+        th.Property("modules", th.ArrayType(th.StringType),
+                    description="Module API names to discover (default: every readable module)."),
+        th.Property("per_page", th.IntegerType, default=200,
+                    description="Records per Get Records call, 1 to 200."),
+        th.Property("request_timeout", th.IntegerType, default=300,
+                    description="Read timeout of one API call, in seconds."),
+        th.Property("max_retries", th.IntegerType, default=7,
+                    description="Retries of a failing call (429, 5xx, timeouts) before giving up."),
+    ).to_dict()
+
+    # -- settings --------------------------------------------------------------------------
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        errors = [_hide_secrets(e, self.config) for e in super()._validate_config(
+            raise_errors=False)]
+        errors += _check_settings(self.config)
+        if errors and raise_errors:
+            raise ConfigValidationError(
+                "Config validation failed: " + "; ".join(errors), errors=errors
+            )
+        return errors
+
+    @property
+    def api_version(self) -> str:
+        return str(self.config.get("api_version", "v8"))
+
+    @property
+    def is_v2(self) -> bool:
+        return self.api_version in ("v2", "v2.1")
+
+    @cached_property
+    def authenticator(self) -> ZohoAuthenticator:
+        """One authenticator per tap: every stream shares the access token."""
+        config = self.config
+        accounts = config.get("accounts_url") or data_centers.accounts_url(
+            config.get("data_center", "us")
+        )
+        return ZohoAuthenticator(
+            auth_endpoint=f"{accounts.rstrip('/')}/oauth/v2/token",
+            client_id=config["client_id"],
+            client_secret=config["client_secret"],
+            refresh_token=config["refresh_token"],
+        )
+
+    @cached_property
+    def api_domain(self) -> str:
+        """api_url if set; else the token's api_domain in production; else the DC's domain."""
+        config = self.config
+        if config.get("api_url"):
+            return str(config["api_url"]).rstrip("/")
+        dc = config.get("data_center", "us")
+        environment = config.get("environment", "production")
+        if environment == "production":
+            self.authenticator.ensure_token()
+            if self.authenticator.api_domain:
+                return self.authenticator.api_domain
+        return data_centers.api_domain(dc, environment)
+
+    @property
+    def api_base_url(self) -> str:
+        return f"{self.api_domain}/crm/{self.api_version}"
+
+    # -- discovery -------------------------------------------------------------------------
+
+    @cached_property
+    def metadata_reader(self) -> MetadataReader:
+        return MetadataReader(self)
+
+    def discover_streams(self) -> list[Stream]:
+        if self.input_catalog is not None:
+            return self._streams_from_catalog()
+        return self._streams_from_api()
+
+    def _readable_modules(self) -> list[dict[str, Any]]:
+        modules = self.metadata_reader.get_list("/settings/modules", "modules")
+        wanted = self.config.get("modules")
+        by_name = {m.get("api_name"): m for m in modules if isinstance(m, dict)}
+        if wanted:
+            unknown = [name for name in wanted if name not in by_name]
+            if unknown:
+                msg = (
+                    f"Setting `modules` names modules this Zoho org does not have (or the user "
+                    f"cannot see): {', '.join(unknown)}. Known: {', '.join(sorted(by_name))}"
+                )
+                raise ConfigValidationError(msg, errors=[msg])
+        readable = []
+        for module in by_name.values():
+            api_name = module["api_name"]
+            if wanted and api_name not in wanted:
+                continue
+            if not module.get("api_supported", False):
+                self.logger.info("Skipping module %s: not supported in the API", api_name)
+                continue
+            if module.get("viewable") is False:
+                self.logger.info("Skipping module %s: not viewable by this user", api_name)
+                continue
+            readable.append(module)
+        return readable
+
+    def _streams_from_api(self) -> list[Stream]:
+        streams: list[Stream] = []
+        for module in self._readable_modules():
+            api_name = module["api_name"]
+            try:
+                fields = self.metadata_reader.get_list(
+                    "/settings/fields", "fields", {"module": api_name}
+                )
+            except ZohoAuthError:
+                raise
+            except (FatalAPIError, ValueError) as exc:
+                self.logger.warning("Skipping module %s: its fields metadata failed: %s",
+                                    api_name, exc)
+                continue
+            if not fields:
+                self.logger.warning("Skipping module %s: Zoho returned no fields", api_name)
+                continue
+            streams.append(ModuleStream(self, api_name, module_schema(fields)))
+        return streams
+
+    def _streams_from_catalog(self) -> list[Stream]:
+        """Build streams from the input catalog; only settings/modules is read, for names."""
+        assert self.input_catalog is not None
+        selected = {
+            entry.tap_stream_id: entry
+            for entry in self.input_catalog.values()
+        }
+        modules = {
+            stream_name(m["api_name"]): m["api_name"] for m in self._readable_modules()
+        }
+        streams: list[Stream] = []
+        missing = []
+        for name, entry in selected.items():
+            if name not in modules:
+                if entry.metadata.root.selected is not False:
+                    missing.append(name)
+                continue
+            schema = copy.deepcopy(entry.schema.to_dict())
+            streams.append(ModuleStream(self, modules[name], schema))
+        if missing:
+            msg = (
+                "The catalog selects streams whose Zoho modules no longer exist or are not "
+                f"readable: {', '.join(sorted(missing))}. Run discovery again."
+            )
+            raise ConfigValidationError(msg, errors=[msg])
+        return streams
+
+
+def _check_settings(config: dict[str, Any]) -> list[str]:
+    """Checks JSON Schema cannot express; each message names the setting."""
+    errors = []
+    for key in ("accounts_url", "api_url"):
+        url = config.get(key)
+        if url is None:
+            continue
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            errors.append(f"`{key}` must be an https:// URL, got {url!r}")
+        elif url.startswith("http://") and not data_centers.is_loopback(url):
+            errors.append(f"`{key}` must use https:// (plain http only for 127.0.0.1/localhost)")
+    start = config.get("start_date")
+    if start is not None:
+        try:
+            datetime.fromisoformat(str(start).replace("Z", "+00:00"))
+        except ValueError:
+            errors.append(f"`start_date` must be an ISO-8601 date or datetime, got {start!r}")
+    per_page = config.get("per_page")
+    if per_page is not None and (not isinstance(per_page, int) or not 1 <= per_page <= 200):
+        errors.append(f"`per_page` must be an integer from 1 to 200, got {per_page!r}")
+    modules = config.get("modules")
+    if modules is not None and (
+        not isinstance(modules, list) or not all(isinstance(m, str) and m for m in modules)
+    ):
+        errors.append("`modules` must be a list of module API names, e.g. [\"Leads\", \"Deals\"]")
+    return errors
+
+
+def _hide_secrets(error: str, config: dict[str, Any]) -> str:
+    for key in SECRET_SETTINGS:
+        value = config.get(key)
+        if isinstance(value, str) and value and value in error:
+            error = error.replace(value, "***")
+    return error
+
+
+if __name__ == "__main__":
+    TapZohoCRM.cli()

@@ -1,0 +1,100 @@
+"""OAuth against the simulator's accounts server: reuse, expiry, rejection, throttling."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from tests.helpers import discover, run_tap, select_streams, tap_config
+
+
+def _leads_catalog(sim, **overrides):
+    config = tap_config(sim, modules=["Leads"], **overrides)
+    return config, select_streams(discover(config), {"leads"})
+
+
+def test_wrong_refresh_token_stops_with_a_clear_message(sim) -> None:
+    run = run_tap(tap_config(sim, refresh_token="1000.wrong.token"), "--discover")
+    assert run.returncode != 0
+    assert "invalid_code" in run.stderr and "refresh_token" in run.stderr
+    assert "1000.wrong.token" not in run.stderr
+
+
+def test_wrong_client_secret_stops_with_a_clear_message(sim) -> None:
+    secret = "definitely-not-the-secret"
+    run = run_tap(tap_config(sim, client_secret=secret), "--discover")
+    assert run.returncode != 0
+    assert "client_secret" in run.stderr
+    assert secret not in run.stderr
+
+
+def test_wrong_client_id_stops_with_a_clear_message(sim) -> None:
+    run = run_tap(tap_config(sim, client_id="1000.NOSUCHCLIENT"), "--discover")
+    assert run.returncode != 0
+    assert "invalid_client" in run.stderr and "client_id" in run.stderr
+
+
+def test_access_token_reused_across_streams_and_pages(sim) -> None:
+    config = tap_config(sim)
+    catalog = discover(config)
+    sim.reset_stats()
+    run = run_tap(config, catalog=catalog)
+    assert len(run.streams()) >= 8
+    assert sim.stats()["token_requests"] == 1
+
+
+def test_token_expired_mid_run_is_refreshed_once_and_the_call_retried(make_simulator) -> None:
+    sim = make_simulator(seed=5, sizes={"Leads": 1200}, latency_ms=40)
+    config, catalog = _leads_catalog(sim, per_page=100)
+    sim.reset_stats()
+
+    def revoke_after_three_pages() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if sim.stats()["by_endpoint"].get("GET /crm/v8/Leads", 0) >= 3:
+                sim.expire_tokens()
+                return
+            time.sleep(0.005)
+
+    revoker = threading.Thread(target=revoke_after_three_pages)
+    revoker.start()
+    run = run_tap(config, catalog=catalog)
+    revoker.join()
+    assert len(run.records("leads")) == len(sim.records("Leads"))
+    assert [r["status"] for r in sim.requests()].count(401) == 1
+    assert sim.stats()["token_requests"] == 2
+
+
+def test_short_lived_tokens_are_refreshed_before_they_expire(make_simulator) -> None:
+    sim = make_simulator(seed=5, sizes={"Leads": 1500}, token_lifetime=2, latency_ms=150)
+    config, catalog = _leads_catalog(sim, per_page=100)
+    sim.reset_stats()
+    run = run_tap(config, catalog=catalog)
+    assert len(run.records("leads")) == 1500
+    invalid = [r for r in sim.requests() if r["status"] == 401]
+    assert len(invalid) <= 1  # refreshed ahead of expiry, not after failures
+    assert sim.stats()["token_requests"] >= 2
+
+
+def test_throttled_token_request_waits_and_retries(make_simulator) -> None:
+    sim = make_simulator(seed=5, sizes={"Leads": 50}, token_throttle_limit=1,
+                         token_throttle_window=4.0)
+    config = tap_config(sim, modules=["Leads"])
+    # Use the single allowed token of the window, so the tap's first request is throttled.
+    import requests
+
+    requests.post(f"{sim.url}/oauth/v2/token",
+                  data={"grant_type": "refresh_token", **sim.credentials}, timeout=10)
+    run = run_tap(config, "--discover")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Access Denied" in run.stderr
+
+
+def test_missing_scope_names_the_module_and_scope(sim) -> None:
+    token = sim.issue_refresh_token("ZohoCRM.settings.ALL,ZohoCRM.modules.contacts.READ")
+    config = tap_config(sim, refresh_token=token, modules=["Leads"])
+    catalog = select_streams(discover(config), {"leads"})
+    run = run_tap(config, catalog=catalog, check=False)
+    assert run.returncode != 0
+    assert "Leads" in run.stderr and "ZohoCRM.modules.leads.READ" in run.stderr
+    assert token not in run.stderr
