@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.pagination import EMPTY_STATUSES, PAGE_LIMIT_CODES, response_json
@@ -43,6 +44,8 @@ class ZohoStream(RESTStream[Any]):
     """A stream read from Zoho CRM's REST API."""
 
     records_jsonpath = "$.data[*]"
+    # post_process already emits JSON-native values; conforming nested values again only costs.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.ROOT_ONLY
     # Zoho asks for restraint on 429; the SDK's default 5 tries can give up within a minute.
     _MAX_TRIES = 8
 

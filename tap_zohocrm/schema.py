@@ -22,10 +22,10 @@ DATE = {"type": ["string", "null"], "format": "date"}
 DATETIME = {"type": ["string", "null"], "format": "date-time"}
 ANY: dict[str, Any] = {}
 STRING_ARRAY = {"type": ["array", "null"], "items": {"type": "string"}}
-OBJECT = {"type": ["object", "null"], "additionalProperties": True}
+OBJECT = {"type": ["object", "null"], "properties": {}, "additionalProperties": True}
 OBJECT_ARRAY = {
     "type": ["array", "null"],
-    "items": {"type": "object", "additionalProperties": True},
+    "items": {"type": "object", "properties": {}, "additionalProperties": True},
 }
 
 
@@ -91,6 +91,11 @@ DATA_TYPE_SCHEMAS: dict[str, dict[str, Any]] = {
     "module": OBJECT,
 }
 
+RICH_TEXT_MEDIA_TYPE = "text/html"
+# From v7 on, list calls return only the first 500 characters of a rich-text field.
+RICH_TEXT_LIST_CUT = 500
+RICH_TEXT_CUT_FROM_VERSION = 7
+
 # Types whose values Get Records (a list call) never returns: Zoho sends them only on a
 # single-record GET, and they are read through their own modules instead.
 NOT_IN_LIST_CALLS = frozenset({"subform", "multiselectlookup", "multiuserlookup"})
@@ -140,6 +145,9 @@ SYSTEM_PROPERTIES: dict[str, dict[str, Any]] = {
     "$canvas_id": STRING,
     "$data_source_details": OBJECT,
     "$se_module": STRING,
+    "$locked_for_me": BOOLEAN,
+    "$wizard_connection_path": ANY,
+    "$sharing_permission": STRING,
 }
 
 
@@ -160,6 +168,10 @@ def field_schema(field: dict[str, Any]) -> dict[str, Any] | None:
         if return_type in RETURN_TYPE_SCHEMAS:
             return dict(RETURN_TYPE_SCHEMAS[return_type])
     elif data_type in DATA_TYPE_SCHEMAS:
+        textarea = field.get("textarea")
+        if isinstance(textarea, dict) and textarea.get("type") == "rich_text":
+            # Marked so a sync run from a catalog knows list calls cut it (v7+).
+            return {**STRING, "contentMediaType": RICH_TEXT_MEDIA_TYPE}
         if json_type == "jsonarray" and data_type in ("text", "bigint", "autonumber"):
             return dict(STRING_ARRAY)
         return dict(DATA_TYPE_SCHEMAS[data_type])

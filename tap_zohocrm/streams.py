@@ -11,7 +11,14 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.pagination import RecordsPage, RecordsPaginator
-from tap_zohocrm.schema import requestable_fields, to_utc, value_converters
+from tap_zohocrm.schema import (
+    RICH_TEXT_CUT_FROM_VERSION,
+    RICH_TEXT_LIST_CUT,
+    RICH_TEXT_MEDIA_TYPE,
+    requestable_fields,
+    to_utc,
+    value_converters,
+)
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -39,9 +46,17 @@ class MetadataReader(ZohoStream):
     """Reads settings/* endpoints for discovery; never synced itself."""
 
     name = "zoho_metadata"
+    path = "/settings"
     schema: dict[str, Any] = {"type": "object", "properties": {}}  # type: ignore[assignment]
 
+    _subject = "metadata"
+
+    @property
+    def module_api_name(self) -> str:
+        return self._subject
+
     def get_list(self, path: str, key: str, params: dict[str, Any] | None = None) -> list[dict]:
+        self._subject = (params or {}).get("module") or path
         response = self.request_json(path, params)
         body = [] if response.status_code in (204, 304) else response.json().get(key)
         if not isinstance(body, list):
@@ -100,6 +115,16 @@ class ModuleStream(ZohoStream):
             selected = [self.replication_key or "Created_Time"]
         return [list(chunk) for chunk in batched(selected, MAX_FIELDS_PER_CALL)]
 
+    def rich_text_fields(self) -> list[str]:
+        """Selected rich-text fields whose list-call values may be cut (API v7 and later)."""
+        if self._zoho_tap.api_version_number < RICH_TEXT_CUT_FROM_VERSION:
+            return []
+        return [
+            name for name, prop in self.schema["properties"].items()
+            if prop.get("contentMediaType") == RICH_TEXT_MEDIA_TYPE
+            and self.mask.get(("properties", name), True)
+        ]
+
     def _filter_params(self) -> dict[str, Any]:
         # Zoho hides converted leads and records pending approval unless asked.
         params: dict[str, Any] = {"approved": "both"}
@@ -139,6 +164,7 @@ class ModuleStream(ZohoStream):
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         self._chunks = self.field_chunks()
+        self._rich_text_fields = self.rich_text_fields()
         since = None
         if self.replication_key:
             start = self.get_starting_timestamp(context)
@@ -154,6 +180,8 @@ class ModuleStream(ZohoStream):
             return []
         if len(self._chunks) > 1:
             self._merge_other_chunks(records)
+        if self._rich_text_fields:
+            self._complete_rich_text(records)
         return list(self._drop_restart_duplicates(records))
 
     def _merge_other_chunks(self, records: list[dict[str, Any]]) -> None:
@@ -184,6 +212,21 @@ class ModuleStream(ZohoStream):
                     "%s: %d records vanished between field-group calls (deleted meanwhile?)",
                     self.api_name, missing,
                 )
+
+    def _complete_rich_text(self, records: list[dict[str, Any]]) -> None:
+        """Re-read, one record at a time, rich text that a list call cut at 500 characters."""
+        fields = ",".join(self._rich_text_fields)
+        for record in records:
+            if not any(
+                isinstance(record.get(f), str) and len(record[f]) >= RICH_TEXT_LIST_CUT
+                for f in self._rich_text_fields
+            ):
+                continue
+            response = self.request_json(f"{self.path}/{record['id']}", {"fields": fields})
+            for full in super().parse_response(response):
+                for field in self._rich_text_fields:
+                    if field in full:
+                        record[field] = full[field]
 
     def _drop_restart_duplicates(self, records: list[dict[str, Any]]) -> Iterator[dict]:
         """Skip records already emitted at the Modified_Time a restarted query begins at."""

@@ -75,6 +75,10 @@ class TapZohoCRM(Tap):
         return str(self.config.get("api_version", "v8"))
 
     @property
+    def api_version_number(self) -> float:
+        return float(self.api_version.lstrip("v"))
+
+    @property
     def is_v2(self) -> bool:
         return self.api_version in ("v2", "v2.1")
 

@@ -37,7 +37,8 @@ def test_stream_keys_and_replication(sim) -> None:
     assert leads["key_properties"] == ["id"]
     root = next(m for m in leads["metadata"] if m["breadcrumb"] == [])["metadata"]
     assert root["valid-replication-keys"] == ["Modified_Time"]
-    assert root["forced-replication-method"] == "INCREMENTAL"
+    assert leads["replication_key"] == "Modified_Time"
+    assert leads["replication_method"] == "INCREMENTAL"
     properties = leads["schema"]["properties"]
     assert len(properties) >= 110
     assert properties["Modified_Time"]["format"] == "date-time"

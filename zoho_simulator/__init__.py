@@ -1,0 +1,5 @@
+"""Zoho CRM REST API simulator (OAuth, metadata, Get Records) for testing tap-zohocrm."""
+
+from .simulator import Simulator
+
+__all__ = ["Simulator"]

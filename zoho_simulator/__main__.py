@@ -1,0 +1,52 @@
+"""CLI: `python -m zoho_simulator --port 8000 --size Leads=5000`; serves until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from types import FrameType
+
+from .simulator import Simulator
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="zoho_simulator", description=__doc__)
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--size", action="append", default=[], metavar="MODULE=N")
+    p.add_argument("--latency-ms", type=float, default=0)
+    p.add_argument("--page-token-cap", type=int, default=100_000)
+    p.add_argument("--token-lifetime", type=int, default=3600)
+    p.add_argument("--no-admin", action="store_true", help="user is not an admin (Notes 403)")
+    args = p.parse_args(argv)
+    sizes: dict[str, int] = {}
+    for item in args.size:
+        name, _, n = item.partition("=")
+        if not n.isdigit():
+            p.error(f"--size expects MODULE=N, got {item!r}")
+        sizes[name] = int(n)
+    sim = Simulator(seed=args.seed, sizes=sizes, latency_ms=args.latency_ms,
+                    page_token_cap=args.page_token_cap, token_lifetime=args.token_lifetime,
+                    user_is_admin=not args.no_admin)
+    sim.start(port=args.port, host=args.host)
+    print(f"zoho-simulator listening on {sim.url}")
+    print(json.dumps({**sim.credentials, "api_url": sim.url, "accounts_url": sim.url}))
+    sys.stdout.flush()
+    done = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    done.wait()
+    sim.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

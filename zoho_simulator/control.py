@@ -1,0 +1,68 @@
+"""`/__sim/*` control API (no auth): the Python API over HTTP for out-of-process tests."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+if TYPE_CHECKING:
+    from .server import Response
+    from .simulator import Simulator
+
+
+class Control:
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+
+    def handle(self, method: str, path: str, query: dict[str, list[str]], body: bytes
+               ) -> Response:
+        from .server import ApiError, Response
+
+        sim = self.sim
+        parts = [unquote(p) for p in path.strip("/").split("/")[1:]]
+        data: Any = json.loads(body) if body.strip() else {}
+        route = (method, parts[0] if parts else "", len(parts))
+        ok = {"status": "ok"}
+        if route == ("GET", "stats", 1):
+            return Response(200, sim.stats())
+        if route == ("POST", "reset_stats", 1):
+            sim.reset_stats()
+            return Response(200, ok)
+        if route == ("GET", "requests", 1):
+            return Response(200, {"requests": sim.requests()})
+        if route == ("GET", "credentials", 1):
+            return Response(200, {**sim.credentials, "api_url": sim.url,
+                                  "accounts_url": sim.url})
+        if route == ("GET", "records", 2):
+            return Response(200, {"data": sim.records(parts[1])})
+        if route == ("POST", "records", 2):
+            return Response(201, {"data": sim.create_record(parts[1], data or None)})
+        if route == ("PATCH", "records", 3):
+            return Response(200, {"data": sim.update_record(parts[1], parts[2], data or None)})
+        if route == ("DELETE", "records", 3):
+            sim.delete_record(parts[1], parts[2])
+            return Response(200, ok)
+        if route == ("POST", "fields", 2):
+            sim.add_field(parts[1], data)
+            return Response(200, ok)
+        if route == ("POST", "tokens", 2) and parts[1] == "expire":
+            sim.expire_tokens()
+            return Response(200, ok)
+        if route == ("POST", "faults", 1):
+            sim.add_fault(**data)
+            return Response(200, ok)
+        if route == ("DELETE", "faults", 1):
+            sim.clear_faults()
+            return Response(200, ok)
+        if route == ("POST", "config", 1):
+            sim.set_config(**data)
+            return Response(200, {"config": dict(sim.config)})
+        if route == ("POST", "grant_codes", 1):
+            return Response(200, {"code": sim.issue_grant_code(**data)})
+        if route == ("POST", "refresh_tokens", 1):
+            return Response(200, {"refresh_token": sim.issue_refresh_token(**data)})
+        if route == ("POST", "clock", 1):
+            sim.advance_clock(float(data.get("advance", 0)))
+            return Response(200, ok)
+        raise ApiError(404, "INVALID_URL_PATTERN", "unknown control endpoint")

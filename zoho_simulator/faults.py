@@ -1,0 +1,101 @@
+"""Fault injection rules, request statistics and the request log."""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class FaultRule:
+    pattern: re.Pattern[str]
+    status: int = 500
+    remaining: int | None = 1  # None = fire forever
+    probability: float = 1.0
+    delay: float = 0.0
+    truncate: bool = False
+    retry_after: int | None = None
+
+
+class Faults:
+    def __init__(self, seed: int) -> None:
+        self.lock = threading.Lock()
+        self.rng = random.Random(f"{seed}:faults")  # seeded: probabilistic runs reproduce
+        self.rules: list[FaultRule] = []
+
+    def add(self, path_regex: str, status: int = 500, count: int | None = 1,
+            probability: float = 1.0, delay: float = 0.0, truncate: bool = False,
+            retry_after: int | None = None) -> None:
+        with self.lock:
+            self.rules.append(FaultRule(re.compile(path_regex), status, count, probability,
+                                        delay, truncate, retry_after))
+
+    def clear(self) -> None:
+        with self.lock:
+            self.rules.clear()
+
+    def match(self, path: str) -> FaultRule | None:
+        """The rule that fires for this request, if any (consumes one of its `count`)."""
+        with self.lock:
+            for rule in self.rules:
+                if rule.remaining is not None and rule.remaining <= 0:
+                    continue
+                if not rule.pattern.search(path):
+                    continue
+                if rule.probability < 1.0 and self.rng.random() >= rule.probability:
+                    continue
+                if rule.remaining is not None:
+                    rule.remaining -= 1
+                return rule
+            return None
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.api_calls = 0
+            self.token_requests = 0
+            self.tokens_issued_base = 0
+            self.max_concurrent = self.in_flight
+            self.by_endpoint: dict[str, int] = {}
+            self.credits_used = 0
+            self.log: list[dict[str, Any]] = []
+
+    def enter(self) -> None:
+        with self.lock:
+            self.in_flight += 1
+            self.max_concurrent = max(self.max_concurrent, self.in_flight)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
+
+    def record(self, entry: dict[str, Any], *, api: bool, token: bool) -> None:
+        key = f"{entry['method']} {entry['path']}"
+        with self.lock:
+            self.by_endpoint[key] = self.by_endpoint.get(key, 0) + 1
+            if api:
+                self.api_calls += 1
+                self.credits_used += 1  # Get Records and metadata calls cost 1 credit each
+            if token:
+                self.token_requests += 1
+            self.log.append(entry)
+
+    def snapshot(self, tokens_issued: int) -> dict[str, Any]:
+        with self.lock:
+            return {"api_calls": self.api_calls, "token_requests": self.token_requests,
+                    "tokens_issued": tokens_issued - self.tokens_issued_base,
+                    "max_concurrent": self.max_concurrent,
+                    "by_endpoint": dict(self.by_endpoint), "credits_used": self.credits_used}
+
+    def requests(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(e) for e in self.log]

@@ -1,0 +1,514 @@
+"""HTTP layer: routing, CRM record/metadata endpoints, page tokens, control API."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .fields import FieldDef, ModuleSpec
+from .oauth import AccessToken, scope_items
+from .org import ModuleData, fmt_dt, parse_iso
+
+if TYPE_CHECKING:
+    from .simulator import Simulator
+
+VERSIONS = {"v2": 2.0, "v2.1": 2.1, "v3": 3.0, "v4": 4.0, "v5": 5.0, "v6": 6.0, "v7": 7.0,
+            "v8": 8.0}
+SORTABLE = ("id", "Created_Time", "Modified_Time")
+MAX_PER_PAGE = 200
+DISCRETE_LIMIT = 2000
+MAX_FIELDS = 50
+MAX_IDS = 100
+PAGE_TOKEN_TTL = 24 * 3600.0
+JSON_CT = "application/json;charset=UTF-8"
+FAULT_CODES = {500: ("INTERNAL_ERROR", "Internal Server Error"),
+               429: ("TOO_MANY_REQUESTS", "You have exceeded the API limit. Please try again "
+                                          "after some time."),
+               503: ("INTERNAL_ERROR", "Service temporarily unavailable"),
+               401: ("INVALID_TOKEN", "invalid oauth token"),
+               403: ("NO_PERMISSION", "permission denied"),
+               404: ("INVALID_URL_PATTERN",
+                     "Please check if the URL trying to access is a correct one"),
+               400: ("INVALID_DATA", "invalid data")}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str,
+                 details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details or {}
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.code, "details": self.details, "message": self.message,
+                "status": "error"}
+
+
+def invalid(param: str, message: str = "invalid data") -> ApiError:
+    return ApiError(400, "INVALID_DATA", message, {"param_name": param})
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any = None  # JSON-able, bytes, or None (no body)
+    headers: dict[str, str] = field(default_factory=dict)
+    truncate: bool = False
+
+    def payload(self) -> bytes:
+        if self.body is None:
+            return b""
+        if isinstance(self.body, bytes):
+            return self.body
+        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+@dataclass
+class PageToken:
+    offset: int
+    binding: tuple[Any, ...]
+    created: float
+
+
+class PageTokens:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.tokens: dict[str, PageToken] = {}
+
+    def issue(self, offset: int, binding: tuple[Any, ...], now: float) -> str:
+        tok = secrets.token_hex(16)
+        with self.lock:
+            self.tokens[tok] = PageToken(offset, binding, now)
+        return tok
+
+    def get(self, tok: str) -> PageToken | None:
+        with self.lock:
+            return self.tokens.get(tok)
+
+
+class Api:
+    """Transport-independent request handling; `Handler` only moves bytes."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self.page_tokens = PageTokens()
+
+    # ------------------------------------------------------------ entry point
+    def handle(self, method: str, path: str, query: dict[str, list[str]],
+               headers: Any, body: bytes) -> Response:
+        sim = self.sim
+        if path.startswith("/__sim/"):
+            try:
+                return sim.control.handle(method, path, query, body)
+            except ApiError as exc:
+                return Response(exc.status, exc.body())
+            except (KeyError, ValueError, TypeError) as exc:
+                return Response(400, {"error": f"{type(exc).__name__}: {exc}"})
+        is_token = path == "/oauth/v2/token"
+        is_api = not is_token
+        if is_api:
+            sim.counters.enter()
+        try:
+            resp = self._handle(method, path, query, headers, body, is_api=is_api)
+        finally:
+            if is_api:
+                sim.counters.leave()
+        entry: dict[str, Any] = {"method": method, "path": path,
+                                 "params": {k: v[-1] for k, v in query.items()},
+                                 "headers": {}, "status": resp.status}
+        ims = headers.get("If-Modified-Since")
+        if ims is not None:
+            entry["headers"]["If-Modified-Since"] = ims
+        sim.counters.record(entry, api=is_api, token=is_token and method == "POST")
+        return resp
+
+    def _handle(self, method: str, path: str, query: dict[str, list[str]], headers: Any,
+                body: bytes, *, is_api: bool) -> Response:
+        sim = self.sim
+        rule = sim.faults.match(path)
+        if rule is not None and rule.delay:
+            time.sleep(rule.delay)
+        if rule is not None and not rule.delay and not rule.truncate:
+            code, message = FAULT_CODES.get(rule.status, ("INTERNAL_ERROR", "Internal error"))
+            extra = {"Retry-After": str(rule.retry_after)} if rule.retry_after is not None else {}
+            return Response(rule.status, {"code": code, "details": {}, "message": message,
+                                          "status": "error"}, extra)
+        if is_api and sim.config["latency_ms"]:
+            time.sleep(sim.config["latency_ms"] / 1000)
+        try:
+            if path == "/oauth/v2/token":
+                resp = self._token(method, query, body)
+            else:
+                resp = self._crm(method, path, query, headers)
+        except ApiError as exc:
+            resp = Response(exc.status, exc.body())
+        if rule is not None and rule.truncate:
+            resp.truncate = True
+        return resp
+
+    # ------------------------------------------------------------ oauth
+    def _token(self, method: str, query: dict[str, list[str]], body: bytes) -> Response:
+        if method != "POST":
+            return Response(400, {"error": "invalid_request"})
+        params = {k: v[-1] for k, v in query.items()}
+        if body:
+            params.update({k: v[-1] for k, v in parse_qs(body.decode("utf-8"),
+                                                        keep_blank_values=True).items()})
+        status, payload = self.sim.oauth.token_request(params, self.sim.url)
+        return Response(status, payload)
+
+    # ------------------------------------------------------------ CRM
+    def _crm(self, method: str, path: str, query: dict[str, list[str]], headers: Any
+             ) -> Response:
+        parts = [unquote(p) for p in path.strip("/").split("/")]
+        if len(parts) < 3 or parts[0] != "crm" or parts[1] not in VERSIONS:
+            raise ApiError(404, "INVALID_URL_PATTERN",
+                           "Please check if the URL trying to access is a correct one")
+        version = VERSIONS[parts[1]]
+        rest = parts[2:]
+        if method != "GET":  # the simulator models the read APIs only
+            raise ApiError(400, "INVALID_REQUEST_METHOD",
+                           "The http request method type is not a valid one")
+        token = self._auth(headers)
+        params = {k: v[-1] for k, v in query.items()}
+        if rest[0] == "settings":
+            return self._settings(version, rest[1:], params, token)
+        md = self._module(version, rest[0], token)
+        if len(rest) == 1:
+            return self._list(version, md, query, params, headers)
+        if rest[1:] == ["actions", "count"]:
+            return self._count(version, md, params, headers)
+        if rest[1:] == ["deleted"]:
+            return self._deleted(md, params)
+        if len(rest) == 2 and rest[1].isdigit():
+            return self._single(version, md, int(rest[1]), params)
+        raise ApiError(404, "INVALID_URL_PATTERN",
+                       "Please check if the URL trying to access is a correct one")
+
+    def _auth(self, headers: Any) -> AccessToken:
+        raw = headers.get("Authorization")
+        if not raw:
+            raise ApiError(401, "AUTHENTICATION_FAILURE", "Authentication failed")
+        scheme, _, tok = raw.strip().partition(" ")
+        if scheme != "Zoho-oauthtoken" or not tok.strip():
+            raise ApiError(401, "INVALID_TOKEN", "invalid oauth token")
+        at = self.sim.oauth.validate(tok.strip())
+        if at is None:
+            raise ApiError(401, "INVALID_TOKEN", "invalid oauth token")
+        return at
+
+    @staticmethod
+    def _require_scope(token: AccessToken, allowed: set[str]) -> None:
+        if not scope_items(token.scope) & allowed:
+            raise ApiError(401, "OAUTH_SCOPE_MISMATCH", "invalid oauth scope to access this URL")
+
+    def _module(self, version: float, name: str, token: AccessToken) -> ModuleData:
+        md = self.sim.org.module(name)
+        if md is None:
+            raise ApiError(400, "INVALID_MODULE", "The module name given seems to be invalid")
+        spec = md.spec
+        if not spec.module_meta(version)["api_supported"]:
+            raise ApiError(400, "INVALID_MODULE", "The given module is not supported in API")
+        low = name.lower()
+        allowed = {"zohocrm.modules.all", "zohocrm.modules.read", f"zohocrm.modules.{low}.read",
+                   f"zohocrm.modules.{low}.all"}
+        if spec.generated_type == "custom":
+            allowed |= {"zohocrm.modules.custom.read", "zohocrm.modules.custom.all"}
+        if name == "Activities":
+            allowed |= {f"zohocrm.modules.{m}.{a}" for m in ("tasks", "events", "calls")
+                        for a in ("read", "all")}
+        self._require_scope(token, allowed)
+        self._permission(spec)
+        if name == "Notes" and not self.sim.user_is_admin:
+            raise ApiError(403, "NOT_SUPPORTED", "This API is supported only for admin users")
+        return md
+
+    @staticmethod
+    def _permission(spec: ModuleSpec) -> None:
+        if not spec.permitted:
+            raise ApiError(403, "NO_PERMISSION", "permission denied",
+                           {"permissions": [f"Crm_Implied_View_{spec.api_name}"]})
+
+    # ------------------------------------------------------------ settings
+    def _settings(self, version: float, rest: list[str], params: dict[str, str],
+                  token: AccessToken) -> Response:
+        org = self.sim.org
+        if rest and rest[0] == "modules":
+            self._require_scope(token, {"zohocrm.settings.all", "zohocrm.settings.modules.read",
+                                        "zohocrm.settings.modules.all"})
+            if len(rest) == 1:
+                return Response(200, {"modules": [s.module_meta(version) for s in org.specs]})
+            md = org.module(rest[1])
+            if md is None or len(rest) > 2:
+                raise ApiError(400, "INVALID_MODULE", "The module name given seems to be invalid")
+            return Response(200, {"modules": [md.spec.module_meta(version)]})
+        if rest == ["fields"]:
+            self._require_scope(token, {"zohocrm.settings.all", "zohocrm.settings.fields.read",
+                                        "zohocrm.settings.fields.all"})
+            name = params.get("module")
+            if not name:
+                raise ApiError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter "
+                               "is missing", {"param_name": "module"})
+            md = org.module(name)
+            if md is None:
+                raise ApiError(400, "INVALID_MODULE", "The module name given seems to be invalid")
+            if not md.spec.module_meta(version)["api_supported"]:
+                raise ApiError(400, "INVALID_MODULE", "The given module is not supported in API")
+            self._permission(md.spec)
+            with org.lock:
+                fields = [f.meta for f in md.fields if f.min_version <= version]
+            return Response(200, {"fields": fields})
+        raise ApiError(404, "INVALID_URL_PATTERN",
+                       "Please check if the URL trying to access is a correct one")
+
+    # ------------------------------------------------------------ record params
+    def _fields(self, version: float, md: ModuleData, raw: str | None) -> list[FieldDef] | None:
+        if raw is None:
+            return None
+        names = list(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
+        if not names:
+            raise ApiError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is "
+                           "missing", {"param_name": "fields"})
+        if len(names) > MAX_FIELDS:
+            raise ApiError(400, "LIMIT_EXCEEDED", "Fields limit exceeded",
+                           {"param_name": "fields", "limit": MAX_FIELDS})
+        with self.sim.org.lock:
+            by_api = md.by_api(version)
+        out = []
+        for n in names:
+            if n == "id":
+                continue
+            fd = by_api.get(n)
+            if fd is None:
+                raise ApiError(400, "INVALID_DATA", "invalid data",
+                               {"api_name": n, "param_name": "fields"})
+            out.append(fd)
+        return out
+
+    @staticmethod
+    def _int(params: dict[str, str], name: str, default: int) -> int:
+        raw = params.get(name)
+        if raw is None:
+            return default
+        if not raw.strip().isdigit() or int(raw) < 1:
+            raise invalid(name)
+        return int(raw)
+
+    @staticmethod
+    def _since(headers: Any) -> float | None:
+        raw = headers.get("If-Modified-Since")
+        if raw is None:
+            return None
+        try:
+            return parse_iso(raw)
+        except ValueError:
+            raise ApiError(400, "INVALID_DATA", "invalid data",
+                           {"header_name": "If-Modified-Since"}) from None
+
+    @staticmethod
+    def _ids(params: dict[str, str]) -> set[int] | None:
+        raw = params.get("ids")
+        if raw is None:
+            return None
+        ids = [i.strip() for i in raw.split(",") if i.strip()]
+        if len(ids) > MAX_IDS:
+            raise ApiError(400, "LIMIT_EXCEEDED", "ids limit exceeded",
+                           {"param_name": "ids", "limit": MAX_IDS})
+        if not ids or not all(i.isdigit() for i in ids):
+            raise invalid("ids")
+        return {int(i) for i in ids}
+
+    @staticmethod
+    def _filters(md: ModuleData, params: dict[str, str], by_ids: bool
+                 ) -> tuple[str | None, str | None]:
+        # Fetching explicit ids applies no default filters (only explicit ones).
+        converted = params.get("converted", None if by_ids else "false")
+        approved = params.get("approved", None if by_ids else "true")
+        for name, val in (("converted", converted), ("approved", approved)):
+            if val is not None and val not in ("true", "false", "both"):
+                raise invalid(name)
+        return (converted if md.name == "Leads" else None), approved
+
+    def _empty(self, headers: Any) -> Response:
+        # Zoho: 304 when If-Modified-Since matched nothing, 204 for an empty result otherwise.
+        return Response(304 if headers.get("If-Modified-Since") is not None else 204)
+
+    # ------------------------------------------------------------ records
+    def _list(self, version: float, md: ModuleData, query: dict[str, list[str]],
+              params: dict[str, str], headers: Any) -> Response:
+        modern = version >= 3
+        ids = self._ids(params)
+        if modern and "fields" not in params and ids is None:
+            raise ApiError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is "
+                           "missing", {"param_name": "fields"})
+        selected = self._fields(version, md, params.get("fields"))
+        per_page = self._int(params, "per_page", MAX_PER_PAGE)
+        if per_page > MAX_PER_PAGE:
+            raise invalid("per_page")
+        sort_by = params.get("sort_by", "id")
+        if sort_by not in SORTABLE:
+            raise invalid("sort_by")
+        sort_order = params.get("sort_order", "desc")
+        if sort_order not in ("asc", "desc"):
+            raise invalid("sort_order")
+        converted, approved = self._filters(md, params, ids is not None)
+        since = self._since(headers)
+        token_raw = params.get("page_token")
+        cap = int(self.sim.config["page_token_cap"])
+        now = self.sim.clock.now()
+        binding = (version, md.name, tuple(sorted(
+            (k, tuple(v)) for k, v in query.items() if k not in ("page_token", "page"))),
+            (headers.get("If-Modified-Since") or "").strip())
+        if token_raw is not None:
+            if not modern:
+                raise invalid("page_token")
+            if "page" in params:
+                raise ApiError(400, "AMBIGUITY_DURING_PROCESSING", "page and page_token "
+                               "cannot be given together", {"param_names": ["page",
+                                                                            "page_token"]})
+            tok = self.page_tokens.get(token_raw)
+            if tok is None:
+                raise invalid("page_token")
+            if now - tok.created > PAGE_TOKEN_TTL:
+                raise ApiError(400, "EXPIRED_VALUE", "The given page_token has expired",
+                               {"param_name": "page_token"})
+            if tok.binding != binding:
+                raise ApiError(400, "TOKEN_BOUND_DATA_MISMATCH", "The given page_token is "
+                               "bound to different request data", {"param_name": "page_token"})
+            start = tok.offset
+            if start >= cap:
+                raise ApiError(400, "PAGINATION_LIMIT_EXCEEDED", "You can only get up to first "
+                               f"{cap} records using page_token param.", {"limit": cap})
+            page = start // per_page + 1
+        else:
+            page = self._int(params, "page", 1)
+            start = (page - 1) * per_page
+            if start + per_page > DISCRETE_LIMIT:
+                raise ApiError(400, "DISCRETE_PAGINATION_LIMIT_EXCEEDED",
+                               "You can only get the first 2000 records without using "
+                               "page_token param.", {"limit": DISCRETE_LIMIT})
+        recs = self.sim.org.query(md.name, sort_by=sort_by, desc=sort_order == "desc",
+                                  converted=converted, approved=approved, since=since, ids=ids)
+        end = min(start + per_page, len(recs))
+        if token_raw is not None:
+            end = min(end, max(cap, start))
+        chunk = recs[start:end]
+        if not chunk:
+            return self._empty(headers)
+        with self.sim.org.lock:
+            data = [self.sim.org.render(md.name, r, version, selected) for r in chunk]
+        more = end < len(recs)
+        info: dict[str, Any]
+        if not modern:
+            info = {"call": False, "per_page": per_page, "count": len(data), "page": page,
+                    "email": False, "more_records": more}
+        else:
+            next_tok = self.page_tokens.issue(end, binding, now) if more else None
+            info = {"call": False, "per_page": per_page, "next_page_token": next_tok,
+                    "count": len(data), "sort_by": sort_by, "page": page,
+                    "previous_page_token": token_raw,
+                    "page_token_expiry": fmt_dt(now + PAGE_TOKEN_TTL) if next_tok else None,
+                    "sort_order": sort_order, "email": False, "more_records": more}
+        return Response(200, {"data": data, "info": info})
+
+    def _single(self, version: float, md: ModuleData, rid: int, params: dict[str, str]
+                ) -> Response:
+        selected = self._fields(version, md, params.get("fields"))
+        org = self.sim.org
+        with org.lock:
+            if md.name == "Activities":
+                rec = next((r for _, r in org.activity_recs() if r.id == rid), None)
+            else:
+                rec = md.recs.get(rid)
+            if rec is None:
+                return Response(204)
+            data = org.render(md.name, rec, version, selected, single=True)
+        return Response(200, {"data": [data]})
+
+    def _count(self, version: float, md: ModuleData, params: dict[str, str], headers: Any
+               ) -> Response:
+        converted, approved = self._filters(md, params, False)
+        recs = self.sim.org.query(md.name, converted=converted, approved=approved,
+                                  since=self._since(headers))
+        return Response(200, {"count": len(recs)})
+
+    def _deleted(self, md: ModuleData, params: dict[str, str]) -> Response:
+        kind = params.get("type", "all")
+        if kind not in ("all", "recycle", "permanent"):
+            raise invalid("type")
+        per_page = self._int(params, "per_page", MAX_PER_PAGE)
+        if per_page > MAX_PER_PAGE:
+            raise invalid("per_page")
+        page = self._int(params, "page", 1)
+        with self.sim.org.lock:
+            rows = [d for d in reversed(md.deleted) if kind in ("all", d["type"])]
+        start = (page - 1) * per_page
+        chunk = rows[start:start + per_page]
+        if not chunk:
+            return Response(204)
+        return Response(200, {"data": chunk, "info": {
+            "per_page": per_page, "count": len(chunk), "page": page,
+            "more_records": start + per_page < len(rows)}})
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like Zoho's front end
+    server_version = "ZGS"
+    sim: Simulator  # set on the subclass built by make_server
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        return
+
+    def _dispatch(self, method: str) -> None:
+        split = urlsplit(self.path)
+        query = parse_qs(split.query, keep_blank_values=True)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        resp = self.sim.api.handle(method, split.path, query, self.headers, body)
+        payload = resp.payload()
+        self.send_response(resp.status)
+        for k, v in resp.headers.items():
+            self.send_header(k, v)
+        if resp.status not in (204, 304):
+            self.send_header("Content-Type", JSON_CT)
+            self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if resp.truncate and payload:
+            # Full Content-Length announced, half the body sent, then the connection dies.
+            self.wfile.write(payload[: len(payload) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if payload and resp.status not in (204, 304):
+            self.wfile.write(payload)
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+
+def make_server(sim: Simulator, host: str, port: int) -> ThreadingHTTPServer:
+    handler = type("BoundHandler", (Handler,), {"sim": sim})
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    return server

@@ -1,0 +1,135 @@
+"""`Simulator`: owns the org, OAuth state, faults, stats and the HTTP server thread."""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import Any
+
+from .control import Control
+from .faults import Faults, Stats
+from .oauth import FULL_SCOPE, OAuth
+from .org import Clock, Org
+from .server import Api, make_server
+
+CONFIG_KEYS = ("latency_ms", "page_token_cap", "token_lifetime", "token_throttle_limit",
+               "token_throttle_window")
+
+
+class Simulator:
+    def __init__(self, seed: int = 42, sizes: dict[str, int] | None = None,
+                 token_lifetime: int = 3600, page_token_cap: int = 100_000,
+                 token_throttle_limit: int = 10, token_throttle_window: float = 600.0,
+                 latency_ms: float = 0, user_is_admin: bool = True) -> None:
+        self.seed = seed
+        self.clock = Clock()
+        self.org = Org(seed, sizes, self.clock)
+        self.oauth = OAuth(seed, self.clock, token_lifetime, token_throttle_limit,
+                           token_throttle_window)
+        self.faults = Faults(seed)
+        self.counters = Stats()
+        self.user_is_admin = user_is_admin
+        self.config: dict[str, Any] = {
+            "latency_ms": latency_ms, "page_token_cap": page_token_cap,
+            "token_lifetime": token_lifetime, "token_throttle_limit": token_throttle_limit,
+            "token_throttle_window": token_throttle_window}
+        self.api = Api(self)
+        self.control = Control(self)
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self, port: int = 0, host: str = "127.0.0.1") -> Simulator:
+        self._server = make_server(self, host, port)
+        self.url = f"http://{host}:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.1}, daemon=True,
+                                        name="zoho-simulator")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Simulator:
+        if self._server is None:
+            self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------ credentials / oauth
+    @property
+    def credentials(self) -> dict[str, str]:
+        return {"client_id": self.oauth.client_id, "client_secret": self.oauth.client_secret,
+                "refresh_token": self.oauth.refresh_token}
+
+    def expire_tokens(self) -> None:
+        self.oauth.expire_all()
+
+    def issue_grant_code(self, scope: str = FULL_SCOPE) -> str:
+        return self.oauth.issue_grant_code(scope)
+
+    def issue_refresh_token(self, scope: str) -> str:
+        return self.oauth.issue_refresh_token(scope)
+
+    def revoke_refresh_token(self, token: str) -> None:
+        self.oauth.revoke_refresh_token(token)
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move simulated time forward (token, grant-code and page-token expiry tests)."""
+        self.clock.offset += seconds
+
+    # ------------------------------------------------------------ data
+    def records(self, module: str, version: str = "v8") -> list[dict[str, Any]]:
+        """What the org holds: every record with the fields a list call of `version` carries,
+        rich text in full (list calls from v7 on cut it to 500 characters)."""
+        return self.org.all_records(module, float(version.lstrip("v")))
+
+    def create_record(self, module: str, values: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self.org.create_record(module, values)
+
+    def update_record(self, module: str, id: str | int, values: dict[str, Any] | None = None
+                      ) -> dict[str, Any]:
+        return self.org.update_record(module, id, values)
+
+    def delete_record(self, module: str, id: str | int) -> None:
+        self.org.delete_record(module, id)
+
+    def add_field(self, module: str, field: dict[str, Any]) -> None:
+        self.org.add_field(module, field)
+
+    # ------------------------------------------------------------ faults / config / stats
+    def add_fault(self, path_regex: str, status: int = 500, count: int | None = 1,
+                  probability: float = 1.0, delay: float = 0.0, truncate: bool = False,
+                  retry_after: int | None = None) -> None:
+        self.faults.add(path_regex, status, count, probability, delay, truncate, retry_after)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def set_config(self, **kw: Any) -> None:
+        unknown = set(kw) - set(CONFIG_KEYS)
+        if unknown:
+            raise TypeError(f"unknown config keys: {sorted(unknown)}")
+        self.config.update(kw)
+        o = self.oauth
+        o.token_lifetime = int(self.config["token_lifetime"])
+        o.throttle_limit = int(self.config["token_throttle_limit"])
+        o.throttle_window = float(self.config["token_throttle_window"])
+
+    def stats(self) -> dict[str, Any]:
+        return self.counters.snapshot(self.oauth.tokens_issued)
+
+    def requests(self) -> list[dict[str, Any]]:
+        return self.counters.requests()
+
+    def reset_stats(self) -> None:
+        self.counters.reset()
+        self.counters.tokens_issued_base = self.oauth.tokens_issued
