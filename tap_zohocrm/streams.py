@@ -119,6 +119,12 @@ class ModuleStream(ZohoStream):
         """Selected rich-text fields whose list-call values may be cut (API v7 and later)."""
         if self._zoho_tap.api_version_number < RICH_TEXT_CUT_FROM_VERSION:
             return []
+        if not self.config.get("full_rich_text", True):
+            self.logger.warning(
+                "%s: rich-text values longer than 500 characters are cut by Zoho's list calls "
+                "and kept cut (full_rich_text is false)", self.api_name,
+            )
+            return []
         return [
             name for name, prop in self.schema["properties"].items()
             if prop.get("contentMediaType") == RICH_TEXT_MEDIA_TYPE

@@ -52,6 +52,9 @@ class TapZohoCRM(Tap):
                     description="Module API names to discover (default: every readable module)."),
         th.Property("per_page", th.IntegerType, default=200,
                     description="Records per Get Records call, 1 to 200."),
+        th.Property("full_rich_text", th.BooleanType, default=True,
+                    description="Re-read rich text that v7+ list calls cut at 500 characters "
+                    "(one call per such record)."),
         th.Property("request_timeout", th.IntegerType, default=300,
                     description="Read timeout of one API call, in seconds."),
         th.Property("max_retries", th.IntegerType, default=7,

@@ -460,6 +460,9 @@ class Api:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like Zoho's front end
+    # Headers and body go out in separate writes; with Nagle on, small responses wait ~40 ms
+    # for the client's delayed ACK.
+    disable_nagle_algorithm = True
     server_version = "ZGS"
     sim: Simulator  # set on the subclass built by make_server
 
