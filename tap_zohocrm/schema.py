@@ -20,7 +20,10 @@ NUMBER = {"type": ["number", "null"]}
 BOOLEAN = {"type": ["boolean", "null"]}
 DATE = {"type": ["string", "null"], "format": "date"}
 DATETIME = {"type": ["string", "null"], "format": "date-time"}
-ANY: dict[str, Any] = {}
+# Any JSON value (unknown types); an explicit union, since tools choke on a bare `{}`.
+ANY: dict[str, Any] = {
+    "type": ["object", "array", "string", "number", "integer", "boolean", "null"]
+}
 STRING_ARRAY = {"type": ["array", "null"], "items": {"type": "string"}}
 OBJECT = {"type": ["object", "null"], "properties": {}, "additionalProperties": True}
 OBJECT_ARRAY = {

@@ -45,7 +45,7 @@ def test_access_token_reused_across_streams_and_pages(sim) -> None:
 
 def test_token_expired_mid_run_is_refreshed_once_and_the_call_retried(make_simulator) -> None:
     sim = make_simulator(seed=5, sizes={"Leads": 1200}, latency_ms=40)
-    config, catalog = _leads_catalog(sim, per_page=100)
+    config, catalog = _leads_catalog(sim, per_page=100, full_rich_text=False)
     sim.reset_stats()
 
     def revoke_after_three_pages() -> None:
@@ -66,8 +66,9 @@ def test_token_expired_mid_run_is_refreshed_once_and_the_call_retried(make_simul
 
 
 def test_short_lived_tokens_are_refreshed_before_they_expire(make_simulator) -> None:
-    sim = make_simulator(seed=5, sizes={"Leads": 1500}, token_lifetime=2, latency_ms=150)
-    config, catalog = _leads_catalog(sim, per_page=100)
+    sim = make_simulator(seed=5, sizes={"Leads": 1500}, token_lifetime=2, latency_ms=100,
+                         token_throttle_limit=1000)
+    config, catalog = _leads_catalog(sim, full_rich_text=False)
     sim.reset_stats()
     run = run_tap(config, catalog=catalog)
     assert len(run.records("leads")) == 1500

@@ -77,7 +77,7 @@ def test_unknown_type_is_kept_permissively_with_a_warning(caplog) -> None:
         schema = field_schema({"api_name": "X", "data_type": "zia_magic", "json_type": "jsonobject"})
         assert schema == {"type": ["object", "null"], "properties": {}, "additionalProperties": True}
         schema = field_schema({"api_name": "Y", "data_type": "hologram", "json_type": "voxel"})
-        assert schema == {}
+        assert set(schema["type"]) >= {"object", "array", "string", "number", "null"}
     assert "zia_magic" in caplog.text and "hologram" in caplog.text
 
 
