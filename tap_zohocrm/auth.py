@@ -12,6 +12,7 @@ import requests
 from singer_sdk.authenticators import OAuthAuthenticator
 
 from tap_zohocrm.errors import ZohoAuthError
+from tap_zohocrm.token_store import StoredToken, TokenKey, TokenStore, TokenStoreError
 
 LOGGER = logging.getLogger("tap-zohocrm.auth")
 
@@ -22,6 +23,8 @@ EXPIRY_MARGIN_SECONDS = 300
 # for the rest of the window; waiting it out is the only remedy.
 THROTTLE_FIRST_WAIT_SECONDS = 5.0
 THROTTLE_MAX_TOTAL_WAIT_SECONDS = 660.0
+# After a token store failure, keep the token in memory this long before trying the store again.
+STORE_RETRY_SECONDS = 300.0
 
 _CLIENT_ERRORS = {"invalid_client", "invalid_client_secret", "unauthorized_client"}
 
@@ -44,6 +47,7 @@ class ZohoAuthenticator(OAuthAuthenticator):
         request_timeout: float = 60.0,
         throttle_first_wait: float = THROTTLE_FIRST_WAIT_SECONDS,
         throttle_max_total_wait: float = THROTTLE_MAX_TOTAL_WAIT_SECONDS,
+        token_store: TokenStore | None = None,
     ) -> None:
         super().__init__(
             auth_endpoint=auth_endpoint,
@@ -61,6 +65,11 @@ class ZohoAuthenticator(OAuthAuthenticator):
         self._lock = threading.RLock()
         self._refresh_forced = False
         self._token_after_rejection: str | None = None
+        # Shared token store (None: in memory only); tokens Zoho rejected are never reused.
+        self.token_store = token_store
+        self._store_key = TokenKey(client_id, refresh_token)
+        self._store_retry_at = 0.0
+        self._rejected: set[str] = set()
 
     @property
     def oauth_request_body(self) -> dict[str, Any]:
@@ -98,8 +107,15 @@ class ZohoAuthenticator(OAuthAuthenticator):
         with self._lock:
             if rejected_token and rejected_token == self._token_after_rejection:
                 return False
+            if rejected_token:
+                self._rejected.add(rejected_token)
             if rejected_token and rejected_token != self.access_token:
                 return True  # already replaced by another stream's refresh
+            if rejected_token and self._store_available():
+                try:  # only if the store still holds it: another process may have replaced it
+                    self.token_store.mark_stale(self._store_key, rejected_token)
+                except TokenStoreError as exc:
+                    self._store_failed(exc)
             self.access_token = None
             self.last_refreshed = None
             self._refresh_forced = True
@@ -114,6 +130,84 @@ class ZohoAuthenticator(OAuthAuthenticator):
             return self.access_token
 
     def update_access_token(self) -> None:
+        with self._lock:
+            if self._store_available() and self._update_through_store():
+                return
+            self._request_token()
+
+    # -- the shared token store ----------------------------------------------------------
+
+    def _store_available(self) -> bool:
+        return self.token_store is not None and time.monotonic() >= self._store_retry_at
+
+    def _store_failed(self, exc: TokenStoreError) -> None:
+        self._store_retry_at = time.monotonic() + STORE_RETRY_SECONDS
+        self.logger.warning(
+            "%s; keeping the access token in this process's memory (store retried in %.0f s)",
+            exc, STORE_RETRY_SECONDS,
+        )
+
+    def _usable(self, stored: StoredToken | None) -> bool:
+        if stored is None or not stored.access_token or stored.access_token in self._rejected:
+            return False
+        lifetime = stored.lifetime or self._default_expiration or 3600
+        margin = min(EXPIRY_MARGIN_SECONDS, lifetime * 0.1)
+        return stored.expires_at - margin > time.time()
+
+    def _adopt(self, stored: StoredToken) -> None:
+        lifetime = stored.lifetime or self._default_expiration or 3600
+        self.access_token = stored.access_token
+        self.expires_in = lifetime
+        self.last_refreshed = datetime.fromtimestamp(stored.expires_at - lifetime, UTC)
+        if stored.api_domain:
+            self.api_domain = stored.api_domain.rstrip("/")
+        # Another process fetched it: if Zoho rejects it, this process may still refresh once.
+        self._token_after_rejection = None
+        self._refresh_forced = False
+        self.logger.info(
+            "Using the access token shared through the token store (%s), valid for %.0f s more",
+            stored.source, stored.expires_at - time.time(),
+        )
+
+    def _update_through_store(self) -> bool:
+        """Take the stored token, or refresh under the store's row lock and store the result.
+
+        Returns False when the store failed before this process got a token (the caller then
+        refreshes in memory). Token request errors (`ZohoAuthError`) propagate.
+        """
+        store = self.token_store
+        assert store is not None
+        key = self._store_key
+        got_token = False
+        try:
+            stored = store.read(key)
+            if self._usable(stored):
+                assert stored is not None
+                self._adopt(stored)
+                return True
+            with store.lock(key) as row:
+                # Whoever held the lock before us may have refreshed already.
+                if self._usable(row.current):
+                    assert row.current is not None
+                    self._adopt(row.current)
+                    got_token = True
+                    return True
+                self._request_token()
+                got_token = True
+                assert self.access_token is not None and self.last_refreshed is not None
+                lifetime = self.expires_in or self._default_expiration or 3600
+                row.save(StoredToken(
+                    self.access_token, self.last_refreshed.timestamp() + lifetime, lifetime,
+                    self.api_domain,
+                ))
+            return True
+        except TokenStoreError as exc:
+            self._store_failed(exc)
+            return got_token
+
+    # -- the token request ---------------------------------------------------------------
+
+    def _request_token(self) -> None:
         with self._lock:
             waited = 0.0
             wait = self._throttle_first_wait

@@ -14,6 +14,7 @@ from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_zohocrm.errors import ZohoAPIError
+from tap_zohocrm.limits import CreditBudgetReached
 from tap_zohocrm.pagination import EMPTY_STATUSES, PAGE_LIMIT_CODES, response_json
 
 if TYPE_CHECKING:
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
     from tap_zohocrm.tap import TapZohoCRM
 
 CONNECT_TIMEOUT_SECONDS = 15.0
-BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 120.0
 RETRY_AFTER_CAP_SECONDS = 900.0
 
@@ -107,7 +107,11 @@ class ZohoStream(RESTStream[Any]):
                     + hint.format(scope=self.required_scope)
                 )
                 raise ZohoAPIError(msg, code=code)
-            raise ZohoAPIError(self._describe(response), code=code)
+            details = response_json(response).get("details")
+            raise ZohoAPIError(
+                self._describe(response), code=code,
+                details=details if isinstance(details, dict) else None,
+            )
         # A 200 whose body was cut off mid-way is a transient failure, not bad data.
         try:
             response_json(response)
@@ -143,7 +147,8 @@ class ZohoStream(RESTStream[Any]):
         while True:
             wait = _retry_after(exc)
             if wait is None:
-                wait = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
+                base = float(self.config.get("retry_backoff_seconds", 2.0))
+                wait = min(BACKOFF_CAP_SECONDS, base * 2**attempt)
             attempt += 1
             exc = yield wait
 
@@ -157,6 +162,47 @@ class ZohoStream(RESTStream[Any]):
             details.get("tries"),
             details.get("wait") or 0.0,
         )
+
+    def request_decorator(self, func: Any) -> Any:
+        """The SDK's retrying call, with a failure message that says what failed and how often."""
+        decorated = super().request_decorator(func)
+
+        def call(prepared_request: requests.PreparedRequest, context: Context | None) -> Any:
+            try:
+                return decorated(prepared_request, context)
+            except (RetriableAPIError, requests.RequestException, ConnectionResetError) as exc:
+                path = (prepared_request.path_url or "").split("?")[0]
+                msg = (
+                    f"{prepared_request.method} {path} failed {self.backoff_max_tries()} times "
+                    f"(last: {_short_reason(exc)}); giving up. The last STATE message lets "
+                    "the next run resume."
+                )
+                raise ZohoAPIError(msg) from exc
+
+        return call
+
+    def _request(
+        self, prepared_request: requests.PreparedRequest, context: Context | None
+    ) -> requests.Response:
+        limits = self._zoho_tap.limits
+        limits.reserve(prepared_request.method or "GET", prepared_request.path_url or "")
+        with limits.call_slots:  # never more calls in flight than max_concurrency
+            response = super()._request(prepared_request, context)
+        limits.observe(response)
+        return response
+
+    def sync(self, context: Context | None = None) -> None:
+        """Sync, making sure a resumable STATE is written however the stream ends."""
+        try:
+            super().sync(context)
+        except CreditBudgetReached as exc:
+            self._write_state_message()
+            self._zoho_tap.stopped_reason = str(exc)
+            self.logger.warning("Stopping %s cleanly: %s", self.name, exc)
+        except Exception:
+            with contextlib.suppress(Exception):
+                self._write_state_message()
+            raise
 
     def request_json(
         self, path: str, params: dict[str, Any] | None = None, context: Context | None = None

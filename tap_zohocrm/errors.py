@@ -12,9 +12,12 @@ class ZohoAuthError(FatalAPIError):
 class ZohoAPIError(FatalAPIError):
     """Zoho answered with an error that retrying cannot fix."""
 
-    def __init__(self, message: str, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, code: str | None = None, details: dict | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
+        self.details = details or {}
 
 
 class ZohoConfigError(ValueError):

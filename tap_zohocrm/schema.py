@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 LOGGER = logging.getLogger("tap-zohocrm.schema")
@@ -203,64 +203,116 @@ def module_schema(fields: Iterable[dict[str, Any]]) -> dict[str, Any]:
             properties[api_name] = schema
     for name, schema in SYSTEM_PROPERTIES.items():
         properties.setdefault(name, dict(schema))
+    properties[MISMATCH_PROPERTY] = dict(MISMATCH_SCHEMA)
     return {"type": "object", "properties": properties, "required": ["id"]}
 
 
 def requestable_fields(schema: dict[str, Any]) -> list[str]:
     """Field API names to put in `fields=`: the schema's, without `id` and `$` keys."""
-    return [name for name in schema["properties"] if name != "id" and not name.startswith("$")]
+    return [
+        name for name in schema["properties"]
+        if name not in ("id", MISMATCH_PROPERTY) and not name.startswith("$")
+    ]
 
 
 # --- values -------------------------------------------------------------------------------
+
+MISMATCH_PROPERTY = "_zoho_mismatched_values"
+# Values that do not fit their field's type go here, untouched, and the field is set to null:
+# the typed column stays typed and nothing is lost.
+MISMATCH_SCHEMA = {"type": ["object", "null"], "properties": {}, "additionalProperties": True}
+
+
+class ValueMismatch(ValueError):
+    """A value does not fit its field's JSON Schema type."""
 
 
 def to_utc(value: Any) -> Any:
     """Normalise a Zoho datetime (any offset) to UTC, e.g. `2025-03-04T17:15:02+00:00`."""
     if not isinstance(value, str):
-        return value
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return value
+        raise ValueMismatch(value)
+    parsed = datetime.fromisoformat(value)  # ValueError (a ValueMismatch too) when not a date
     if parsed.tzinfo is None:
-        return value
+        raise ValueMismatch(value)
     return parsed.astimezone(UTC).isoformat()
 
 
+def to_date(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueMismatch(value)
+    date.fromisoformat(value)
+    return value
+
+
 def to_integer(value: Any) -> Any:
-    """Zoho sends bigint values as strings; keep anything that is not a whole number as is."""
+    """Zoho sends bigint values as strings."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
     if isinstance(value, str):
-        try:
-            return int(value)
-        except ValueError:
-            return value
+        return int(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    return value
+    raise ValueMismatch(value)
 
 
 def to_number(value: Any) -> Any:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
     if isinstance(value, str):
-        try:
-            return float(value) if any(c in value for c in ".eE") else int(value)
-        except ValueError:
+        return float(value) if any(c in value for c in ".eE") else int(value)
+    raise ValueMismatch(value)
+
+
+def to_boolean(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise ValueMismatch(value)
+
+
+def to_string(value: Any) -> Any:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):  # a number in a text field: its text is lossless
+        return str(value)
+    raise ValueMismatch(value)
+
+
+def _of_type(kind: type) -> Converter:
+    def check(value: Any) -> Any:
+        if isinstance(value, kind):
             return value
-    return value
+        raise ValueMismatch(value)
+
+    return check
 
 
 Converter = Callable[[Any], Any]
 
 
 def value_converters(schema: dict[str, Any]) -> dict[str, Converter]:
-    """Per-property converters, built once per stream; properties absent need none."""
+    """Per-property converter/checker, built once per stream; untyped properties have none."""
     converters: dict[str, Converter] = {}
     for name, prop in schema.get("properties", {}).items():
         types = prop.get("type") or []
-        types = [types] if isinstance(types, str) else types
-        if prop.get("format") == "date-time":
-            converters[name] = to_utc
-        elif "integer" in types:
+        types = [types] if isinstance(types, str) else [t for t in types if t != "null"]
+        if len(types) != 1:
+            continue  # open schema: any value fits
+        kind = types[0]
+        if kind == "string":
+            fmt = prop.get("format")
+            converters[name] = to_utc if fmt == "date-time" else to_date if fmt == "date" else (
+                to_string
+            )
+        elif kind == "integer":
             converters[name] = to_integer
-        elif "number" in types:
+        elif kind == "number":
             converters[name] = to_number
+        elif kind == "boolean":
+            converters[name] = to_boolean
+        elif kind == "object":
+            converters[name] = _of_type(dict)
+        elif kind == "array":
+            converters[name] = _of_type(list)
     return converters

@@ -10,8 +10,10 @@ import requests
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_zohocrm.client import ZohoStream
+from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.pagination import RecordsPage, RecordsPaginator
 from tap_zohocrm.schema import (
+    MISMATCH_PROPERTY,
     RICH_TEXT_CUT_FROM_VERSION,
     RICH_TEXT_LIST_CUT,
     RICH_TEXT_MEDIA_TYPE,
@@ -69,6 +71,9 @@ class ModuleStream(ZohoStream):
     """Records of one Zoho module (Leads, Deals, a custom module, ...)."""
 
     primary_keys = ("id",)
+    # A STATE every 1,000 records: a killed run redoes little (records are sorted, so each
+    # STATE is a safe resume point).
+    STATE_MSG_FREQUENCY = 1000
     # Out-of-order records (clock skew in Zoho) only move the bookmark back, which is safe.
     check_sorted = False
 
@@ -83,6 +88,7 @@ class ModuleStream(ZohoStream):
         self._last_modified: str | None = None  # UTC, latest Modified_Time emitted
         self._ids_at_last_modified: set[str] = set()
         self.chunks_missing = 0
+        self.mismatch_counts: dict[str, int] = {}
 
     @property
     def module_api_name(self) -> str:
@@ -178,7 +184,33 @@ class ModuleStream(ZohoStream):
         self._start = RecordsPage(modified_since=since)
         self._last_modified = None
         self._ids_at_last_modified = set()
-        yield from self.request_records(context)
+        while True:
+            try:
+                yield from self.request_records(context)
+                return
+            except ZohoAPIError as exc:
+                gone = exc.details.get("api_name") if exc.code == "INVALID_DATA" else None
+                if not gone or not self._drop_field(gone):
+                    raise
+                # Go on from the last Modified_Time emitted; the repeats there are dropped.
+                self._start = RecordsPage(
+                    modified_since=self._last_modified or since,
+                    query=self._start.query + 1,
+                )
+
+    def _drop_field(self, api_name: str) -> bool:
+        """Stop requesting a field Zoho no longer knows (removed after discovery)."""
+        requested = [f for chunk in self._chunks for f in chunk]
+        if api_name not in requested or api_name == self.replication_key:
+            return False
+        self.logger.warning(
+            "%s: field %s no longer exists in Zoho (removed after discovery); it is null from "
+            "now on. Run discovery again to drop it from the catalog.", self.api_name, api_name,
+        )
+        remaining = [f for f in requested if f != api_name]
+        self._chunks = [list(c) for c in batched(remaining, MAX_FIELDS_PER_CALL)]
+        self._rich_text_fields = [f for f in self._rich_text_fields if f != api_name]
+        return True
 
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         records = list(super().parse_response(response))
@@ -255,8 +287,30 @@ class ModuleStream(ZohoStream):
             yield record
 
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict | None:
+        mismatched: dict[str, Any] | None = None
         for key, convert in self._converters.items():
             value = row.get(key)
-            if value is not None:
+            if value is None:
+                continue
+            try:
                 row[key] = convert(value)
+            except ValueError:
+                # Keep the value where its type cannot break the typed column, and count it.
+                mismatched = mismatched or {}
+                mismatched[key] = value
+                row[key] = None
+                self.mismatch_counts[key] = self.mismatch_counts.get(key, 0) + 1
+        if mismatched:
+            row[MISMATCH_PROPERTY] = mismatched
         return row
+
+    def sync(self, context: Context | None = None) -> None:
+        try:
+            super().sync(context)
+        finally:
+            if self.mismatch_counts:
+                self.logger.warning(
+                    "%s: values that did not fit their field's type were kept in %s and the "
+                    "field left null: %s", self.api_name, MISMATCH_PROPERTY,
+                    ", ".join(f"{k} x{n}" for k, n in sorted(self.mismatch_counts.items())),
+                )

@@ -11,14 +11,16 @@ from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 
-from tap_zohocrm import data_centers
+from tap_zohocrm import data_centers, token_store
 from tap_zohocrm.auth import ZohoAuthenticator
 from tap_zohocrm.errors import ZohoAuthError
+from tap_zohocrm.limits import ApiLimits
 from tap_zohocrm.schema import module_schema
+from tap_zohocrm.state import validate_state
 from tap_zohocrm.streams import MetadataReader, ModuleStream, stream_name
 
 API_VERSIONS = ("v2", "v2.1", "v3", "v4", "v5", "v6", "v7", "v8")
-SECRET_SETTINGS = ("client_secret", "refresh_token")
+SECRET_SETTINGS = ("client_secret", "refresh_token", "token_store")
 
 
 class TapZohoCRM(Tap):
@@ -59,6 +61,26 @@ class TapZohoCRM(Tap):
                     description="Read timeout of one API call, in seconds."),
         th.Property("max_retries", th.IntegerType, default=7,
                     description="Retries of a failing call (429, 5xx, timeouts) before giving up."),
+        th.Property("token_store", th.StringType, secret=True,
+                    description="SQLAlchemy URL of the database where tap processes share the "
+                    "access token (postgresql+psycopg://, mysql+pymysql://, sqlite:///); "
+                    "'memory' for none. Default: $XDG_STATE_HOME/tap-zohocrm/tokens.db."),
+        th.Property("token_store_legacy_table", th.StringType,
+                    description="Table in the archived Zoho SDKs' layout (useridentifier, "
+                    "accesstoken, refreshtoken, expirytime) to read access tokens from; default "
+                    "`oauthtokens` if the store's database has it, '' for none."),
+        th.Property("retry_backoff_seconds", th.NumberType, default=2.0,
+                    description="First retry wait; doubles per try up to 120 s (Retry-After "
+                    "wins when Zoho sends it)."),
+        th.Property("max_concurrency", th.IntegerType, default=5,
+                    description="Most API calls in flight at once, all streams together (Zoho "
+                    "allows 5 to 25 per org by edition)."),
+        th.Property("max_api_credits", th.IntegerType,
+                    description="Stop cleanly (resumable STATE) before this run spends more "
+                    "API credits."),
+        th.Property("api_credits_reserve", th.IntegerType, default=0,
+                    description="Stop cleanly when Zoho reports (X-API-CREDITS-REMAINING) fewer "
+                    "credits left today than this."),
     ).to_dict()
 
     # -- settings --------------------------------------------------------------------------
@@ -72,6 +94,21 @@ class TapZohoCRM(Tap):
                 "Config validation failed: " + "; ".join(errors), errors=errors
             )
         return errors
+
+    stopped_reason: str | None = None  # set when a credit budget stopped the run early
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        validate_state(state)
+        super().load_state(state)
+
+    @cached_property
+    def limits(self) -> ApiLimits:
+        """Concurrency and credit limits shared by every stream of this run."""
+        return ApiLimits(
+            max_concurrency=int(self.config.get("max_concurrency", 5)),
+            max_api_credits=self.config.get("max_api_credits"),
+            credits_reserve=int(self.config.get("api_credits_reserve", 0)),
+        )
 
     @property
     def api_version(self) -> str:
@@ -97,6 +134,7 @@ class TapZohoCRM(Tap):
             client_id=config["client_id"],
             client_secret=config["client_secret"],
             refresh_token=config["refresh_token"],
+            token_store=token_store.from_config(config),
         )
 
     @cached_property
@@ -213,6 +251,9 @@ def _check_settings(config: dict[str, Any]) -> list[str]:
             errors.append(f"`{key}` must be an https:// URL, got {url!r}")
         elif url.startswith("http://") and not data_centers.is_loopback(url):
             errors.append(f"`{key}` must use https:// (plain http only for 127.0.0.1/localhost)")
+    store_error = token_store.check_setting(config.get("token_store"))
+    if store_error:
+        errors.append(store_error)
     start = config.get("start_date")
     if start is not None:
         try:
@@ -222,6 +263,11 @@ def _check_settings(config: dict[str, Any]) -> list[str]:
     per_page = config.get("per_page")
     if per_page is not None and (not isinstance(per_page, int) or not 1 <= per_page <= 200):
         errors.append(f"`per_page` must be an integer from 1 to 200, got {per_page!r}")
+    for key, least in (("max_concurrency", 1), ("max_retries", 0), ("api_credits_reserve", 0),
+                       ("max_api_credits", 1)):
+        value = config.get(key)
+        if value is not None and (not isinstance(value, int) or value < least):
+            errors.append(f"`{key}` must be an integer of at least {least}, got {value!r}")
     modules = config.get("modules")
     if modules is not None and (
         not isinstance(modules, list) or not all(isinstance(m, str) and m for m in modules)

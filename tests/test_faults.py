@@ -1,0 +1,233 @@
+"""Faults, limits, crashes and bad input, each provoked against the simulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+from tests.helpers import discover, run_tap, select_streams, tap_config
+
+FAST_RETRIES = {"retry_backoff_seconds": 0.05, "full_rich_text": False}
+
+
+def _leads(sim, **overrides):
+    config = tap_config(sim, modules=["Leads"], **FAST_RETRIES, **overrides)
+    return config, select_streams(discover(config), {"leads"})
+
+
+def _after_calls(sim, path: str, calls: int, action) -> threading.Thread:
+    """Run `action` once the simulator has served `calls` requests to `path`."""
+
+    def wait_then_act() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if sim.stats()["by_endpoint"].get(f"GET {path}", 0) >= calls:
+                action()
+                return
+            time.sleep(0.005)
+
+    thread = threading.Thread(target=wait_then_act, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_full_sync_completes_through_injected_faults(make_simulator) -> None:
+    sim = make_simulator(seed=13, sizes={"Leads": 4000})
+    config, catalog = _leads(sim, request_timeout=2, max_retries=10)
+    sim.reset_stats()
+    leads = r"^/crm/v8/Leads$"
+    sim.add_fault(leads, status=500, count=None, probability=0.05)
+    sim.add_fault(leads, status=429, count=None, probability=0.05, retry_after=1)
+    sim.add_fault(leads, truncate=True, count=None, probability=0.01)
+    sim.add_fault(leads, delay=3.0, count=2, probability=0.05)  # stalls past the read timeout
+    run = run_tap(config, catalog=catalog)
+    ids = Counter(r["id"] for r in run.records("leads"))
+    assert set(ids) == {r["id"] for r in sim.records("Leads")}  # nothing lost
+    statuses = Counter(r["status"] for r in sim.requests() if r["path"] == "/crm/v8/Leads")
+    retries = run.stderr.count("Retrying Leads")
+    assert statuses[500] and statuses[429] and retries >= statuses[500] + statuses[429]
+    print(f"faults: {dict(statuses)}; retries: {retries}; records: {len(ids)}; lost: 0")
+
+
+def test_retry_after_is_honoured(make_simulator) -> None:
+    sim = make_simulator(seed=13, sizes={"Leads": 300})
+    config, catalog = _leads(sim)
+    sim.add_fault(r"^/crm/v8/Leads$", status=429, count=1, retry_after=3)
+    started = time.monotonic()
+    run = run_tap(config, catalog=catalog)
+    assert time.monotonic() - started >= 3
+    assert len(run.records("leads")) == 300
+
+
+def test_persistent_fault_fails_naming_the_call_and_leaves_a_resumable_state(
+    make_simulator,
+) -> None:
+    sim = make_simulator(seed=17, sizes={"Leads": 3000})
+    config, catalog = _leads(sim, max_retries=2)
+    _after_calls(sim, "/crm/v8/Leads", 20,
+                 lambda: sim.add_fault(r"^/crm/v8/Leads$", status=500, count=None))
+    first = run_tap(config, catalog=catalog, check=False)
+    assert first.returncode != 0
+    assert "GET /crm/v8/Leads failed 3 times" in first.stderr
+    emitted = {r["id"] for r in first.records("leads")}
+    assert 0 < len(emitted) < 3000
+    sim.clear_faults()
+    second = run_tap(config, catalog=catalog, state=first.last_state)
+    assert emitted | {r["id"] for r in second.records("leads")} == {
+        r["id"] for r in sim.records("Leads")
+    }
+
+
+def test_killed_run_resumes_from_its_last_state(make_simulator) -> None:
+    sim = make_simulator(seed=19, sizes={"Leads": 20000}, latency_ms=5)
+    config, catalog = _leads(sim)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {}
+        for name, data in (("config", config), ("catalog", catalog)):
+            paths[name] = Path(tmp) / f"{name}.json"
+            paths[name].write_text(json.dumps(data))
+        out = Path(tmp) / "out.jsonl"
+        with out.open("w") as sink:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "tap_zohocrm", "--config", str(paths["config"]),
+                 "--catalog", str(paths["catalog"])],
+                stdout=sink, stderr=subprocess.DEVNULL,
+            )
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                states = out.read_text().count('"type":"STATE"') + out.read_text().count(
+                    '"type": "STATE"')
+                if states >= 4:
+                    break
+                time.sleep(0.05)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        messages = [json.loads(line) for line in out.read_text().splitlines()
+                    if line.endswith("}")]
+    first = {m["record"]["id"] for m in messages if m["type"] == "RECORD"}
+    last_state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+    assert 0 < len(first) < 20000
+    second = run_tap(config, catalog=catalog, state=last_state)
+    assert first | {r["id"] for r in second.records("leads")} == {
+        r["id"] for r in sim.records("Leads")
+    }
+
+
+def test_credit_budget_stops_cleanly_and_the_next_run_resumes(make_simulator) -> None:
+    sim = make_simulator(seed=23, sizes={"Leads": 3000})
+    config, catalog = _leads(sim, max_api_credits=12)
+    sim.reset_stats()
+    first = run_tap(config, catalog=catalog)  # exit 0: a budget stop is not a failure
+    assert sim.stats()["api_calls"] <= 12
+    assert "max_api_credits" in first.stderr
+    emitted = {r["id"] for r in first.records("leads")}
+    assert 0 < len(emitted) < 3000
+    del config["max_api_credits"]
+    second = run_tap(config, catalog=catalog, state=first.last_state)
+    assert emitted | {r["id"] for r in second.records("leads")} == {
+        r["id"] for r in sim.records("Leads")
+    }
+
+
+def test_calls_never_exceed_max_concurrency(make_simulator) -> None:
+    sim = make_simulator(seed=29, sizes={"Leads": 1500, "Contacts": 800, "Accounts": 600},
+                         latency_ms=20)
+    config = tap_config(sim, modules=["Leads", "Contacts", "Accounts", "Deals"],
+                        max_concurrency=2, **FAST_RETRIES)
+    catalog = discover(config)
+    sim.reset_stats()
+    run = run_tap(config, catalog=catalog)
+    assert len(run.records("leads")) == 1500
+    assert sim.stats()["max_concurrent"] <= 2
+
+
+def test_field_removed_after_discovery_does_not_stop_the_run(make_simulator) -> None:
+    sim = make_simulator(seed=31, sizes={"Leads": 600})
+    config, catalog = _leads(sim)
+    sim.remove_field("Leads", "Industry")
+    run = run_tap(config, catalog=catalog)
+    assert len(run.records("leads")) == 600
+    assert "Industry no longer exists" in run.stderr
+
+
+def test_field_added_after_discovery_does_not_stop_the_run(make_simulator) -> None:
+    sim = make_simulator(seed=31, sizes={"Leads": 300})
+    config, catalog = _leads(sim, api_version="v2")
+    sim.add_field("Leads", {"api_name": "Loyalty_Tier", "data_type": "text",
+                            "json_type": "string", "field_label": "Loyalty Tier"})
+    run = run_tap(config, catalog=catalog)
+    assert len(run.records("leads")) == 300
+    assert "Loyalty_Tier" in run.stderr  # logged, not silently dropped
+
+
+def test_value_of_unexpected_type_is_kept_and_counted(make_simulator) -> None:
+    sim = make_simulator(seed=37, sizes={"Leads": 200})
+    config, catalog = _leads(sim)
+    target = sim.records("Leads")[5]["id"]
+    sim.update_record("Leads", target, {"No_of_Employees": "about forty"})
+    run = run_tap(config, catalog=catalog)
+    record = next(r for r in run.records("leads") if r["id"] == target)
+    assert record["No_of_Employees"] is None
+    assert record["_zoho_mismatched_values"] == {"No_of_Employees": "about forty"}
+    assert "No_of_Employees x1" in run.stderr
+
+
+def test_secrets_never_appear_in_anything_the_tap_writes(make_simulator) -> None:
+    sim = make_simulator(seed=41, sizes={"Leads": 300}, token_lifetime=2)
+    config, catalog = _leads(sim)
+    outputs = [run_tap(config, "--about", "--format", "json").stdout]
+    outputs.append(run_tap(config, "--discover").stderr)
+    run = run_tap(config, catalog=catalog, env={"LOGLEVEL": "DEBUG"})
+    outputs += [run.stdout, run.stderr, json.dumps(run.last_state)]
+    sim.add_fault(r"^/crm/v8/Leads$", status=500, count=None)
+    failed = run_tap({**config, "max_retries": 1}, catalog=catalog, check=False,
+                     env={"LOGLEVEL": "DEBUG"})
+    outputs += [failed.stdout, failed.stderr]
+    bad = run_tap({**config, "client_secret": "s3cr3t-wrong"}, "--discover")
+    outputs += [bad.stdout, bad.stderr]
+    secrets = [config["client_secret"], config["refresh_token"], "s3cr3t-wrong",
+               *sim.oauth.access_tokens]
+    assert len(secrets) >= 4
+    text = "\n".join(outputs)
+    for secret in secrets:
+        assert secret not in text
+
+
+def test_only_https_or_loopback_urls_are_accepted(sim) -> None:
+    for key in ("api_url", "accounts_url"):
+        run = run_tap(tap_config(sim, **{key: "http://crm.example.com"}), "--discover")
+        assert run.returncode != 0 and key in run.stderr
+    run = run_tap(tap_config(sim, accounts_url="ftp://accounts.zoho.com"), "--discover")
+    assert run.returncode != 0 and "accounts_url" in run.stderr
+
+
+def test_catalog_selecting_a_vanished_module_is_reported_by_name(sim) -> None:
+    config = tap_config(sim, modules=["Leads"])
+    catalog = discover(config)
+    ghost = json.loads(json.dumps(catalog["streams"][0]))
+    ghost["tap_stream_id"] = ghost["stream"] = "widgets"
+    catalog["streams"].append(ghost)
+    run = run_tap(tap_config(sim), catalog=catalog, check=False)
+    assert run.returncode != 0 and "widgets" in run.stderr
+
+
+def test_bad_state_is_rejected_with_a_clear_message(sim) -> None:
+    config, catalog = _leads(sim)
+    for state, words in (
+        ({"bookmarks": {"leads": {"replication_key": "Modified_Time",
+                                  "replication_key_value": "2024-13-40T00:00:00Z"}}},
+         "not an ISO-8601"),
+        ({"bookmarks": {"Leads": {"Modified_Time": "2024-01-01T00:00:00+00:00"}}},
+         "older version"),
+        ({"bookmarks": {"leads": {"last_modified": "2024-01-01"}}}, "older version"),
+    ):
+        run = run_tap(config, catalog=catalog, state=state, check=False)
+        assert run.returncode != 0 and words in run.stderr
