@@ -41,8 +41,19 @@ class Control:
         if route == ("PATCH", "records", 3):
             return Response(200, {"data": sim.update_record(parts[1], parts[2], data or None)})
         if route == ("DELETE", "records", 3):
-            sim.delete_record(parts[1], parts[2])
+            permanent = (query.get("permanent") or ["false"])[-1].lower() == "true"
+            sim.delete_record(parts[1], parts[2], permanent=permanent)
             return Response(200, ok)
+        if route == ("POST", "recycle_bin", 3) and parts[2] == "purge":
+            return Response(200, {"purged": sim.purge_recycle_bin(parts[1])})
+        if route == ("GET", "deleted", 2):
+            return Response(200, {"data": sim.deleted_records(parts[1])})
+        if route == ("GET", "attachments", 2):
+            return Response(200, {"data": sim.attachments(parts[1])})
+        if route == ("POST", "attachments", 3):
+            return Response(201, {"data": sim.add_attachment(parts[1], parts[2], data or None)})
+        if route == ("GET", "users", 1):
+            return Response(200, {"users": sim.users()})
         if route == ("POST", "fields", 2):
             sim.add_field(parts[1], data)
             return Response(200, ok)

@@ -78,13 +78,15 @@ class Stats:
         with self.lock:
             self.in_flight -= 1
 
-    def record(self, entry: dict[str, Any], *, api: bool, token: bool) -> None:
+    def record(self, entry: dict[str, Any], *, api: bool, token: bool, credits: int = 1) -> None:
         key = f"{entry['method']} {entry['path']}"
         with self.lock:
             self.by_endpoint[key] = self.by_endpoint.get(key, 0) + 1
             if api:
                 self.api_calls += 1
-                self.credits_used += 1  # Get Records and metadata calls cost 1 credit each
+                # Get Records, metadata, users, org, notes, attachments: 1 credit each;
+                # Get Deleted Records: 2 (the caller passes the cost).
+                self.credits_used += credits
             if token:
                 self.token_requests += 1
             self.log.append(entry)

@@ -130,23 +130,35 @@ class ModuleSpec:
     stored: bool = True
     default_size: int = 20
     fields: list[FieldDef] = field(default_factory=list)
+    # Subform module (generated_type "subform"): its rows belong to records of this module and
+    # are generated with them, never on their own.
+    subform_of: str | None = None
+
+    @property
+    def record_module(self) -> bool:
+        """A module of ordinary records (standard or custom): not linking, subform or virtual."""
+        return self.stored and self.generated_type in ("default", "custom")
 
     def module_meta(self, version: float) -> dict[str, Any]:
         supported = self.api_supported and (version < 3 or self.api_supported_from_v3)
+        sub = self.subform_of is not None
         meta: dict[str, Any] = {
             "api_name": self.api_name, "module_name": self.api_name,
             "singular_label": self.singular, "plural_label": self.plural,
             "id": meta_id(f"module.{self.api_name}"), "api_supported": supported,
             "generated_type": self.generated_type, "viewable": True,
-            "visibility": 1, "creatable": self.stored and not self.linking,
-            "editable": self.stored, "deletable": self.stored, "convertable":
-            self.api_name == "Leads", "parent_module": {}, "modified_time": None,
-            "modified_by": None, "show_as_tab": not self.linking,
-            "recycle_bin_on_delete": True, "sequence_number": 0,
+            "visibility": 1, "creatable": self.stored and not self.linking and not sub,
+            "editable": self.stored, "deletable": self.stored and not sub, "convertable":
+            self.api_name == "Leads",
+            "parent_module": {"api_name": self.subform_of,
+                              "id": meta_id(f"module.{self.subform_of}")} if sub else {},
+            "modified_time": None,
+            "modified_by": None, "show_as_tab": not self.linking and not sub,
+            "recycle_bin_on_delete": not sub, "sequence_number": 0,
             "profiles": [{"name": "Administrator", "id": f"{ORG_PREFIX}000000026011"}],
-            "quick_create": False, "webform_supported": not self.linking,
+            "quick_create": False, "webform_supported": not self.linking and not sub,
             "feeds_required": False, "scoring_supported": False,
-            "global_search_supported": True, "description": None,
+            "global_search_supported": not sub, "description": None,
         }
         if self.generated_type == "custom":
             meta["modified_time"] = "2024-02-12T10:04:11-08:00"
@@ -513,6 +525,32 @@ def _quote_fields() -> list[FieldDef]:
     ]
 
 
+def _quoted_item_fields() -> list[FieldDef]:
+    """Rows of the Quotes subform `Quoted_Items`, read as a module (GET /crm/v8/Quoted_Items)."""
+    m = "Quoted_Items"
+    f = _f(m)
+    return [
+        f("Product_Name", "lookup", lookup="Products", mandatory=True, label="Product Name",
+          nullable=False),
+        f("Quantity", "double", mandatory=True, nullable=False),
+        f("List_Price", "currency", label="List Price", nullable=False),
+        f("Discount", "currency", nullable=False),
+        f("Total_After_Discount", "currency", system=True, label="Total After Discount",
+          nullable=False),
+        f("Tax", "currency", system=True, nullable=False),
+        f("Net_Total", "currency", system=True, label="Net Total", nullable=False),
+        f("Total", "formula", system=True, nullable=False,
+          formula={"return_type": "currency", "expression": "Quantity*List_Price"}),
+        f("Description", "textarea", label="Description"),
+        f("Sequence_Number", "integer", system=True, label="S.NO", nullable=False),
+        f("Parent_Id", "lookup", lookup="Quotes", system=True, label="Parent Id",
+          nullable=False),
+        f("Created_Time", "datetime", system=True, nullable=False),
+        f("Modified_Time", "datetime", system=True, nullable=False),
+        f("id", "bigint", label="Record Id", system=True, nullable=False, min_version=4.0),
+    ]
+
+
 def _note_fields() -> list[FieldDef]:
     m = "Notes"
     f = _f(m)
@@ -606,6 +644,8 @@ def build_specs() -> list[ModuleSpec]:
           linking=True, default_size=25,
           fields=_linking_fields("Deals_X_Users", ("Deals", "lookup", "Deals"),
                                  ("Team_Members", "userlookup", "users"))),
+        S("Quoted_Items", "Quoted Item", "Quoted Items", generated_type="subform",
+          fields=_quoted_item_fields(), subform_of="Quotes", default_size=0),
     ]
 
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from .org import Clock
 
-FULL_SCOPE = "ZohoCRM.modules.ALL,ZohoCRM.settings.ALL"
+# The default refresh token's scope: records, metadata, and the users and org APIs.
+FULL_SCOPE = "ZohoCRM.modules.ALL,ZohoCRM.settings.ALL,ZohoCRM.users.READ,ZohoCRM.org.READ"
 THROTTLE_BODY = {
     "error_description": "You have made too many requests continuously. Please try again "
                          "after some time.",

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .directory import USER_SPECS, build_users, user_id
 from .fields import (
     ACTIVITY_FIELDS,
     ORG_PREFIX,
@@ -56,12 +57,28 @@ class Rec:
     values: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class Deleted:
+    """One entry of Get Deleted Records (`/{module}/deleted`)."""
+    id: int
+    display_name: str | None
+    type: str  # "recycle" | "permanent"
+    created_by: dict[str, Any] | None
+    deleted_by: dict[str, Any] | None
+    ts: int  # deleted_time, epoch seconds
+
+    def render(self) -> dict[str, Any]:
+        return {"deleted_by": _clone(self.deleted_by), "id": str(self.id),
+                "display_name": self.display_name, "type": self.type,
+                "created_by": _clone(self.created_by), "deleted_time": fmt_dt(self.ts)}
+
+
 @dataclass
 class ModuleData:
     spec: ModuleSpec
     fields: list[FieldDef]
     recs: dict[int, Rec] = field(default_factory=dict)
-    deleted: list[dict[str, Any]] = field(default_factory=list)
+    deleted: list[Deleted] = field(default_factory=list)
     _sorted: dict[tuple[str, bool], list[Rec]] = field(default_factory=dict)
     autonumber: int = 0
     ids: list[int] | None = None
@@ -112,9 +129,22 @@ WORDS_U = ["überprüfung", "réunion", "visão", "søknad", "会議"]
 TAGS = [("VIP", "#F17574"), ("Hot", "#F48435"), ("Partner", "#57B1FD"), ("Événement", "#879BFC")]
 RRULES = ["FREQ=DAILY;INTERVAL=1;COUNT=3", "FREQ=WEEKLY;INTERVAL=1;BYDAY=MO,WE;COUNT=6",
           "FREQ=MONTHLY;INTERVAL=1;BYMONTHDAY=15;UNTIL=2026-01-15"]
-USERS = [("Patricia Boyle", "p.boyle@zylker.com"), ("Zoë Müller", "zoe.mueller@zylker.com"),
-         ("Rahul Iyer", "rahul.iyer@zylker.com"), ("Sofía Núñez", "sofia.nunez@zylker.com"),
-         ("田中 花子", "hanako.tanaka@zylker.com"), ("Lars Ørsted", "lars.orsted@zylker.com")]
+# Owners / creators / modifiers of generated records: the first six users of the org's user
+# directory (`directory.USER_SPECS`, served by GET /users), one of them deactivated.
+USERS = [(u.name, u.email) for u in USER_SPECS[:6]]
+FILE_STEMS = ["proposal", "contract", "invoice-scan", "brochure", "site-photo", "NDA", "quote",
+              "Präsentation", "報告書", "meeting-notes"]
+FILE_EXTS = ["pdf", "docx", "png", "jpg", "xlsx", "txt"]
+# Keys of a Note besides its fields (v8 OAS `Note` schema); Notes carry no approval keys.
+NOTE_META: dict[str, Any] = {"$attachments": None, "$editable": True,
+                             "$is_shared_to_client": False, "$sharing_permission": "full_access",
+                             "$size": None, "$state": "save", "$voice_note": False}
+# Attachment keys, in the order of the v8 OAS `Attachment` schema (GET .../Attachments).
+ATTACHMENT_KEYS = ("Owner", "Modified_By", "Created_By", "Parent_Id", "id", "Modified_Time",
+                   "Created_Time", "File_Name", "Size", "$editable", "$file_id", "$type",
+                   "$se_module", "$state", "$link_url")
+# Modules whose records get attachments at start (about 10% of records, 1-3 each).
+ATTACHMENT_MODULES = ("Leads", "Contacts", "Deals")
 
 
 class Org:
@@ -125,16 +155,22 @@ class Org:
         self.clock = clock
         self.lock = threading.RLock()
         self.rng = random.Random(f"{seed}:org")
-        self.users = [{"name": n, "id": f"{ORG_PREFIX}{374001 + 1000 * i:012d}", "email": e}
+        self.users = [{"name": n, "id": user_id(i), "email": e}
                       for i, (n, e) in enumerate(USERS)]
+        self.directory = build_users()
+        self.current_user = 0  # index in `directory` of the user the API calls act as
         self.specs = build_specs()
         self.modules: dict[str, ModuleData] = {
             s.api_name: ModuleData(spec=s, fields=list(s.fields)) for s in self.specs}
         self.modules["Activities"].fields = list(ACTIVITY_FIELDS)
+        # module -> parent record id -> attachments (full objects, ATTACHMENT_KEYS)
+        self.attachments: dict[str, dict[int, list[dict[str, Any]]]] = {}
         self._id_cursor = 100000
         sizes = dict(sizes or {})
         self._generate({s.api_name: sizes.get(s.api_name, s.default_size)
-                        for s in self.specs if s.stored})
+                        for s in self.specs if s.stored and s.subform_of is None})
+        self._seed_attachments()
+        self._seed_deleted()
 
     # ---------------------------------------------------------------- generation
     def _new_id(self, rng: random.Random) -> int:
@@ -184,7 +220,7 @@ class Org:
             md = self.modules[name]
             rng = random.Random(f"{self.seed}:flags:{name}")
             for rec in md.recs.values():
-                rec.approved = rng.random() >= 0.02
+                rec.approved = rng.random() >= 0.02 or name == "Notes"  # notes: no approval
                 rec.converted = name == "Leads" and rng.random() < 0.10
         # Pass A: name fields first, so lookups anywhere can show the target's name.
         for name in sizes:
@@ -331,8 +367,9 @@ class Org:
                      "File_Id__s": rng.randbytes(24).hex(), "Description__s": None,
                      "Preview_Id__s": rng.randbytes(24).hex(), "State__s": "ACTIVE",
                      "id": str(self._new_id(rng))} for i in range(rng.randint(1, 2))]
-        if dt == "subform":
-            return self._subform_rows(rng, rec)
+        if dt == "subform":  # rows live in the subform module; single GETs assemble them
+            self._subform_rows(rng, md, fd, rec)
+            return None
         if dt in ("multiselectlookup", "multiuserlookup"):
             return None  # derived from the linking module on single-record reads
         if fd.meta.get("json_type") == "jsonobject":  # unknown data types (e.g. zia_magic)
@@ -395,17 +432,104 @@ class Org:
             return fmt_dt(rec.mt)
         return self._pick(rng, api.removeprefix("Converted_") + "s")
 
-    def _subform_rows(self, rng: random.Random, rec: Rec) -> list[dict[str, Any]]:
-        rows = []
+    def _subform_rows(self, rng: random.Random, md: ModuleData, fd: FieldDef, rec: Rec) -> None:
+        """1-4 rows of `rec`'s subform `fd`, stored as records of the subform module."""
+        sub = self.modules.get((fd.meta.get("subform") or {}).get("module", {}).get("api_name"))
+        if sub is None:
+            return
+        parent = {"name": rec.values.get(md.spec.name_field or ""), "id": str(rec.id)}
         for i in range(rng.randint(1, 4)):
             qty = float(rng.randint(1, 20))
             price = round(rng.uniform(5, 2000), 2)
-            rows.append({"id": str(self._new_id(rng)), "Sequence_Number": i + 1,
-                         "Product_Name": self._pick(rng, "Products"), "Quantity": qty,
-                         "List_Price": price, "Discount": 0.0, "Total": round(qty * price, 2),
-                         "Net_Total": round(qty * price, 2), "Tax": 0.0,
-                         "Description": None, "Parent_Id": {"name": None, "id": str(rec.id)}})
-        return rows
+            gross = round(qty * price, 2)
+            discount = round(gross * rng.choice([0, 0, 0, 0.05, 0.1]), 2)
+            after = round(gross - discount, 2)
+            tax = round(after * rng.choice([0, 0, 0.0725]), 2)
+            row = Rec(id=self._new_id(rng), ct=rec.ct, mt=rec.mt)
+            row.values = {
+                "Product_Name": self._pick(rng, "Products"), "Quantity": qty,
+                "List_Price": price, "Discount": discount, "Total_After_Discount": after,
+                "Tax": tax, "Net_Total": round(after + tax, 2), "Total": gross,
+                "Description": None if rng.random() < 0.6 else self._text(rng, WORDS, WORDS_U),
+                "Sequence_Number": i + 1, "Parent_Id": dict(parent),
+                "Created_Time": fmt_dt(row.ct), "Modified_Time": fmt_dt(row.mt)}
+            sub.recs[row.id] = row
+        sub.invalidate()
+
+    def _subform_value(self, fd: FieldDef, rec: Rec, version: float) -> list[dict[str, Any]]:
+        """The subform array of a single-record GET: the rows GET /{subform} lists."""
+        sub = self.modules.get((fd.meta.get("subform") or {}).get("module", {}).get("api_name"))
+        if sub is None:
+            return []
+        rid = str(rec.id)
+        rows = sorted((r for r in sub.recs.values()
+                       if (r.values.get("Parent_Id") or {}).get("id") == rid),
+                      key=lambda r: (r.values.get("Sequence_Number") or 0, r.id))
+        return [self.render(sub.name, r, version, None, single=True) for r in rows]
+
+    def _subforms_of(self, module: str) -> list[ModuleData]:
+        return [m for m in self.modules.values() if m.spec.subform_of == module]
+
+    # ---------------------------------------------------------------- attachments, deletes
+    def _seed_attachments(self) -> None:
+        for name in ATTACHMENT_MODULES:
+            md = self.modules.get(name)
+            if md is None:
+                continue
+            rng = random.Random(f"{self.seed}:attachments:{name}")
+            store = self.attachments.setdefault(name, {})
+            for rid in sorted(md.recs):
+                if rng.random() >= 0.10:
+                    continue
+                rec = md.recs[rid]
+                store[rid] = [self._attachment(rng, md, rec) for _ in range(rng.randint(1, 3))]
+
+    def _attachment(self, rng: random.Random, md: ModuleData, rec: Rec,
+                    ts: int | None = None) -> dict[str, Any]:
+        ct = ts if ts is not None else rng.randint(rec.ct, max(rec.ct, SEED_END))
+        mt = ct if ts is not None or rng.random() < 0.7 else rng.randint(ct, max(ct, SEED_END))
+        owner = self._user(rng) if ts is None else self._current()
+        stem = rng.choice(FILE_STEMS)
+        return {
+            "Owner": owner, "Modified_By": dict(owner), "Created_By": dict(owner),
+            "Parent_Id": {"name": rec.values.get(md.spec.name_field or ""), "id": str(rec.id)},
+            "id": str(self._new_id(rng)), "Modified_Time": fmt_dt(mt), "Created_Time": fmt_dt(ct),
+            "File_Name": f"{stem}-{rng.randint(1, 999)}.{rng.choice(FILE_EXTS)}",
+            "Size": str(rng.randint(1_024, 8_000_000)), "$editable": True,
+            "$file_id": rng.randbytes(40).hex(), "$type": "Attachment", "$se_module": md.name,
+            "$state": "save", "$link_url": None}
+
+    def _seed_deleted(self) -> None:
+        """A few deleted records (recycle bin and permanent) per module of ordinary records."""
+        for spec in self.specs:
+            if not deleted_supported(spec):
+                continue
+            md = self.modules[spec.api_name]
+            rng = random.Random(f"{self.seed}:deleted:{spec.api_name}")
+            n = rng.randint(3, 6)
+            for ts in sorted(rng.sample(range(SEED_START + 86400, SEED_END), n)):
+                ghost = Rec(id=self._new_id(rng), ct=max(SEED_START, ts - rng.randint(0, 9**6)),
+                            mt=ts)
+                for fd in md.fields:
+                    if fd.api_name in spec.name_parts:
+                        ghost.values[fd.api_name] = self._value(rng, md, fd, ghost)
+                kind = "permanent" if rng.random() < 0.4 else "recycle"
+                creator = self._user(rng, email=False)
+                deleter = None if rng.random() < 0.15 else self._user(rng, email=False)
+                md.deleted.append(Deleted(ghost.id, ghost.values.get(spec.name_field or ""),
+                                          kind, creator, deleter, ts))
+
+    def user_directory(self) -> list[dict[str, Any]]:
+        """Every user of the org (deleted ones included) as GET /users shows them."""
+        with self.lock:
+            return [_clone(u) for u in self.directory]
+
+    def _current(self, email: bool = True) -> dict[str, Any]:
+        u = self.directory[self.current_user]
+        ref = {"name": u["full_name"], "id": u["id"]}
+        if email:
+            ref["email"] = u["email"]
+        return ref
 
     # ---------------------------------------------------------------- queries
     def module(self, name: str) -> ModuleData | None:
@@ -460,7 +584,13 @@ class Org:
             if fd.data_type in ("multiselectlookup", "multiuserlookup"):
                 out[api] = self._linked(md, fd, rec)
                 continue
+            if fd.data_type == "subform":
+                out[api] = self._subform_value(fd, rec, version)
+                continue
             val = v.get(api)
+            if module == "Notes" and api == "Parent_Id" and version < 3 and val:
+                # v2/v2.1 samples: Parent_Id is {name, id}; the parent module is in $se_module.
+                val = {"name": val.get("name"), "id": val.get("id")}
             if (not single and cut_rich_text and version >= 7 and isinstance(val, str)
                     and (fd.meta.get("textarea") or {}).get("type") == "rich_text"):
                 val = val[:500]  # v7+ list calls cut rich text to 500 characters
@@ -468,7 +598,10 @@ class Org:
         out["id"] = str(rec.id)
         if "$se_module" in v:
             out["$se_module"] = v["$se_module"]
-        out.update(self._meta_keys(module, rec, version))
+        if module == "Notes":
+            out.update(NOTE_META)
+        elif md.spec.subform_of is None:  # subform rows carry no record-level $ keys
+            out.update(self._meta_keys(module, rec, version))
         return out
 
     def _linked(self, md: ModuleData, fd: FieldDef, rec: Rec) -> list[dict[str, Any]]:
@@ -557,6 +690,8 @@ class Org:
     def create_record(self, module: str, values: dict[str, Any] | None = None) -> dict[str, Any]:
         with self.lock:
             md = self._stored(module)
+            if md.spec.subform_of is not None:  # rows come with their parent record
+                raise KeyError(f"{module} is a subform: create a {md.spec.subform_of} record")
             now = self._now()
             rec = Rec(id=self._new_id(self.rng), ct=now, mt=now, approved=True, converted=False)
             rng = random.Random(f"{self.seed}:new:{rec.id}")
@@ -585,23 +720,95 @@ class Org:
                 values = {}
                 for fd in rng.sample(editable, min(2, len(editable))):
                     values[fd.api_name] = self._value(rng, md, fd, rec)
-            rec.values["Modified_By"] = dict(self.users[0])
+            rec.values["Modified_By"] = self._current()
             self._apply(md, rec, values)
             md.recs[rec.id] = rec
             md.invalidate()
             return copy.deepcopy(self.render(module, rec, 8.0, None))
 
-    def delete_record(self, module: str, rid: str | int) -> None:
+    def delete_record(self, module: str, rid: str | int, permanent: bool = False) -> None:
+        """Delete as the current user: to the recycle bin, or permanently (also a record that
+        is already in the recycle bin). Attachments and subform rows go with the record."""
         with self.lock:
             md = self._stored(module)
-            rec = md.recs.pop(int(rid))
+            rid = int(rid)
+            now = self._now()
+            if rid not in md.recs:
+                entry = next((d for d in md.deleted if d.id == rid), None)
+                if permanent and entry is not None and entry.type == "recycle":
+                    entry.type, entry.ts = "permanent", now
+                    return
+                raise KeyError(rid)
+            rec = md.recs.pop(rid)
             md.invalidate()
-            md.deleted.append({
-                "deleted_by": {"name": self.users[0]["name"], "id": self.users[0]["id"]},
-                "id": str(rec.id), "display_name": rec.values.get(md.spec.name_field or ""),
-                "type": "recycle", "created_by": {"name": self.users[0]["name"],
-                                                  "id": self.users[0]["id"]},
-                "deleted_time": fmt_dt(self._now())})
+            self.attachments.get(module, {}).pop(rid, None)
+            for sub in self._subforms_of(module):
+                for row_id in [i for i, r in sub.recs.items()
+                               if (r.values.get("Parent_Id") or {}).get("id") == str(rid)]:
+                    del sub.recs[row_id]
+                sub.invalidate()
+            if md.spec.subform_of is not None:
+                return  # a subform row has no recycle bin entry of its own
+            creator = rec.values.get("Created_By")
+            md.deleted.append(Deleted(
+                rec.id, rec.values.get(md.spec.name_field or ""),
+                "permanent" if permanent else "recycle",
+                {"name": creator.get("name"), "id": creator.get("id")}
+                if isinstance(creator, dict) else None,
+                self._current(email=False), now))
+
+    def purge_recycle_bin(self, module: str) -> int:
+        """Empty a module's recycle bin: its entries become permanent deletes, dated now."""
+        with self.lock:
+            md = self._stored(module)
+            now = self._now()
+            n = 0
+            for d in md.deleted:
+                if d.type == "recycle":
+                    d.type, d.ts = "permanent", now
+                    n += 1
+            return n
+
+    def deleted_rows(self, module: str, kind: str = "all", since: float | None = None,
+                     desc: bool = True) -> list[dict[str, Any]]:
+        """Get Deleted Records entries, newest first unless `desc` is False (ties: id asc)."""
+        with self.lock:
+            if module == "Activities":
+                entries = [d for m in ("Tasks", "Events", "Calls")
+                           for d in self.modules[m].deleted]
+            else:
+                entries = list(self.modules[module].deleted)
+            rows = [d for d in entries if kind in ("all", d.type)
+                    and (since is None or d.ts >= since)]
+            rows.sort(key=lambda d: (-d.ts if desc else d.ts, d.id))
+            return [d.render() for d in rows]
+
+    def record_attachments(self, module: str, rid: int) -> list[dict[str, Any]] | None:
+        """A record's attachments, newest first (ties: id asc); None if there is no record."""
+        with self.lock:
+            md = self.modules[module]
+            if rid not in md.recs:
+                return None
+            items = [_clone(a) for a in self.attachments.get(module, {}).get(rid, [])]
+        items.sort(key=lambda a: (-parse_iso(a["Created_Time"]), int(a["id"])))
+        return items
+
+    def all_attachments(self, module: str) -> list[dict[str, Any]]:
+        with self.lock:
+            items = [_clone(a) for lst in self.attachments.get(module, {}).values() for a in lst]
+        return sorted(items, key=lambda a: int(a["id"]))
+
+    def add_attachment(self, module: str, rid: str | int,
+                       values: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Attach a file to a record now, as the current user."""
+        with self.lock:
+            md = self._stored(module)
+            rec = md.recs[int(rid)]
+            rng = random.Random(f"{self.seed}:attach:{rec.id}:{self._id_cursor}")
+            att = self._attachment(rng, md, rec, ts=self._now())
+            att.update(values or {})
+            self.attachments.setdefault(module, {}).setdefault(rec.id, []).append(att)
+            return _clone(att)
 
     def add_field(self, module: str, meta: dict[str, Any]) -> None:
         with self.lock:
@@ -626,6 +833,21 @@ class Org:
                 new.values[api] = self._value(rng, md, fd, new)
                 md.recs[rid] = new
             md.invalidate()
+
+    def remove_field(self, module: str, api_name: str) -> None:
+        """Delete a field, as an admin would in Setup; its values go with it."""
+        with self.lock:
+            md = self._stored(module)
+            md.fields = [f for f in md.fields if f.api_name != api_name]
+            for rec in md.recs.values():
+                rec.values.pop(api_name, None)
+            md.invalidate()
+
+
+def deleted_supported(spec: ModuleSpec) -> bool:
+    """Modules Get Deleted Records serves (docs' list: standard and custom modules; not Notes,
+    linking or subform modules). Activities (v2 only) is handled apart."""
+    return spec.record_module and spec.api_name != "Notes"
 
 
 def _clone(value: Any) -> Any:

@@ -6,6 +6,7 @@ import contextlib
 import json
 import secrets
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -13,9 +14,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from .directory import USER_TYPES, build_org, build_profiles, build_roles, user_matches
 from .fields import FieldDef, ModuleSpec
 from .oauth import AccessToken, scope_items
-from .org import ModuleData, fmt_dt, parse_iso
+from .org import ATTACHMENT_KEYS, ModuleData, deleted_supported, fmt_dt, parse_iso
 
 if TYPE_CHECKING:
     from .simulator import Simulator
@@ -126,7 +128,9 @@ class Api:
         ims = headers.get("If-Modified-Since")
         if ims is not None:
             entry["headers"]["If-Modified-Since"] = ims
-        sim.counters.record(entry, api=is_api, token=is_token and method == "POST")
+        # Get Deleted Records costs 2 credits (reference §5/§9); every other call 1.
+        cost = 2 if path.rstrip("/").endswith("/deleted") else 1
+        sim.counters.record(entry, api=is_api, token=is_token and method == "POST", credits=cost)
         return resp
 
     def _handle(self, method: str, path: str, query: dict[str, list[str]], headers: Any,
@@ -180,15 +184,23 @@ class Api:
         params = {k: v[-1] for k, v in query.items()}
         if rest[0] == "settings":
             return self._settings(version, rest[1:], params, token)
+        if rest[0] == "users":
+            return self._users(version, rest[1:], params, headers, token)
+        if rest == ["org"]:
+            self._require_scope(token, {"zohocrm.org.read", "zohocrm.org.all",
+                                        "zohocrm.settings.all"})
+            return Response(200, {"org": [build_org()]})
         md = self._module(version, rest[0], token)
         if len(rest) == 1:
             return self._list(version, md, query, params, headers)
         if rest[1:] == ["actions", "count"]:
             return self._count(version, md, params, headers)
         if rest[1:] == ["deleted"]:
-            return self._deleted(md, params)
+            return self._deleted(md, params, headers)
         if len(rest) == 2 and rest[1].isdigit():
             return self._single(version, md, int(rest[1]), params)
+        if len(rest) == 3 and rest[2] == "Attachments":
+            return self._attachments(version, md, rest[1], params, token)
         raise ApiError(404, "INVALID_URL_PATTERN",
                        "Please check if the URL trying to access is a correct one")
 
@@ -219,6 +231,9 @@ class Api:
         low = name.lower()
         allowed = {"zohocrm.modules.all", "zohocrm.modules.read", f"zohocrm.modules.{low}.read",
                    f"zohocrm.modules.{low}.all"}
+        if spec.subform_of:  # subform docs: the scope is the parent module's
+            parent = spec.subform_of.lower()
+            allowed |= {f"zohocrm.modules.{parent}.read", f"zohocrm.modules.{parent}.all"}
         if spec.generated_type == "custom":
             allowed |= {"zohocrm.modules.custom.read", "zohocrm.modules.custom.all"}
         if name == "Activities":
@@ -226,8 +241,6 @@ class Api:
                         for a in ("read", "all")}
         self._require_scope(token, allowed)
         self._permission(spec)
-        if name == "Notes" and not self.sim.user_is_admin:
-            raise ApiError(403, "NOT_SUPPORTED", "This API is supported only for admin users")
         return md
 
     @staticmethod
@@ -265,6 +278,16 @@ class Api:
             with org.lock:
                 fields = [f.meta for f in md.fields if f.min_version <= version]
             return Response(200, {"fields": fields})
+        if rest and rest[0] in ("roles", "profiles") and len(rest) <= 2:
+            kind = rest[0]
+            self._require_scope(token, {"zohocrm.settings.all", f"zohocrm.settings.{kind}.read",
+                                        f"zohocrm.settings.{kind}.all"})
+            items = build_roles(version) if kind == "roles" else build_profiles()
+            if len(rest) == 2:  # GET settings/roles/{id}, settings/profiles/{id}
+                items = [i for i in items if i["id"] == rest[1]]
+                if not items:
+                    return Response(204)
+            return Response(200, {kind: items})
         raise ApiError(404, "INVALID_URL_PATTERN",
                        "Please check if the URL trying to access is a correct one")
 
@@ -343,6 +366,8 @@ class Api:
     # ------------------------------------------------------------ records
     def _list(self, version: float, md: ModuleData, query: dict[str, list[str]],
               params: dict[str, str], headers: Any) -> Response:
+        if md.name == "Notes" and not self.sim.user_is_admin:  # GET /Notes: admins only
+            raise ApiError(403, "NOT_SUPPORTED", "This API is supported only for admin users")
         modern = version >= 3
         ids = self._ids(params)
         if modern and "fields" not in params and ids is None:
@@ -355,7 +380,8 @@ class Api:
         sort_by = params.get("sort_by", "id")
         if sort_by not in SORTABLE:
             raise invalid("sort_by")
-        sort_order = params.get("sort_order", "desc")
+        # Notes come oldest first by default (v7 Get Notes); records newest first.
+        sort_order = params.get("sort_order", "asc" if md.name == "Notes" else "desc")
         if sort_order not in ("asc", "desc"):
             raise invalid("sort_order")
         converted, approved = self._filters(md, params, ids is not None)
@@ -439,21 +465,130 @@ class Api:
                                   since=self._since(headers))
         return Response(200, {"count": len(recs)})
 
-    def _deleted(self, md: ModuleData, params: dict[str, str]) -> Response:
-        kind = params.get("type", "all")
-        if kind not in ("all", "recycle", "permanent"):
-            raise invalid("type")
+    def _per_page(self, params: dict[str, str]) -> tuple[int, int]:
         per_page = self._int(params, "per_page", MAX_PER_PAGE)
         if per_page > MAX_PER_PAGE:
             raise invalid("per_page")
-        page = self._int(params, "page", 1)
-        with self.sim.org.lock:
-            rows = [d for d in reversed(md.deleted) if kind in ("all", d["type"])]
+        return self._int(params, "page", 1), per_page
+
+    # ------------------------------------------------------------ deleted records
+    def _deleted(self, md: ModuleData, params: dict[str, str], headers: Any) -> Response:
+        """GET /{module}/deleted. Zoho's docs leave two things open; the simulator assumes:
+        * If-Modified-Since keeps entries with deleted_time >= the header (inclusive, like
+          Get Records), and answers 304 when it leaves none;
+        * entries come newest first (Zoho's default order), oldest first with sort_order=asc.
+        No 2,000-row page cap and no retention window (60/120 days) are modelled."""
+        if not (deleted_supported(md.spec) or md.name == "Activities"):
+            raise ApiError(400, "INVALID_MODULE", "The given module is not supported in API")
+        kind = params.get("type", "all")
+        if kind not in ("all", "recycle", "permanent"):
+            raise invalid("type")
+        page, per_page = self._per_page(params)
+        sort_order = params.get("sort_order", "desc")
+        if sort_order not in ("asc", "desc"):
+            raise invalid("sort_order")
+        rows = self.sim.org.deleted_rows(md.name, kind, self._since(headers),
+                                         desc=sort_order == "desc")
         start = (page - 1) * per_page
         chunk = rows[start:start + per_page]
         if not chunk:
-            return Response(204)
+            return self._empty(headers)
         return Response(200, {"data": chunk, "info": {
+            "per_page": per_page, "count": len(chunk), "page": page,
+            "more_records": start + per_page < len(rows)}})
+
+    # ------------------------------------------------------------ attachments
+    def _attachments(self, version: float, md: ModuleData, raw_id: str,
+                     params: dict[str, str], token: AccessToken) -> Response:
+        """GET /{module}/{record_id}/Attachments. Per record only: Zoho has no org-wide
+        attachments list (no GET /Attachments), so none is simulated.
+        Assumptions where the docs are silent: `fields` (mandatory from v3, optional in v2)
+        may name any key of the attachment object, `$` keys included, and only the named
+        keys (plus id) come back, as in the v7 sample; attachments come newest first; an
+        unknown record id answers 204."""
+        if not md.spec.record_module:
+            raise ApiError(400, "INVALID_MODULE", "The given module is not supported in API")
+        self._require_scope(token, {"zohocrm.modules.all", "zohocrm.modules.attachments.read",
+                                    "zohocrm.modules.attachments.all"})
+        if not raw_id.isdigit():
+            raise invalid("record_id")
+        raw_fields = params.get("fields")
+        if version >= 3 and raw_fields is None:
+            raise ApiError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is "
+                           "missing", {"param_name": "fields"})
+        selected: list[str] | None = None
+        if raw_fields is not None:
+            selected = list(dict.fromkeys(n.strip() for n in raw_fields.split(",") if n.strip()))
+            if not selected:
+                raise ApiError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter "
+                               "is missing", {"param_name": "fields"})
+            if len(selected) > MAX_FIELDS:
+                raise ApiError(400, "LIMIT_EXCEEDED", "Fields limit exceeded",
+                               {"param_name": "fields", "limit": MAX_FIELDS})
+            for n in selected:
+                if n not in ATTACHMENT_KEYS:
+                    raise ApiError(400, "INVALID_DATA", "invalid data",
+                                   {"api_name": n, "param_name": "fields"})
+        if "page_token" in params:  # never issued: a record has at most a few attachments
+            raise invalid("page_token")
+        ids = self._ids(params)
+        page, per_page = self._per_page(params)
+        items = self.sim.org.record_attachments(md.name, int(raw_id))
+        if not items:
+            return Response(204)
+        if ids is not None:
+            items = [a for a in items if int(a["id"]) in ids]
+        start = (page - 1) * per_page
+        chunk = items[start:start + per_page]
+        if not chunk:
+            return Response(204)
+        if selected is not None:
+            keep = {*selected, "id"}
+            chunk = [{k: v for k, v in a.items() if k in keep} for a in chunk]
+        more = start + per_page < len(items)
+        info: dict[str, Any] = {"per_page": per_page, "count": len(chunk), "page": page,
+                                "more_records": more}
+        if version >= 3:
+            info = {"per_page": per_page, "next_page_token": None, "count": len(chunk),
+                    "page": page, "previous_page_token": None, "page_token_expiry": None,
+                    "more_records": more}
+        return Response(200, {"data": chunk, "info": info})
+
+    # ------------------------------------------------------------ users
+    def _users(self, version: float, rest: list[str], params: dict[str, str], headers: Any,
+               token: AccessToken) -> Response:
+        """GET /users (type, page, per_page <= 200, ids, If-Modified-Since on Modified_Time)
+        and GET /users/{id}. Users come in id order (assumption)."""
+        self._require_scope(token, {"zohocrm.users.read", "zohocrm.users.all"})
+        org = self.sim.org
+        since = self._since(headers)
+        users = org.user_directory()
+        if len(rest) == 1:
+            if not rest[0].isdigit():
+                raise invalid("user_id")
+            found = [u for u in users if u["id"] == rest[0]]
+            if not found:
+                return Response(204)
+            if since is not None and parse_iso(found[0]["Modified_Time"]) < since:
+                return Response(304)
+            return Response(200, {"users": found})
+        if rest:
+            raise ApiError(404, "INVALID_URL_PATTERN",
+                           "Please check if the URL trying to access is a correct one")
+        kind = params.get("type", "AllUsers")
+        if kind not in USER_TYPES:
+            raise invalid("type")
+        ids = self._ids(params)
+        page, per_page = self._per_page(params)
+        current = org.directory[org.current_user]["id"]
+        rows = [u for u in users if user_matches(u, kind, current)
+                and (ids is None or int(u["id"]) in ids)
+                and (since is None or parse_iso(u["Modified_Time"]) >= since)]
+        start = (page - 1) * per_page
+        chunk = rows[start:start + per_page]
+        if not chunk:
+            return self._empty(headers)
+        return Response(200, {"users": chunk, "info": {
             "per_page": per_page, "count": len(chunk), "page": page,
             "more_records": start + per_page < len(rows)}})
 
@@ -510,8 +645,16 @@ class Handler(BaseHTTPRequestHandler):
         self._dispatch("DELETE")
 
 
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that timed out and hung up mid-answer is normal in fault tests.
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
+
+
 def make_server(sim: Simulator, host: str, port: int) -> ThreadingHTTPServer:
     handler = type("BoundHandler", (Handler,), {"sim": sim})
-    server = ThreadingHTTPServer((host, port), handler)
+    server = QuietServer((host, port), handler)
     server.daemon_threads = True
     return server

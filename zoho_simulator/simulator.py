@@ -29,6 +29,8 @@ class Simulator:
         self.faults = Faults(seed)
         self.counters = Stats()
         self.user_is_admin = user_is_admin
+        # The API user: Patricia Boyle (Administrator) or, for a non-admin, Rahul Iyer.
+        self.org.current_user = 0 if user_is_admin else 2
         self.config: dict[str, Any] = {
             "latency_ms": latency_ms, "page_token_cap": page_token_cap,
             "token_lifetime": token_lifetime, "token_throttle_limit": token_throttle_limit,
@@ -99,11 +101,38 @@ class Simulator:
                       ) -> dict[str, Any]:
         return self.org.update_record(module, id, values)
 
-    def delete_record(self, module: str, id: str | int) -> None:
-        self.org.delete_record(module, id)
+    def delete_record(self, module: str, id: str | int, permanent: bool = False) -> None:
+        """Delete as the API user: into the recycle bin, or permanently (`permanent=True`,
+        also for a record already in the recycle bin). GET /{module}/deleted lists it."""
+        self.org.delete_record(module, id, permanent)
+
+    def purge_recycle_bin(self, module: str) -> int:
+        """Empty a module's recycle bin: its entries turn `permanent` (deleted_time = now).
+        Returns how many entries changed."""
+        return self.org.purge_recycle_bin(module)
+
+    def deleted_records(self, module: str) -> list[dict[str, Any]]:
+        """Every Get Deleted Records entry of a module (type=all), newest first."""
+        return self.org.deleted_rows(module)
+
+    def attachments(self, module: str) -> list[dict[str, Any]]:
+        """Every attachment of a module's records (all keys), in id order."""
+        return self.org.all_attachments(module)
+
+    def add_attachment(self, module: str, record_id: str | int,
+                       values: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Attach a file to a record now (as the API user); `values` overrides keys."""
+        return self.org.add_attachment(module, record_id, values)
+
+    def users(self) -> list[dict[str, Any]]:
+        """Every user of the org as GET /users shows them, deleted users included."""
+        return self.org.user_directory()
 
     def add_field(self, module: str, field: dict[str, Any]) -> None:
         self.org.add_field(module, field)
+
+    def remove_field(self, module: str, api_name: str) -> None:
+        self.org.remove_field(module, api_name)
 
     # ------------------------------------------------------------ faults / config / stats
     def add_fault(self, path_regex: str, status: int = 500, count: int | None = 1,
