@@ -48,12 +48,7 @@ class ApiLimits:
         """Account for a call about to be made, or raise if the budget does not allow it."""
         cost = call_cost(method, path)
         with self._lock:
-            if self.max_api_credits is not None and self.credits_used + cost > self.max_api_credits:
-                msg = (
-                    f"the run's credit budget is spent ({self.credits_used} of max_api_credits "
-                    f"{self.max_api_credits} used)"
-                )
-                raise CreditBudgetReached(msg)
+            self._check_budget(cost)
             if (
                 self.credits_reserve
                 and self.credits_remaining is not None
@@ -68,6 +63,19 @@ class ApiLimits:
             self.credits_used += cost
             self.calls += 1
         return cost
+
+    def check_headroom(self, credits: int) -> None:
+        """Raise if the budget cannot cover `credits` more (calls already promised included)."""
+        with self._lock:
+            self._check_budget(credits)
+
+    def _check_budget(self, credits: int) -> None:
+        if self.max_api_credits is not None and self.credits_used + credits > self.max_api_credits:
+            msg = (
+                f"the run's credit budget is spent ({self.credits_used} of max_api_credits "
+                f"{self.max_api_credits} used, {credits} more needed to go on)"
+            )
+            raise CreditBudgetReached(msg)
 
     def observe(self, response: requests.Response) -> None:
         """Read the org's remaining daily credits when Zoho reports them."""

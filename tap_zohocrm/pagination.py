@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import requests
 from singer_sdk.pagination import BaseAPIPaginator
 
@@ -43,7 +44,7 @@ def response_json(response: requests.Response) -> dict[str, Any]:
     if response.status_code in EMPTY_STATUSES or not response.content:
         body: dict[str, Any] = {}
     else:
-        parsed = response.json()
+        parsed = msgspec.json.decode(response.content)  # several times faster than json
         body = parsed if isinstance(parsed, dict) else {"data": parsed}
     response._zoho_json = body  # type: ignore[attr-defined]
     return body

@@ -279,40 +279,41 @@ def to_string(value: Any) -> Any:
     raise ValueMismatch(value)
 
 
-def _of_type(kind: type) -> Converter:
-    def check(value: Any) -> Any:
-        if isinstance(value, kind):
-            return value
-        raise ValueMismatch(value)
-
-    return check
-
-
 Converter = Callable[[Any], Any]
 
 
-def value_converters(schema: dict[str, Any]) -> dict[str, Converter]:
-    """Per-property converter/checker, built once per stream; untyped properties have none."""
-    converters: dict[str, Converter] = {}
+def _reject(value: Any) -> Any:
+    raise ValueMismatch(value)
+
+
+def value_converters(schema: dict[str, Any]) -> list[tuple[str, tuple[type, ...], Converter]]:
+    """Per property: the Python types that pass as they are, else the converter to apply.
+
+    Built once per stream; the per-record loop then only converts what needs converting
+    (datetimes to UTC, bigint strings) and checks the rest with one `type(v) in ok` test.
+    Properties with an open schema are absent: any value fits.
+    """
+    plan: list[tuple[str, tuple[type, ...], Converter]] = []
     for name, prop in schema.get("properties", {}).items():
         types = prop.get("type") or []
         types = [types] if isinstance(types, str) else [t for t in types if t != "null"]
         if len(types) != 1:
-            continue  # open schema: any value fits
-        kind = types[0]
-        if kind == "string":
-            fmt = prop.get("format")
-            converters[name] = to_utc if fmt == "date-time" else to_date if fmt == "date" else (
-                to_string
-            )
+            continue
+        kind, fmt = types[0], prop.get("format")
+        if kind == "string" and fmt == "date-time":
+            plan.append((name, (), to_utc))
+        elif kind == "string" and fmt == "date":
+            plan.append((name, (), to_date))
+        elif kind == "string":
+            plan.append((name, (str,), to_string))
         elif kind == "integer":
-            converters[name] = to_integer
+            plan.append((name, (int,), to_integer))
         elif kind == "number":
-            converters[name] = to_number
+            plan.append((name, (int, float), to_number))
         elif kind == "boolean":
-            converters[name] = to_boolean
+            plan.append((name, (bool,), to_boolean))
         elif kind == "object":
-            converters[name] = _of_type(dict)
+            plan.append((name, (dict,), _reject))
         elif kind == "array":
-            converters[name] = _of_type(list)
-    return converters
+            plan.append((name, (list,), _reject))
+    return plan

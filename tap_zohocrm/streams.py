@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-import requests
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.pagination import RecordsPage, RecordsPaginator
+from tap_zohocrm.prefetch import PageFeed
 from tap_zohocrm.schema import (
     MISMATCH_PROPERTY,
     RICH_TEXT_CUT_FROM_VERSION,
@@ -37,6 +39,13 @@ def batched(items: Iterable[Any], size: int) -> Iterator[tuple[Any, ...]]:
     iterator = iter(items)
     while chunk := tuple(islice(iterator, size)):
         yield chunk
+
+
+def _utc_or_none(value: Any) -> str | None:
+    try:
+        return to_utc(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def stream_name(module_api_name: str) -> str:
@@ -89,6 +98,12 @@ class ModuleStream(ZohoStream):
         self._ids_at_last_modified: set[str] = set()
         self.chunks_missing = 0
         self.mismatch_counts: dict[str, int] = {}
+        self._fields_lock = threading.Lock()
+        self._promised_credits = 0  # credits the queued pages still need to complete
+        self._chunks: list[list[str]] = []
+        self._rich_text_fields: list[str] = []
+        self._known_keys = frozenset(schema.get("properties", {}))
+        self._unknown_keys_logged: set[str] = set()
 
     @property
     def module_api_name(self) -> str:
@@ -173,54 +188,115 @@ class ModuleStream(ZohoStream):
         return HTTPRequest(url=self.get_url(page.stream_context), params=params, headers=headers)
 
     # -- records ---------------------------------------------------------------------------
+    #
+    # A page chain runs in a producer thread (prefetch.PageFeed) a few pages ahead; each page's
+    # other field groups and rich-text re-reads run in the tap's pool; the main thread yields
+    # the completed pages in order, so the SDK sees the same sequence as a sequential read.
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        feed = self._zoho_tap.feed_for(self)
+        try:
+            for page in feed:
+                yield from page.result()
+        finally:
+            feed.close()
+
+    def starting_since(self) -> str | None:
+        """If-Modified-Since of the first query: the bookmark, or start_date, the later one.
+
+        Computed from the state directly (not the SDK's starting value, which is written only
+        when this stream's sync begins) because the read may start ahead of that.
+        """
+        if not self.replication_key:
+            return None
+        candidates = []
+        bookmark = self.stream_state.get("replication_key_value")
+        if bookmark:
+            candidates.append(datetime.fromisoformat(str(bookmark).replace("Z", "+00:00")))
+        if self.config.get("start_date"):
+            start = datetime.fromisoformat(str(self.config["start_date"]).replace("Z", "+00:00"))
+            candidates.append(start if start.tzinfo else start.replace(tzinfo=UTC))
+        if not candidates:
+            return None
+        return max(candidates).replace(microsecond=0).isoformat()
+
+    def produce_pages(self, feed: PageFeed) -> None:
+        """Producer thread: walk the page chain, queue each page's completion in order."""
         self._chunks = self.field_chunks()
         self._rich_text_fields = self.rich_text_fields()
-        since = None
-        if self.replication_key:
-            start = self.get_starting_timestamp(context)
-            since = start.replace(microsecond=0).isoformat() if start else None
-        self._start = RecordsPage(modified_since=since)
+        since = self.starting_since()
+        start = RecordsPage(modified_since=since)
         self._last_modified = None
         self._ids_at_last_modified = set()
+        pool = self._zoho_tap.prefetcher.pool
         while True:
             try:
-                yield from self.request_records(context)
+                for records in self._primary_pages(start):
+                    cost = self._completion_credits(records)
+                    with self._fields_lock:
+                        self._promised_credits += cost
+                    feed.put(pool.submit(self._complete_page, records, cost))
                 return
             except ZohoAPIError as exc:
-                gone = exc.details.get("api_name") if exc.code == "INVALID_DATA" else None
-                if not gone or not self._drop_field(gone):
+                if not self._drop_gone_field(exc):
                     raise
-                # Go on from the last Modified_Time emitted; the repeats there are dropped.
-                self._start = RecordsPage(
-                    modified_since=self._last_modified or since,
-                    query=self._start.query + 1,
-                )
+                # Go on from the last Modified_Time read; the repeats there are dropped.
+                start = RecordsPage(modified_since=self._last_modified or since,
+                                    query=start.query + 1)
 
-    def _drop_field(self, api_name: str) -> bool:
+    def _primary_pages(self, start: RecordsPage) -> Iterator[list[dict[str, Any]]]:
+        """Pages of the first field group, following the paginator (the SDK's loop, by page).
+
+        Unlike the SDK's loop, a page whose records were all repeats of a restart boundary does
+        not end the read: only an empty answer does.
+        """
+        self._start = start
+        paginator = self.get_new_paginator()
+        request = self.request_decorator(self._request)
+        while not paginator.finished:
+            # Read ahead only what the credit budget can also complete (other field groups).
+            self._zoho_tap.limits.check_headroom(1 + self._promised_credits)
+            prepared = self._prepare_request(context=None, page=paginator)
+            response = request(prepared, None)
+            raw = list(ZohoStream.parse_response(self, response))
+            if not raw and not paginator.continue_if_empty(response):
+                return
+            records = list(self._drop_restart_duplicates(raw))
+            if records:
+                yield records
+            paginator.advance(response)
+
+    def _completion_credits(self, records: list[dict[str, Any]]) -> int:
+        """Calls needed to add the other field groups to a page of records."""
+        return (len(self._chunks) - 1) * -(-len(records) // MAX_IDS_PER_CALL) if self._chunks else 0
+
+    def _complete_page(self, records: list[dict[str, Any]], promised: int) -> list[dict]:
+        """Pool task: add the other field groups and full rich text to one page."""
+        try:
+            if len(self._chunks) > 1:
+                self._merge_other_chunks(records)
+            if self._rich_text_fields:
+                self._complete_rich_text(records)
+        finally:
+            with self._fields_lock:
+                self._promised_credits -= promised
+        return records
+
+    def _drop_gone_field(self, exc: ZohoAPIError) -> bool:
         """Stop requesting a field Zoho no longer knows (removed after discovery)."""
-        requested = [f for chunk in self._chunks for f in chunk]
-        if api_name not in requested or api_name == self.replication_key:
-            return False
+        api_name = exc.details.get("api_name") if exc.code == "INVALID_DATA" else None
+        with self._fields_lock:
+            requested = [f for chunk in self._chunks for f in chunk]
+            if not api_name or api_name not in requested or api_name == self.replication_key:
+                return False
+            remaining = [f for f in requested if f != api_name]
+            self._chunks = [list(c) for c in batched(remaining, MAX_FIELDS_PER_CALL)]
+            self._rich_text_fields = [f for f in self._rich_text_fields if f != api_name]
         self.logger.warning(
             "%s: field %s no longer exists in Zoho (removed after discovery); it is null from "
             "now on. Run discovery again to drop it from the catalog.", self.api_name, api_name,
         )
-        remaining = [f for f in requested if f != api_name]
-        self._chunks = [list(c) for c in batched(remaining, MAX_FIELDS_PER_CALL)]
-        self._rich_text_fields = [f for f in self._rich_text_fields if f != api_name]
         return True
-
-    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
-        records = list(super().parse_response(response))
-        if not records:
-            return []
-        if len(self._chunks) > 1:
-            self._merge_other_chunks(records)
-        if self._rich_text_fields:
-            self._complete_rich_text(records)
-        return list(self._drop_restart_duplicates(records))
 
     def _merge_other_chunks(self, records: list[dict[str, Any]]) -> None:
         """Fetch the other field groups for this page's ids and merge them in.
@@ -232,9 +308,7 @@ class ModuleStream(ZohoStream):
         for chunk in self._chunks[1:]:
             found: set[str] = set()
             for ids in batched(by_id, MAX_IDS_PER_CALL):
-                params = {"ids": ",".join(ids), "fields": ",".join(chunk), **self._filter_params()}
-                response = self.request_json(self.path, params)
-                for extra in super().parse_response(response):
+                for extra in self._fetch_by_ids(ids, chunk):
                     target = by_id.get(extra.get("id"))
                     if target is None:
                         continue
@@ -251,6 +325,17 @@ class ModuleStream(ZohoStream):
                     self.api_name, missing,
                 )
 
+    def _fetch_by_ids(self, ids: tuple[str, ...], fields: list[str]) -> list[dict[str, Any]]:
+        while fields:
+            params = {"ids": ",".join(ids), "fields": ",".join(fields), **self._filter_params()}
+            try:
+                return list(ZohoStream.parse_response(self, self.request_json(self.path, params)))
+            except ZohoAPIError as exc:
+                if not self._drop_gone_field(exc):
+                    raise
+                fields = [f for f in fields if f != exc.details.get("api_name")]
+        return []
+
     def _complete_rich_text(self, records: list[dict[str, Any]]) -> None:
         """Re-read, one record at a time, rich text that a list call cut at 500 characters."""
         fields = ",".join(self._rich_text_fields)
@@ -261,19 +346,16 @@ class ModuleStream(ZohoStream):
             ):
                 continue
             response = self.request_json(f"{self.path}/{record['id']}", {"fields": fields})
-            for full in super().parse_response(response):
+            for full in ZohoStream.parse_response(self, response):
                 for field in self._rich_text_fields:
                     if field in full:
                         record[field] = full[field]
 
     def _drop_restart_duplicates(self, records: list[dict[str, Any]]) -> Iterator[dict]:
-        """Skip records already emitted at the Modified_Time a restarted query begins at."""
+        """Skip records already read at the Modified_Time a restarted query begins at."""
         key = self.replication_key
         for record in records:
-            if key is None:
-                yield record
-                continue
-            modified = to_utc(record.get(key))
+            modified = _utc_or_none(record.get(key)) if key else None
             if modified is None:
                 yield record
                 continue
@@ -288,9 +370,9 @@ class ModuleStream(ZohoStream):
 
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict | None:
         mismatched: dict[str, Any] | None = None
-        for key, convert in self._converters.items():
+        for key, ok, convert in self._converters:
             value = row.get(key)
-            if value is None:
+            if value is None or type(value) in ok:
                 continue
             try:
                 row[key] = convert(value)
@@ -302,7 +384,22 @@ class ModuleStream(ZohoStream):
                 self.mismatch_counts[key] = self.mismatch_counts.get(key, 0) + 1
         if mismatched:
             row[MISMATCH_PROPERTY] = mismatched
+        if not self._known_keys.issuperset(row):
+            self._drop_unknown_keys(row)
         return row
+
+    def _drop_unknown_keys(self, row: dict[str, Any]) -> None:
+        """Drop keys the catalog's schema lacks (a field added since discovery), logged once."""
+        unknown = [key for key in row if key not in self._known_keys]
+        for key in unknown:
+            del row[key]
+        new = set(unknown) - self._unknown_keys_logged
+        if new:
+            self._unknown_keys_logged |= new
+            self.logger.warning(
+                "%s: Zoho returned fields the catalog does not have (added after discovery?): "
+                "%s. Run discovery again to include them.", self.api_name, ", ".join(sorted(new)),
+            )
 
     def sync(self, context: Context | None = None) -> None:
         try:

@@ -61,19 +61,20 @@ def test_token_expired_mid_run_is_refreshed_once_and_the_call_retried(make_simul
     run = run_tap(config, catalog=catalog)
     revoker.join()
     assert len(run.records("leads")) == len(sim.records("Leads"))
-    assert [r["status"] for r in sim.requests()].count(401) == 1
+    # Calls in flight with the revoked token all get 401; one refresh serves every retry.
+    assert [r["status"] for r in sim.requests()].count(401) >= 1
     assert sim.stats()["token_requests"] == 2
 
 
 def test_short_lived_tokens_are_refreshed_before_they_expire(make_simulator) -> None:
-    sim = make_simulator(seed=5, sizes={"Leads": 1500}, token_lifetime=2, latency_ms=100,
+    sim = make_simulator(seed=5, sizes={"Leads": 2000}, token_lifetime=3, latency_ms=100,
                          token_throttle_limit=1000)
-    config, catalog = _leads_catalog(sim, full_rich_text=False)
+    config, catalog = _leads_catalog(sim, full_rich_text=False, max_concurrency=1)
     sim.reset_stats()
     run = run_tap(config, catalog=catalog)
-    assert len(run.records("leads")) == 1500
+    assert len(run.records("leads")) == 2000
     invalid = [r for r in sim.requests() if r["status"] == 401]
-    assert len(invalid) <= 1  # refreshed ahead of expiry, not after failures
+    assert not invalid  # refreshed ahead of expiry, not after failures
     assert sim.stats()["token_requests"] >= 2
 
 
