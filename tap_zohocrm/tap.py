@@ -15,6 +15,8 @@ from tap_zohocrm import data_centers, token_store
 from tap_zohocrm.auth import ZohoAuthenticator
 from tap_zohocrm.errors import ZohoAuthError
 from tap_zohocrm.limits import ApiLimits
+from tap_zohocrm.output import BufferedMsgSpecWriter
+from tap_zohocrm.prefetch import PageFeed, Prefetcher
 from tap_zohocrm.schema import module_schema
 from tap_zohocrm.state import validate_state
 from tap_zohocrm.streams import MetadataReader, ModuleStream, stream_name
@@ -28,6 +30,7 @@ class TapZohoCRM(Tap):
 
     name = "tap-zohocrm"
     dynamic_catalog = True
+    message_writer_class = BufferedMsgSpecWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property("client_id", th.StringType, required=True,
@@ -109,6 +112,16 @@ class TapZohoCRM(Tap):
             max_api_credits=self.config.get("max_api_credits"),
             credits_reserve=int(self.config.get("api_credits_reserve", 0)),
         )
+
+    @cached_property
+    def prefetcher(self) -> Prefetcher:
+        concurrency = int(self.config.get("max_concurrency", 5))
+        return Prefetcher(window=concurrency, workers=2 * concurrency)
+
+    def feed_for(self, stream: ModuleStream) -> PageFeed:
+        """The page feed of a module stream; starts reading the next modules in sync order."""
+        order = [s for s in self.streams.values() if isinstance(s, ModuleStream) and s.selected]
+        return self.prefetcher.feed_for(stream, order)
 
     @property
     def api_version(self) -> str:
