@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import json
 import time
 from collections.abc import Generator, Iterable
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -16,6 +18,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.limits import CreditBudgetReached
 from tap_zohocrm.pagination import EMPTY_STATUSES, PAGE_LIMIT_CODES, response_json
+from tap_zohocrm.schema import MISMATCH_PROPERTY, Converter, value_converters
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -54,6 +57,8 @@ class ZohoStream(RESTStream[Any]):
         super().__init__(tap=tap, **kwargs)
         self._zoho_tap = tap
         self.retries = 0
+        self.mismatch_counts: dict[str, int] = {}
+        self._unknown_keys_logged: set[str] = set()
 
     # -- where and how ---------------------------------------------------------------------
 
@@ -128,7 +133,10 @@ class ZohoStream(RESTStream[Any]):
         message = ""
         with contextlib.suppress(ValueError):
             message = str(response_json(response).get("message") or "")
-        return f"HTTP {response.status_code} {code or ''} from GET {path}: {message}".strip()
+        details = ""
+        with contextlib.suppress(ValueError):
+            details = json.dumps(response_json(response).get("details") or {})
+        return f"HTTP {response.status_code} {code or ''} from GET {path}: {message} {details}"
 
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         if response.status_code >= 400 or response.status_code in EMPTY_STATUSES:
@@ -202,10 +210,70 @@ class ZohoStream(RESTStream[Any]):
             self._write_state_message()
             self._zoho_tap.stopped_reason = str(exc)
             self.logger.warning("Stopping %s cleanly: %s", self.name, exc)
+        except ZohoAPIError as exc:
+            if exc.code not in self.skippable_codes:
+                with contextlib.suppress(Exception):
+                    self._write_state_message()
+                raise
+            self.logger.warning("Skipping stream %s: %s", self.name, exc)
         except Exception:
             with contextlib.suppress(Exception):
                 self._write_state_message()
             raise
+        finally:
+            if self.mismatch_counts:
+                self.logger.warning(
+                    "%s: values that did not fit their field's type were kept in %s and the "
+                    "field left null: %s", self.module_api_name, MISMATCH_PROPERTY,
+                    ", ".join(f"{k} x{n}" for k, n in sorted(self.mismatch_counts.items())),
+                )
+
+    # Zoho errors that mean "this stream cannot be read by this user", not "the run failed".
+    skippable_codes: frozenset[str] = frozenset()
+
+    # -- values ----------------------------------------------------------------------------
+
+    @cached_property
+    def _converters(self) -> list[tuple[str, tuple[type, ...], Converter]]:
+        return value_converters(self.schema)
+
+    @cached_property
+    def _known_keys(self) -> frozenset[str]:
+        return frozenset(self.schema.get("properties", {}))
+
+    def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict | None:
+        mismatched: dict[str, Any] | None = None
+        for key, ok, convert in self._converters:
+            value = row.get(key)
+            if value is None or type(value) in ok:
+                continue
+            try:
+                row[key] = convert(value)
+            except ValueError:
+                # Keep the value where its type cannot break the typed column, and count it.
+                mismatched = mismatched or {}
+                mismatched[key] = value
+                row[key] = None
+                self.mismatch_counts[key] = self.mismatch_counts.get(key, 0) + 1
+        if mismatched:
+            row[MISMATCH_PROPERTY] = mismatched
+        if not self._known_keys.issuperset(row):
+            self._drop_unknown_keys(row)
+        return row
+
+    def _drop_unknown_keys(self, row: dict[str, Any]) -> None:
+        """Drop keys the catalog's schema lacks (a field added since discovery), logged once."""
+        unknown = [key for key in row if key not in self._known_keys]
+        for key in unknown:
+            del row[key]
+        new = set(unknown) - self._unknown_keys_logged
+        if new:
+            self._unknown_keys_logged |= new
+            self.logger.warning(
+                "%s: Zoho returned fields the catalog does not have (added after discovery?): "
+                "%s. Run discovery again to include them.",
+                self.module_api_name, ", ".join(sorted(new)),
+            )
 
     def request_json(
         self, path: str, params: dict[str, Any] | None = None, context: Context | None = None

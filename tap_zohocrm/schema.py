@@ -149,6 +149,10 @@ SYSTEM_PROPERTIES: dict[str, dict[str, Any]] = {
     "$data_source_details": OBJECT,
     "$se_module": STRING,
     "$locked_for_me": BOOLEAN,
+    "$attachments": ANY,
+    "$is_shared_to_client": BOOLEAN,
+    "$size": ANY,
+    "$voice_note": BOOLEAN,
     "$wizard_connection_path": ANY,
     "$sharing_permission": STRING,
 }
@@ -209,10 +213,9 @@ def module_schema(fields: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 def requestable_fields(schema: dict[str, Any]) -> list[str]:
     """Field API names to put in `fields=`: the schema's, without `id` and `$` keys."""
-    return [
-        name for name in schema["properties"]
-        if name not in ("id", MISMATCH_PROPERTY) and not name.startswith("$")
-    ]
+    # `$` keys come with every record unasked; `_` keys are the tap's own (`_sdc_deleted_at`,
+    # `_zoho_mismatched_values`): Zoho API names start with a letter.
+    return [name for name in schema["properties"] if name != "id" and name[0] not in "$_"]
 
 
 # --- values -------------------------------------------------------------------------------

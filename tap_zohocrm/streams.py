@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -15,13 +16,17 @@ from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.pagination import RecordsPage, RecordsPaginator
 from tap_zohocrm.prefetch import PageFeed
 from tap_zohocrm.schema import (
-    MISMATCH_PROPERTY,
     RICH_TEXT_CUT_FROM_VERSION,
     RICH_TEXT_LIST_CUT,
     RICH_TEXT_MEDIA_TYPE,
     requestable_fields,
     to_utc,
-    value_converters,
+)
+from tap_zohocrm.streams_deleted import (
+    DELETABLE_GENERATED_TYPES,
+    DELETED_AT,
+    delete_markers,
+    install_marker_log_filter,
 )
 
 if TYPE_CHECKING:
@@ -86,28 +91,39 @@ class ModuleStream(ZohoStream):
     # Out-of-order records (clock skew in Zoho) only move the bookmark back, which is safe.
     check_sorted = False
 
-    def __init__(self, tap: TapZohoCRM, module_api_name: str, schema: dict[str, Any]) -> None:
+    def __init__(
+        self, tap: TapZohoCRM, module_api_name: str, schema: dict[str, Any],
+        generated_type: str | None = None,
+    ) -> None:
         super().__init__(tap, name=stream_name(module_api_name), schema=schema)
         self.api_name = module_api_name
+        self.generated_type = generated_type
+        self._attachments = module_api_name in (tap.config.get("attachment_modules") or [])
+        self._emit_deletes = bool(tap.config.get("emit_deletes")) and (
+            generated_type in DELETABLE_GENERATED_TYPES and module_api_name != "Notes"
+        )
+        if self._emit_deletes:
+            install_marker_log_filter()
         self.path = f"/{module_api_name}"
         if REPLICATION_KEY in schema.get("properties", {}):
             self.replication_key = REPLICATION_KEY
-        self._converters = value_converters(schema)
         self._start = RecordsPage()
         self._last_modified: str | None = None  # UTC, latest Modified_Time emitted
         self._ids_at_last_modified: set[str] = set()
         self.chunks_missing = 0
-        self.mismatch_counts: dict[str, int] = {}
         self._fields_lock = threading.Lock()
         self._promised_credits = 0  # credits the queued pages still need to complete
         self._chunks: list[list[str]] = []
         self._rich_text_fields: list[str] = []
-        self._known_keys = frozenset(schema.get("properties", {}))
-        self._unknown_keys_logged: set[str] = set()
 
     @property
     def module_api_name(self) -> str:
         return self.api_name
+
+    # Notes are readable by administrators only: a non-admin skips the stream with a warning.
+    @property
+    def skippable_codes(self) -> frozenset[str]:  # type: ignore[override]
+        return frozenset({"NOT_SUPPORTED"}) if self.api_name == "Notes" else frozenset()
 
     @property
     def is_sorted(self) -> bool:
@@ -140,17 +156,18 @@ class ModuleStream(ZohoStream):
         """Selected rich-text fields whose list-call values may be cut (API v7 and later)."""
         if self._zoho_tap.api_version_number < RICH_TEXT_CUT_FROM_VERSION:
             return []
-        if not self.config.get("full_rich_text", True):
+        rich = [
+            name for name, prop in self.schema["properties"].items()
+            if prop.get("contentMediaType") == RICH_TEXT_MEDIA_TYPE
+            and self.mask.get(("properties", name), True)
+        ]
+        if rich and not self.config.get("full_rich_text", True):
             self.logger.warning(
                 "%s: rich-text values longer than 500 characters are cut by Zoho's list calls "
                 "and kept cut (full_rich_text is false)", self.api_name,
             )
             return []
-        return [
-            name for name, prop in self.schema["properties"].items()
-            if prop.get("contentMediaType") == RICH_TEXT_MEDIA_TYPE
-            and self.mask.get(("properties", name), True)
-        ]
+        return rich
 
     def _filter_params(self) -> dict[str, Any]:
         # Zoho hides converted leads and records pending approval unless asked.
@@ -236,13 +253,24 @@ class ModuleStream(ZohoStream):
                     with self._fields_lock:
                         self._promised_credits += cost
                     feed.put(pool.submit(self._complete_page, records, cost))
-                return
+                break
             except ZohoAPIError as exc:
                 if not self._drop_gone_field(exc):
                     raise
                 # Go on from the last Modified_Time read; the repeats there are dropped.
                 start = RecordsPage(modified_since=self._last_modified or since,
                                     query=start.query + 1)
+        if self._emit_deletes:
+            done: Future = Future()
+            done.set_result(delete_markers(self, self.api_name, since))
+            feed.put(done)
+
+    def generate_child_contexts(
+        self, record: dict, context: Context | None
+    ) -> Iterator[dict[str, Any]]:
+        # Attachments only for the modules asked for, and not for delete markers.
+        if self._attachments and not record.get(DELETED_AT):
+            yield {"module": self.api_name, "record_id": record["id"]}
 
     def _primary_pages(self, start: RecordsPage) -> Iterator[list[dict[str, Any]]]:
         """Pages of the first field group, following the paginator (the SDK's loop, by page).
@@ -368,46 +396,3 @@ class ModuleStream(ZohoStream):
                 self._ids_at_last_modified.add(record["id"])
             yield record
 
-    def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict | None:
-        mismatched: dict[str, Any] | None = None
-        for key, ok, convert in self._converters:
-            value = row.get(key)
-            if value is None or type(value) in ok:
-                continue
-            try:
-                row[key] = convert(value)
-            except ValueError:
-                # Keep the value where its type cannot break the typed column, and count it.
-                mismatched = mismatched or {}
-                mismatched[key] = value
-                row[key] = None
-                self.mismatch_counts[key] = self.mismatch_counts.get(key, 0) + 1
-        if mismatched:
-            row[MISMATCH_PROPERTY] = mismatched
-        if not self._known_keys.issuperset(row):
-            self._drop_unknown_keys(row)
-        return row
-
-    def _drop_unknown_keys(self, row: dict[str, Any]) -> None:
-        """Drop keys the catalog's schema lacks (a field added since discovery), logged once."""
-        unknown = [key for key in row if key not in self._known_keys]
-        for key in unknown:
-            del row[key]
-        new = set(unknown) - self._unknown_keys_logged
-        if new:
-            self._unknown_keys_logged |= new
-            self.logger.warning(
-                "%s: Zoho returned fields the catalog does not have (added after discovery?): "
-                "%s. Run discovery again to include them.", self.api_name, ", ".join(sorted(new)),
-            )
-
-    def sync(self, context: Context | None = None) -> None:
-        try:
-            super().sync(context)
-        finally:
-            if self.mismatch_counts:
-                self.logger.warning(
-                    "%s: values that did not fit their field's type were kept in %s and the "
-                    "field left null: %s", self.api_name, MISMATCH_PROPERTY,
-                    ", ".join(f"{k} x{n}" for k, n in sorted(self.mismatch_counts.items())),
-                )

@@ -20,6 +20,13 @@ from tap_zohocrm.prefetch import PageFeed, Prefetcher
 from tap_zohocrm.schema import module_schema
 from tap_zohocrm.state import validate_state
 from tap_zohocrm.streams import MetadataReader, ModuleStream, stream_name
+from tap_zohocrm.streams_attachments import AttachmentsStream
+from tap_zohocrm.streams_deleted import (
+    DELETABLE_GENERATED_TYPES,
+    DELETED_AT,
+    DeletedRecordsStream,
+)
+from tap_zohocrm.streams_org import ORG_STREAM_TYPES, FieldsMetadataStream
 
 API_VERSIONS = ("v2", "v2.1", "v3", "v4", "v5", "v6", "v7", "v8")
 SECRET_SETTINGS = ("client_secret", "refresh_token", "token_store")
@@ -60,6 +67,12 @@ class TapZohoCRM(Tap):
         th.Property("full_rich_text", th.BooleanType, default=True,
                     description="Re-read rich text that v7+ list calls cut at 500 characters "
                     "(one call per such record)."),
+        th.Property("emit_deletes", th.BooleanType, default=False,
+                    description="Also emit, on each module stream, a record with "
+                    "_sdc_deleted_at for every id deleted in Zoho since the last run."),
+        th.Property("attachment_modules", th.ArrayType(th.StringType),
+                    description="Modules whose records' attachment metadata the `attachments` "
+                    "stream reads (one call per record read in the run)."),
         th.Property("request_timeout", th.IntegerType, default=300,
                     description="Read timeout of one API call, in seconds."),
         th.Property("max_retries", th.IntegerType, default=7,
@@ -206,7 +219,7 @@ class TapZohoCRM(Tap):
         return readable
 
     def _streams_from_api(self) -> list[Stream]:
-        streams: list[Stream] = []
+        modules: list[ModuleStream] = []
         for module in self._readable_modules():
             api_name = module["api_name"]
             try:
@@ -222,35 +235,63 @@ class TapZohoCRM(Tap):
             if not fields:
                 self.logger.warning("Skipping module %s: Zoho returned no fields", api_name)
                 continue
-            streams.append(ModuleStream(self, api_name, module_schema(fields)))
+            modules.append(self._module_stream(module, module_schema(fields)))
+        return [*modules, *self._org_streams(modules, {})]
+
+    def _module_stream(self, module: dict[str, Any], schema: dict[str, Any]) -> ModuleStream:
+        if self.config.get("emit_deletes"):
+            schema["properties"].setdefault(DELETED_AT, {"type": ["string", "null"],
+                                                         "format": "date-time"})
+        return ModuleStream(self, module["api_name"], schema,
+                            generated_type=module.get("generated_type"))
+
+    def _org_streams(
+        self, modules: list[ModuleStream], schemas: dict[str, dict[str, Any]]
+    ) -> list[Stream]:
+        """Streams beyond the modules: org metadata, deleted records, attachments."""
+        streams: list[Stream] = [cls(self, schemas.get(cls.name)) for cls in ORG_STREAM_TYPES]
+        names = [m.api_name for m in modules]
+        streams.append(FieldsMetadataStream(self, schemas.get("fields"), modules=names))
+        deletable = [m.api_name for m in modules
+                     if m.generated_type in DELETABLE_GENERATED_TYPES and m.api_name != "Notes"]
+        streams.append(DeletedRecordsStream(self, schemas.get("deleted_records"), deletable))
+        streams.append(AttachmentsStream(self, schemas.get("attachments")))
         return streams
 
     def _streams_from_catalog(self) -> list[Stream]:
         """Build streams from the input catalog; only settings/modules is read, for names."""
         assert self.input_catalog is not None
-        selected = {
-            entry.tap_stream_id: entry
-            for entry in self.input_catalog.values()
+        entries = {entry.tap_stream_id: entry for entry in self.input_catalog.values()}
+        readable = {stream_name(m["api_name"]): m for m in self._readable_modules()}
+        fixed = {
+            cls.name for cls in (*ORG_STREAM_TYPES, FieldsMetadataStream, DeletedRecordsStream,
+                                 AttachmentsStream)
         }
-        modules = {
-            stream_name(m["api_name"]): m["api_name"] for m in self._readable_modules()
-        }
-        streams: list[Stream] = []
+        modules: list[ModuleStream] = []
         missing = []
-        for name, entry in selected.items():
-            if name not in modules:
+        for name, entry in entries.items():
+            if name in fixed:
+                continue
+            if name not in readable:
                 if entry.metadata.root.selected is not False:
                     missing.append(name)
                 continue
             schema = copy.deepcopy(entry.schema.to_dict())
-            streams.append(ModuleStream(self, modules[name], schema))
+            module = self._module_stream(readable[name], schema)
+            modules.append(module)
         if missing:
             msg = (
                 "The catalog selects streams whose Zoho modules no longer exist or are not "
                 f"readable: {', '.join(sorted(missing))}. Run discovery again."
             )
             raise ConfigValidationError(msg, errors=[msg])
-        return streams
+        schemas = {name: copy.deepcopy(entries[name].schema.to_dict())
+                   for name in fixed if name in entries}
+        selected_modules = [
+            m for m in modules if entries[m.name].metadata.root.selected is not False
+        ]
+        others = [s for s in self._org_streams(selected_modules, schemas) if s.name in entries]
+        return [*modules, *others]
 
 
 def _check_settings(config: dict[str, Any]) -> list[str]:

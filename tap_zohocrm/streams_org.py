@@ -1,0 +1,275 @@
+"""Org metadata streams: users, org, roles, profiles, and the modules/fields metadata itself.
+
+Analysts need these to decode owners (user ids), roles and profiles, picklist values and field
+labels. They are small and read in full each run.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import requests
+from singer_sdk import typing as th
+from singer_sdk.pagination import PageNumberPaginator
+from singer_sdk.streams.rest import HTTPRequest, PageContext
+
+from tap_zohocrm.client import ZohoStream
+from tap_zohocrm.pagination import response_json
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from singer_sdk.helpers.types import Context
+
+    from tap_zohocrm.tap import TapZohoCRM
+
+REF = th.ObjectType(th.Property("id", th.StringType), th.Property("name", th.StringType),
+                    additional_properties=True)
+OPEN_OBJECT = th.ObjectType(additional_properties=True)
+
+
+class InfoPaginator(PageNumberPaginator):
+    """page/per_page until `info.more_records` is false."""
+
+    def has_more(self, response: requests.Response) -> bool:
+        if response.status_code in (204, 304):
+            return False
+        return bool((response_json(response).get("info") or {}).get("more_records"))
+
+
+class SettingsStream(ZohoStream):
+    """A metadata list read in full (FULL_TABLE), one call or a few pages."""
+
+    paginated = False
+    params: dict[str, Any] = {}
+    # Zoho adds UI keys to these objects often; only the schema's keys are kept, logged once.
+
+    def __init__(self, tap: TapZohoCRM, schema: dict | None = None) -> None:
+        super().__init__(tap, schema=schema or self.schema_definition)
+        self._records_key = self.records_key
+
+    records_key = "data"
+    schema_definition: dict[str, Any] = {}
+
+    @property
+    def module_api_name(self) -> str:
+        return self.name
+
+    @property
+    def required_scope(self) -> str:
+        return self.scope
+
+    scope = "ZohoCRM.settings.ALL"
+
+    def get_new_paginator(self) -> PageNumberPaginator | None:
+        return InfoPaginator(start_value=1) if self.paginated else None
+
+    def get_http_request(self, *, page: PageContext) -> HTTPRequest:
+        params = dict(self.params)
+        if self.paginated:
+            params.update({"page": page.next_page_token or 1, "per_page": 200})
+        return HTTPRequest(url=self.get_url(page.stream_context), params=params,
+                           headers=dict(self.http_headers))
+
+    def _drop_unknown_keys(self, row: dict[str, Any]) -> None:
+        # Metadata objects carry many UI-only keys; dropping them is expected, so log quietly.
+        unknown = [key for key in row if key not in self._known_keys]
+        for key in unknown:
+            del row[key]
+        new = set(unknown) - self._unknown_keys_logged
+        if new:
+            self._unknown_keys_logged |= new
+            self.logger.info("%s: keys not in the schema, not emitted: %s", self.name,
+                             ", ".join(sorted(new)))
+
+
+def _props(*properties: th.Property) -> dict[str, Any]:
+    return th.PropertiesList(*properties).to_dict()
+
+
+class UsersStream(SettingsStream):
+    """Every user: active, inactive (disabled) and deleted."""
+
+    name = "users"
+    path = "/users"
+    records_key = "users"
+    primary_keys = ("id",)
+    paginated = True
+    scope = "ZohoCRM.users.READ"
+    schema_definition = _props(
+        th.Property("id", th.StringType, required=True),
+        th.Property("full_name", th.StringType),
+        th.Property("first_name", th.StringType),
+        th.Property("last_name", th.StringType),
+        th.Property("email", th.StringType),
+        th.Property("status", th.StringType),
+        th.Property("role", REF),
+        th.Property("profile", REF),
+        th.Property("time_zone", th.StringType),
+        th.Property("locale", th.StringType),
+        th.Property("country", th.StringType),
+        th.Property("confirm", th.BooleanType),
+        th.Property("zuid", th.StringType),
+        th.Property("created_time", th.DateTimeType),
+        th.Property("created_by", REF),
+        th.Property("Modified_Time", th.DateTimeType),
+        th.Property("Modified_By", REF),
+        th.Property("user_type", th.StringType),
+    )
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        # AllUsers leaves out deleted users; they come with DeletedUsers.
+        seen: set[str] = set()
+        for user_type in ("AllUsers", "DeletedUsers"):
+            self.params = {"type": user_type}
+            for record in self.request_records(context):
+                if record.get("id") not in seen:
+                    seen.add(record.get("id"))
+                    yield record
+
+
+class OrgStream(SettingsStream):
+    name = "org"
+    path = "/org"
+    records_key = "org"
+    primary_keys = ("id",)
+    scope = "ZohoCRM.org.READ"
+    schema_definition = _props(
+        th.Property("id", th.StringType, required=True),
+        th.Property("company_name", th.StringType),
+        th.Property("domain_name", th.StringType),
+        th.Property("time_zone", th.StringType),
+        th.Property("currency", th.StringType),
+        th.Property("iso_code", th.StringType),
+        th.Property("currency_symbol", th.StringType),
+        th.Property("country", th.StringType),
+        th.Property("country_code", th.StringType),
+        th.Property("primary_email", th.StringType),
+        th.Property("primary_zuid", th.StringType),
+        th.Property("zgid", th.StringType),
+        th.Property("type", th.StringType),
+        th.Property("employee_count", th.StringType),
+        th.Property("max_per_page", th.IntegerType),
+        th.Property("license_details", OPEN_OBJECT),
+    )
+
+
+class RolesStream(SettingsStream):
+    name = "roles"
+    path = "/settings/roles"
+    records_key = "roles"
+    primary_keys = ("id",)
+    schema_definition = _props(
+        th.Property("id", th.StringType, required=True),
+        th.Property("name", th.StringType),
+        th.Property("display_label", th.StringType),
+        th.Property("reporting_to", REF),
+        th.Property("admin_user", th.BooleanType),
+        th.Property("share_with_peers", th.BooleanType),
+        th.Property("description", th.StringType),
+        th.Property("forecast_manager", REF),
+    )
+
+
+class ProfilesStream(SettingsStream):
+    name = "profiles"
+    path = "/settings/profiles"
+    records_key = "profiles"
+    primary_keys = ("id",)
+    schema_definition = _props(
+        th.Property("id", th.StringType, required=True),
+        th.Property("name", th.StringType),
+        th.Property("display_label", th.StringType),
+        th.Property("description", th.StringType),
+        th.Property("default", th.BooleanType),
+        th.Property("custom", th.BooleanType),
+        th.Property("category", th.BooleanType),
+        th.Property("created_time", th.DateTimeType),
+        th.Property("modified_time", th.DateTimeType),
+        th.Property("created_by", REF),
+        th.Property("modified_by", REF),
+    )
+
+
+class ModulesMetadataStream(SettingsStream):
+    """settings/modules as data: which modules exist, their labels and types."""
+
+    name = "modules"
+    path = "/settings/modules"
+    records_key = "modules"
+    primary_keys = ("api_name",)
+    schema_definition = _props(
+        th.Property("api_name", th.StringType, required=True),
+        th.Property("id", th.StringType),
+        th.Property("module_name", th.StringType),
+        th.Property("singular_label", th.StringType),
+        th.Property("plural_label", th.StringType),
+        th.Property("generated_type", th.StringType),
+        th.Property("api_supported", th.BooleanType),
+        th.Property("viewable", th.BooleanType),
+        th.Property("creatable", th.BooleanType),
+        th.Property("editable", th.BooleanType),
+        th.Property("deletable", th.BooleanType),
+        th.Property("status", th.StringType),
+        th.Property("visible", th.BooleanType),
+        th.Property("parent_module", OPEN_OBJECT),
+        th.Property("modified_time", th.DateTimeType),
+    )
+
+
+class FieldsMetadataStream(SettingsStream):
+    """settings/fields of every discovered module: labels, types, picklist values."""
+
+    name = "fields"
+    path = "/settings/fields"
+    records_key = "fields"
+    primary_keys = ("module", "api_name")
+    schema_definition = _props(
+        th.Property("module", th.StringType, required=True),
+        th.Property("api_name", th.StringType, required=True),
+        th.Property("id", th.StringType),
+        th.Property("field_label", th.StringType),
+        th.Property("display_label", th.StringType),
+        th.Property("data_type", th.StringType),
+        th.Property("json_type", th.StringType),
+        th.Property("length", th.IntegerType),
+        th.Property("decimal_place", th.IntegerType),
+        th.Property("custom_field", th.BooleanType),
+        th.Property("read_only", th.BooleanType),
+        th.Property("field_read_only", th.BooleanType),
+        th.Property("system_mandatory", th.BooleanType),
+        th.Property("visible", th.BooleanType),
+        th.Property("virtual_field", th.BooleanType),
+        th.Property("pick_list_values", th.ArrayType(OPEN_OBJECT)),
+        th.Property("lookup", OPEN_OBJECT),
+        th.Property("formula", OPEN_OBJECT),
+        th.Property("rollup_summary", OPEN_OBJECT),
+        th.Property("currency", OPEN_OBJECT),
+        th.Property("auto_number", OPEN_OBJECT),
+        th.Property("subform", OPEN_OBJECT),
+        th.Property("multiselectlookup", OPEN_OBJECT),
+        th.Property("textarea", OPEN_OBJECT),
+    )
+
+    def __init__(self, tap: TapZohoCRM, schema: dict | None = None,
+                 modules: list[str] | None = None) -> None:
+        super().__init__(tap, schema)
+        self.modules = modules or []
+
+    @property
+    def partitions(self) -> list[dict[str, Any]]:
+        return [{"module": module} for module in self.modules]
+
+    def get_http_request(self, *, page: PageContext) -> HTTPRequest:
+        request = super().get_http_request(page=page)
+        request.params["module"] = (page.stream_context or {})["module"]
+        return request
+
+    def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict | None:
+        row["module"] = (context or {}).get("module")
+        return super().post_process(row, context)
+
+
+ORG_STREAM_TYPES: tuple[type[SettingsStream], ...] = (
+    UsersStream, OrgStream, RolesStream, ProfilesStream, ModulesMetadataStream,
+)
