@@ -15,7 +15,8 @@ atexit.register(_SIM.stop)
 
 TestTapZohoCRM = get_tap_test_class(
     tap_class=TapZohoCRM,
-    config=tap_config(_SIM, modules=["Leads", "Contacts", "Accounts", "Shipments", "Price_Books"]),
+    config=tap_config(_SIM, modules=["Leads", "Contacts", "Accounts", "Shipments", "Price_Books"],
+                      attachment_modules=["Leads"]),
     suite_config=SuiteConfig(max_records_limit=100),
     parse_env_config=False,
 )
