@@ -18,6 +18,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.limits import CreditBudgetReached
 from tap_zohocrm.pagination import EMPTY_STATUSES, PAGE_LIMIT_CODES, response_json
+from tap_zohocrm.report import StreamReport
 from tap_zohocrm.schema import MISMATCH_PROPERTY, Converter, value_converters
 
 if TYPE_CHECKING:
@@ -166,6 +167,7 @@ class ZohoStream(RESTStream[Any]):
     def backoff_handler(self, details: Any) -> None:
         self.retries += 1
         exc = details.get("exception")
+        self._zoho_tap.report.retry(self.name, _short_reason(exc))
         self.logger.warning(
             "Retrying %s after %s (try %d, waiting %.1f s)",
             self.module_api_name,
@@ -196,31 +198,45 @@ class ZohoStream(RESTStream[Any]):
         self, prepared_request: requests.PreparedRequest, context: Context | None
     ) -> requests.Response:
         limits = self._zoho_tap.limits
-        limits.reserve(prepared_request.method or "GET", prepared_request.path_url or "")
+        credits = limits.reserve(prepared_request.method or "GET", prepared_request.path_url or "")
+        self._zoho_tap.report.call(self.name, credits)
         with limits.call_slots:  # never more calls in flight than max_concurrency
             response = super()._request(prepared_request, context)
         limits.observe(response)
         return response
 
+    def expected_total(self) -> int | None:
+        """Records this stream expects to read, for progress lines (None: unknown)."""
+        return None
+
     def sync(self, context: Context | None = None) -> None:
         """Sync, making sure a resumable STATE is written however the stream ends."""
+        report = self._zoho_tap.report
+        status = "failed"
         try:
+            if self._report.started is None:
+                report.start(self.name, None)
+                self._report.expected = self.expected_total()
             super().sync(context)
+            status = "ok"
         except CreditBudgetReached as exc:
             self._write_state_message()
             self._zoho_tap.stopped_reason = str(exc)
             self.logger.warning("Stopping %s cleanly: %s", self.name, exc)
+            status = "stopped: credit budget"
         except ZohoAPIError as exc:
             if exc.code not in self.skippable_codes:
                 with contextlib.suppress(Exception):
                     self._write_state_message()
                 raise
             self.logger.warning("Skipping stream %s: %s", self.name, exc)
+            status = f"skipped: {exc.code}"
         except Exception:
             with contextlib.suppress(Exception):
                 self._write_state_message()
             raise
         finally:
+            report.finish(self.name, status)
             if self.mismatch_counts:
                 self.logger.warning(
                     "%s: values that did not fit their field's type were kept in %s and the "
@@ -259,7 +275,12 @@ class ZohoStream(RESTStream[Any]):
             row[MISMATCH_PROPERTY] = mismatched
         if not self._known_keys.issuperset(row):
             self._drop_unknown_keys(row)
+        self._zoho_tap.report.record(self.name, self._report, self.logger)
         return row
+
+    @cached_property
+    def _report(self) -> StreamReport:
+        return self._zoho_tap.report.stream(self.name)
 
     def _drop_unknown_keys(self, row: dict[str, Any]) -> None:
         """Drop keys the catalog's schema lacks (a field added since discovery), logged once."""

@@ -13,7 +13,7 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.errors import ZohoAPIError
-from tap_zohocrm.pagination import RecordsPage, RecordsPaginator
+from tap_zohocrm.pagination import RecordsPage, RecordsPaginator, response_json
 from tap_zohocrm.prefetch import PageFeed
 from tap_zohocrm.schema import (
     RICH_TEXT_CUT_FROM_VERSION,
@@ -217,6 +217,26 @@ class ModuleStream(ZohoStream):
                 yield from page.result()
         finally:
             feed.close()
+
+    @property
+    def counts_records(self) -> bool:
+        """Whether the sync asks Zoho for the record count (progress lines with an ETA)."""
+        return float(self.config.get("progress_interval_seconds", 30)) > 0
+
+    def expected_records(self) -> int:
+        """Records the sync will read: Zoho's count action with the sync's own filter."""
+        headers = {"If-Modified-Since": since} if (since := self.starting_since()) else {}
+        prepared = self.build_prepared_request(
+            method="GET", url=f"{self.url_base}{self.path}/actions/count",
+            params=self._filter_params(), headers={**self.http_headers, **headers},
+        )
+        response = self.request_decorator(self._request)(prepared, None)
+        if response.status_code in (204, 304):
+            return 0
+        return int(response_json(response).get("count") or 0)
+
+    def expected_total(self) -> int | None:
+        return self.expected_records() if self.counts_records else None
 
     def starting_since(self) -> str | None:
         """If-Modified-Since of the first query: the bookmark, or start_date, the later one.

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import copy
+import json
 from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+import click
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
+from singer_sdk.plugin_base import _ConfigInput
 
 from tap_zohocrm import data_centers, token_store
 from tap_zohocrm.auth import ZohoAuthenticator
 from tap_zohocrm.errors import ZohoAuthError
 from tap_zohocrm.limits import ApiLimits
 from tap_zohocrm.output import BufferedMsgSpecWriter
+from tap_zohocrm.plan import format_plan, make_plan
 from tap_zohocrm.prefetch import PageFeed, Prefetcher
+from tap_zohocrm.report import RunReport
 from tap_zohocrm.schema import module_schema
 from tap_zohocrm.state import validate_state
 from tap_zohocrm.streams import MetadataReader, ModuleStream, stream_name
@@ -73,6 +78,9 @@ class TapZohoCRM(Tap):
         th.Property("attachment_modules", th.ArrayType(th.StringType),
                     description="Modules whose records' attachment metadata the `attachments` "
                     "stream reads (one call per record read in the run)."),
+        th.Property("progress_interval_seconds", th.NumberType, default=30,
+                    description="Seconds between progress lines per stream (records, total "
+                    "from Zoho's count, rate, ETA); 0 turns them and the count calls off."),
         th.Property("request_timeout", th.IntegerType, default=300,
                     description="Read timeout of one API call, in seconds."),
         th.Property("max_retries", th.IntegerType, default=7,
@@ -125,6 +133,44 @@ class TapZohoCRM(Tap):
             max_api_credits=self.config.get("max_api_credits"),
             credits_reserve=int(self.config.get("api_credits_reserve", 0)),
         )
+
+    @cached_property
+    def report(self) -> RunReport:
+        return RunReport(float(self.config.get("progress_interval_seconds", 30)))
+
+    def sync_all(self) -> None:  # type: ignore[misc]
+        """Sync every selected stream, then log the run report (also when the run fails)."""
+        try:
+            super().sync_all()
+        finally:
+            self.report.log_summary(self.authenticator.token_requests, self.stopped_reason)
+            self.prefetcher.close()
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        command = super().get_singer_command()
+        command.params.append(click.Option(
+            ["--plan"], is_flag=True,
+            help="Print the records, API calls and credits a sync with this config, catalog "
+            "and state would use, then exit (reads only record counts and /org).",
+        ))
+        return command
+
+    @classmethod
+    def invoke(cls, *, plan: bool = False, **kwargs: Any) -> None:  # type: ignore[override]
+        if not plan:
+            super().invoke(**kwargs)
+            return
+        config = kwargs.get("config") or _ConfigInput()
+        state, catalog = kwargs.get("state"), kwargs.get("catalog")
+        tap = cls(
+            config=config.config,
+            state=None if state is None else json.loads(state.read()),
+            catalog=None if catalog is None else json.loads(catalog.read()),
+            parse_env_config=config.parse_env,
+            validate_config=True,
+        )
+        print(format_plan(make_plan(tap)))
 
     @cached_property
     def prefetcher(self) -> Prefetcher:

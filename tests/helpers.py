@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -11,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from zoho_simulator import Simulator
 
@@ -21,6 +24,9 @@ def tap_config(sim: Simulator, **overrides: Any) -> dict[str, Any]:
         "api_url": sim.url,
         "accounts_url": sim.url,
         "api_version": "v8",
+        # Each simulator issues its own tokens: no token shared between tests through the
+        # default on-disk store (tests/test_token_store.py covers the store).
+        "token_store": "memory",
     }
     config.update(overrides)
     return config
@@ -34,7 +40,8 @@ class TapRun:
     messages: list[dict[str, Any]] = field(default_factory=list)
 
     def records(self, stream: str) -> list[dict[str, Any]]:
-        return [m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream]
+        return [m["record"] for m in self.messages
+                if m["type"] == "RECORD" and m["stream"] == stream]
 
     def streams(self) -> set[str]:
         return {m["stream"] for m in self.messages if m["type"] == "RECORD"}
@@ -75,7 +82,7 @@ def run_tap(
             env={**os.environ, **(env or {})},
         )
     run = TapRun(proc.returncode, proc.stdout, proc.stderr)
-    if "--discover" in args or "--about" in args:
+    if "--discover" in args or "--about" in args or "--plan" in args:
         return run
     for line in proc.stdout.splitlines():
         if line.strip():
@@ -129,3 +136,49 @@ def expected_record(api_record: dict[str, Any], schema: dict[str, Any]) -> dict[
                 value = int(value)
         expected[name] = value
     return expected
+
+
+# --- Meltano, as users run it (`meltano install`, `meltano run`) -----------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+# Inherited variables that would reconfigure the plugins behind a test's back.
+PLUGIN_ENV_PREFIXES = ("TAP_ZOHOCRM_", "TARGET_POSTGRES_", "TARGET_DUCKDB_", "TARGET_JSONL_")
+
+
+def meltano_bin() -> str:
+    found = os.environ.get("MELTANO_BIN") or shutil.which("meltano")
+    if not found:
+        # CI installs Meltano (.ci/run); a missing one is a failure, not a skip.
+        pytest.fail("Meltano is not installed: run `bash .ci/run` or set MELTANO_BIN")
+    return found
+
+
+def meltano(*args: str, env: dict[str, str], timeout: float = 900
+            ) -> subprocess.CompletedProcess[str]:
+    """Run `meltano ARGS` in this repository (its meltano.yml); fail with Meltano's log."""
+    proc = subprocess.run(
+        [meltano_bin(), *args], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, f"meltano {' '.join(args)} failed:\n{proc.stderr[-6000:]}"
+    return proc
+
+
+def meltano_env(sim: Simulator, tmp_path: Path, modules: list[str] | None = None,
+                **extra: str) -> dict[str, str]:
+    """Environment of `meltano run` in the `dev` environment against `sim`, with the state
+    kept under `tmp_path`; `extra` adds plugin settings (TARGET_POSTGRES_DATABASE=...)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(PLUGIN_ENV_PREFIXES)}
+    env.update({
+        "MELTANO_ENVIRONMENT": "dev",
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "ZOHO_SIMULATOR_URL": sim.url,
+        "TAP_ZOHOCRM_CLIENT_ID": sim.credentials["client_id"],
+        "TAP_ZOHOCRM_CLIENT_SECRET": sim.credentials["client_secret"],
+        "TAP_ZOHOCRM_REFRESH_TOKEN": sim.credentials["refresh_token"],
+        "MELTANO_STATE_BACKEND_URI": f"file://{tmp_path}/state",
+    })
+    if modules is not None:
+        env["TAP_ZOHOCRM_MODULES"] = json.dumps(modules)
+    env.update(extra)
+    return env

@@ -1,0 +1,128 @@
+"""`--plan`: what a sync would read and cost, before running it.
+
+For the selected streams and the given state it asks Zoho for each module's record count with
+the sync's own filter (the count action, 1 credit each) and the org's edition (`/org`), then
+computes the calls and credits of the sync from Zoho's paging rules. It writes no Singer
+messages.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+from tap_zohocrm.limits import CREDITS_HEADER, call_cost
+from tap_zohocrm.streams import MAX_IDS_PER_CALL, ModuleStream
+from tap_zohocrm.streams_attachments import AttachmentsStream
+from tap_zohocrm.streams_deleted import DeletedRecordsStream
+from tap_zohocrm.streams_org import FieldsMetadataStream, UsersStream
+
+if TYPE_CHECKING:
+    from tap_zohocrm.tap import TapZohoCRM
+
+# Daily credits by edition (Zoho API limits page): base + per user license, capped.
+EDITION_CREDITS = {
+    "free": (5_000, 0, 5_000),
+    "standard": (50_000, 250, 100_000),
+    "starter": (50_000, 250, 100_000),
+    "professional": (50_000, 500, 3_000_000),
+    "enterprise": (50_000, 1_000, 5_000_000),
+    "zohoone": (50_000, 1_000, 5_000_000),
+    "ultimate": (50_000, 2_000, None),
+    "crmplus": (50_000, 2_000, None),
+}
+
+
+def module_calls(records: int, per_page: int, field_groups: int) -> int:
+    """Get Records calls to read `records` records: pages, plus id-batched calls per extra
+    field group of each page."""
+    if records == 0:
+        return 1  # the 304/204 answer
+    calls = 0
+    for page in range(math.ceil(records / per_page)):
+        on_page = min(per_page, records - page * per_page)
+        calls += 1 + (field_groups - 1) * math.ceil(on_page / MAX_IDS_PER_CALL)
+    return calls
+
+
+def daily_allowance(org: dict[str, Any]) -> int | None:
+    license_details = org.get("license_details") or {}
+    edition = str(license_details.get("paid_type") or "").lower().replace(" ", "")
+    if edition not in EDITION_CREDITS:
+        return None
+    base, per_user, cap = EDITION_CREDITS[edition]
+    total = base + per_user * int(license_details.get("users_license_purchased") or 0)
+    return min(total, cap) if cap else total
+
+
+def make_plan(tap: TapZohoCRM) -> dict[str, Any]:
+    streams = [s for s in tap.streams.values() if s.selected]
+    modules = [s for s in streams if isinstance(s, ModuleStream)]
+    rows: list[dict[str, Any]] = []
+    # The sync's own calls before any stream: settings/modules (catalog mode).
+    rows.append({"stream": "(metadata)", "records": None, "calls": 1, "credits": 1})
+    for stream in modules:
+        expected = stream.expected_records()
+        groups = max(1, len(stream.field_chunks()))
+        calls = module_calls(expected, int(tap.config.get("per_page", 200)), groups)
+        calls += 1 if stream.counts_records else 0  # the sync's count call (progress)
+        credits = calls
+        if stream._emit_deletes:
+            calls += 1
+            credits += call_cost("GET", "/deleted")
+        note = ""
+        if stream.rich_text_fields():
+            note = f"+ up to {expected} rich-text re-reads"
+        attachments = next((c for c in stream.child_streams if c.selected), None)
+        if attachments is not None and stream._attachments:
+            calls += expected
+            credits += expected
+            note += f" + {expected} attachment calls"
+        rows.append({"stream": stream.name, "records": expected, "calls": calls,
+                     "credits": credits, "note": note.strip()})
+    for stream in streams:
+        if isinstance(stream, ModuleStream | AttachmentsStream):
+            continue
+        if isinstance(stream, DeletedRecordsStream):
+            calls, credits = len(stream.modules), len(stream.modules) * call_cost("GET", "/deleted")
+        elif isinstance(stream, FieldsMetadataStream):
+            calls = credits = len(stream.modules)
+        elif isinstance(stream, UsersStream):
+            calls = credits = 2  # AllUsers, then DeletedUsers
+        else:
+            calls = credits = 1
+        rows.append({"stream": stream.name, "records": None, "calls": calls, "credits": credits})
+    org = tap.metadata_reader.get_list("/org", "org")
+    allowance = daily_allowance(org[0]) if org else None
+    remaining = tap.limits.credits_remaining
+    total_credits = sum(r["credits"] for r in rows)
+    return {
+        "streams": rows,
+        "records": sum(r["records"] or 0 for r in rows),
+        "api_calls": sum(r["calls"] for r in rows),
+        "credits": total_credits,
+        "token_requests": 1,
+        "daily_credit_allowance": allowance,
+        "credits_remaining_today": remaining,
+        "share_of_allowance": round(total_credits / allowance, 4) if allowance else None,
+    }
+
+
+def format_plan(plan: dict[str, Any]) -> str:
+    lines = [f"{'stream':<24}{'records':>10}{'API calls':>11}{'credits':>9}  note"]
+    for row in plan["streams"]:
+        records = "" if row["records"] is None else str(row["records"])
+        lines.append(f"{row['stream']:<24}{records:>10}{row['calls']:>11}{row['credits']:>9}"
+                     f"  {row.get('note', '')}".rstrip())
+    lines.append(f"{'total':<24}{plan['records']:>10}{plan['api_calls']:>11}{plan['credits']:>9}")
+    if plan["daily_credit_allowance"]:
+        lines.append(
+            f"Daily API credit allowance (edition and licenses): {plan['daily_credit_allowance']}"
+            f"; this run would use {100 * plan['share_of_allowance']:.2f}% of it."
+        )
+    if plan["credits_remaining_today"] is not None:
+        lines.append(f"Zoho reports {plan['credits_remaining_today']} credits left today "
+                     f"({CREDITS_HEADER}).")
+    lines.append("ZOHO_RUN_PLAN " + json.dumps(plan, separators=(",", ":")))
+    return "\n".join(lines)
