@@ -76,7 +76,8 @@ def test_report_figures_match_the_run(make_simulator) -> None:
         assert report["streams"][stream]["records"] == len(run.records(stream))
         assert report["streams"][stream]["status"] == "ok"
     assert report["streams"]["leads"]["retries"] == 3
-    assert list(report["streams"]["leads"]["retry_causes"]) == ["HTTP 500 INTERNAL_ERROR from GET /crm/v8/Leads"]
+    causes = list(report["streams"]["leads"]["retry_causes"])
+    assert causes == ["HTTP 500 INTERNAL_ERROR from GET /crm/v8/Leads"]
     assert report["streams"]["contacts"]["retries"] == 2
     assert "Run report:" in run.stderr
 
