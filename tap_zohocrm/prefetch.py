@@ -83,6 +83,9 @@ class Prefetcher:
     def __init__(self, *, window: int, workers: int) -> None:
         self.window = max(1, window)
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="zoho")
+        # For calls a pool task fans out (per-record re-reads): never the task's own pool.
+        self.side_pool = ThreadPoolExecutor(max_workers=max(1, workers),
+                                            thread_name_prefix="zoho-side")
         self._feeds: dict[str, PageFeed] = {}
         self._lock = threading.Lock()
 
@@ -101,3 +104,4 @@ class Prefetcher:
                 feed.close()
             self._feeds.clear()
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.side_pool.shutdown(wait=False, cancel_futures=True)

@@ -385,19 +385,27 @@ class ModuleStream(ZohoStream):
         return []
 
     def _complete_rich_text(self, records: list[dict[str, Any]]) -> None:
-        """Re-read, one record at a time, rich text that a list call cut at 500 characters."""
+        """Re-read, one record a call, rich text that a list call cut at 500 characters.
+
+        The calls of a page run side by side in the prefetcher's second pool (this runs in a
+        task of the first one, which must not wait on its own pool).
+        """
         fields = ",".join(self._rich_text_fields)
-        for record in records:
-            if not any(
-                isinstance(record.get(f), str) and len(record[f]) >= RICH_TEXT_LIST_CUT
-                for f in self._rich_text_fields
-            ):
-                continue
+        cut = [
+            record for record in records
+            if any(isinstance(record.get(f), str) and len(record[f]) >= RICH_TEXT_LIST_CUT
+                   for f in self._rich_text_fields)
+        ]
+
+        def reread(record: dict[str, Any]) -> None:
             response = self.request_json(f"{self.path}/{record['id']}", {"fields": fields})
             for full in ZohoStream.parse_response(self, response):
                 for field in self._rich_text_fields:
                     if field in full:
                         record[field] = full[field]
+
+        for done in [self._zoho_tap.prefetcher.side_pool.submit(reread, r) for r in cut]:
+            done.result()
 
     def _drop_restart_duplicates(self, records: list[dict[str, Any]]) -> Iterator[dict]:
         """Skip records already read at the Modified_Time a restarted query begins at."""
