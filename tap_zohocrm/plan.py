@@ -21,6 +21,7 @@ from tap_zohocrm.streams_org import FieldsMetadataStream, UsersStream
 if TYPE_CHECKING:
     from tap_zohocrm.tap import TapZohoCRM
 
+BULK_PAGE = 200_000  # records per Bulk Read job
 # Daily credits by edition (Zoho API limits page): base + per user license, capped.
 EDITION_CREDITS = {
     "free": (5_000, 0, 5_000),
@@ -65,9 +66,19 @@ def make_plan(tap: TapZohoCRM) -> dict[str, Any]:
     for stream in modules:
         expected = stream.expected_records()
         groups = max(1, len(stream.field_chunks()))
-        calls = module_calls(expected, int(tap.config.get("per_page", 200)), groups)
-        calls += 1 if stream.counts_records else 0  # the sync's count call (progress)
-        credits = calls
+        note = ""
+        if stream.uses_bulk_read():
+            # Per job of 200,000 records: create (50 credits), ~3 polls, 1 download; then
+            # one REST call from the job's start.
+            jobs = max(1, math.ceil(expected / BULK_PAGE))
+            calls, credits = jobs * 5 + 1, jobs * (50 + 4) + 1
+            note = f"Bulk Read: {jobs} job(s), polls vary"
+        else:
+            calls = module_calls(expected, int(tap.config.get("per_page", 200)), groups)
+            credits = calls
+        if stream.counts_records:  # the sync's count call (progress)
+            calls += 1
+            credits += 1
         if stream._emit_deletes:
             calls += 1
             credits += call_cost("GET", "/deleted")

@@ -78,6 +78,9 @@ class TapZohoCRM(Tap):
         th.Property("attachment_modules", th.ArrayType(th.StringType),
                     description="Modules whose records' attachment metadata the `attachments` "
                     "stream reads (one call per record read in the run)."),
+        th.Property("bulk_read_threshold", th.IntegerType,
+                    description="Backfill a module with no bookmark through Bulk Read jobs when "
+                    "it has more records than this (e.g. 50000); unset: REST only."),
         th.Property("progress_interval_seconds", th.NumberType, default=30,
                     description="Seconds between progress lines per stream (records, total "
                     "from Zoho's count, rate, ETA); 0 turns them and the count calls off."),
