@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 from singer_sdk import RESTStream
+from singer_sdk.batch import Batcher
 from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -21,6 +23,7 @@ from singer_sdk.singerlib import RecordMessage
 from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.limits import CreditBudgetReached
 from tap_zohocrm.pagination import EMPTY_STATUSES, PAGE_LIMIT_CODES, response_json
+from tap_zohocrm.parquet_batch import parquet_row, row_plan
 from tap_zohocrm.report import StreamReport
 from tap_zohocrm.schema import MISMATCH_PROPERTY, Converter, value_converters
 
@@ -280,6 +283,20 @@ class ZohoStream(RESTStream[Any]):
             self._drop_unknown_keys(row)
         self._zoho_tap.report.record(self.name, self._report, self.logger)
         return row
+
+    def get_batches(
+        self, batch_config: BatchConfig, context: Context | None = None
+    ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
+        """BATCH files; for Parquet, rows built from the schema (see parquet_batch)."""
+        if batch_config.encoding.format != "parquet":
+            yield from super().get_batches(batch_config, context)
+            return
+        plan = row_plan(self.schema)
+        batcher = Batcher(tap_name=self.tap_name, stream_name=self.name,
+                          batch_config=batch_config)
+        rows = (parquet_row(plan, r) for r in self._sync_records(context, write_messages=False))
+        for manifest in batcher.get_batches(records=rows):
+            yield batch_config.encoding, manifest
 
     @cached_property
     def _has_deselected_properties(self) -> bool:
