@@ -1,5 +1,5 @@
-"""Allow `python -m tap_zohocrm`."""
+"""Allow `python -m tap_zohocrm` (and `python -m tap_zohocrm auth ...`)."""
 
-from tap_zohocrm.tap import TapZohoCRM
+from tap_zohocrm.cli import main
 
-TapZohoCRM.cli()
+main()

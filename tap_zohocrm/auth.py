@@ -121,6 +121,11 @@ class ZohoAuthenticator(OAuthAuthenticator):
             self._refresh_forced = True
             return True
 
+    def token_accepted(self, token: str | None) -> None:
+        """Zoho accepted `token`: if it is revoked later, refreshing again is worth a try."""
+        if token and token == self._token_after_rejection:
+            self._token_after_rejection = None
+
     def ensure_token(self) -> str:
         """Return a valid access token, refreshing it if needed."""
         with self._lock:

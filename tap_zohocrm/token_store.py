@@ -314,7 +314,11 @@ class TokenStore:
         )
         self._table = table
         try:
-            table.create(engine, checkfirst=True)
+            # IMMEDIATE on SQLite: a deferred transaction that read the schema could not take
+            # the write lock while another process creates the table (SQLITE_BUSY, no wait).
+            with engine.connect().execution_options(tap_zohocrm_begin="IMMEDIATE") as conn, \
+                    conn.begin():
+                table.create(conn, checkfirst=True)
         except SQLAlchemyError:
             # Another process created it at the same moment.
             if not inspect(engine).has_table(self.table_name):
@@ -384,7 +388,8 @@ class TokenStore:
 
     @staticmethod
     def _prefer(own: StoredToken | None, legacy: StoredToken | None) -> StoredToken | None:
-        if legacy is None:
+        """Our own row while it has a good while left, else whichever lives longer."""
+        if legacy is None or (own is not None and own.expires_at > time.time() + 600):
             return own
         if own is None or legacy.expires_at > own.expires_at:
             return legacy
@@ -456,8 +461,10 @@ class LockedRow:
 
 def _prepare_sqlite_file(path: Path, *, private_dir: bool) -> None:
     """Create the SQLite file readable by its owner only (0600); journals inherit the mode."""
-    if private_dir:
+    if private_dir:  # the tap's own directory: owner only
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if path.parent.stat().st_mode & 0o077:
+            path.parent.chmod(0o700)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)

@@ -1,0 +1,155 @@
+"""The Airflow 3 DAG (orchestrate/dags) run for real: `airflow dags test` fans out one
+`meltano run --state-id-suffix <group> tap-zohocrm target-postgres` per module group of
+meltano.yml, against the simulator and the PostgreSQL server on 127.0.0.1.
+
+Airflow lives in its own virtual environment (.venv-airflow, made by .ci/run; or AIRFLOW_BIN).
+A missing Airflow, Meltano or PostgreSQL fails these tests; it never skips them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from tests.helpers import ROOT, meltano, meltano_bin, meltano_env
+from zoho_simulator import Simulator
+
+DAG_FILE = ROOT / "orchestrate" / "dags" / "zohocrm_meltano.py"
+DAG_ID = "zohocrm_meltano"
+POSTGRES_ADMIN = os.environ.get("TEST_POSTGRES_URL",
+                                "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def airflow_bin() -> Path:
+    found = Path(os.environ.get("AIRFLOW_BIN") or ROOT / ".venv-airflow" / "bin" / "airflow")
+    if not found.exists():
+        pytest.fail(f"Airflow is not installed at {found}: run `bash .ci/run` (it creates "
+                    ".venv-airflow) or set AIRFLOW_BIN")
+    return found
+
+
+def module_groups() -> dict[str, list[str]]:
+    data = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    tap = next(p for p in data["plugins"]["extractors"] if p["name"] == "tap-zohocrm")
+    return tap["module_groups"]
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    """A fresh PostgreSQL database for the loader and the token store."""
+    name = f"tzc_airflow_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT",
+                             poolclass=sa.pool.NullPool)
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    except sa.exc.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_ADMIN}: {exc.orig}")
+    yield name
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+def airflow(*args: str, env: dict[str, str], timeout: float = 900) -> str:
+    proc = subprocess.run([str(airflow_bin()), *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+    assert proc.returncode == 0, (
+        f"airflow {' '.join(args)} failed ({proc.returncode}):\n"
+        f"{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")
+    return proc.stdout + proc.stderr
+
+
+def airflow_python(code: str, env: dict[str, str]) -> str:
+    python = airflow_bin().parent / "python"
+    proc = subprocess.run([str(python), "-c", code], env=env, capture_output=True, text=True,
+                          timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc.stdout
+
+
+def test_dag_fans_out_one_meltano_run_per_module_group(make_simulator, database: str,
+                                                       tmp_path: Path) -> None:
+    groups = module_groups()
+    assert len(groups) >= 2
+    sim: Simulator = make_simulator(seed=31, sizes={"Leads": 300, "Contacts": 60})
+    store = f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
+    env = meltano_env(
+        sim, tmp_path,
+        TARGET_POSTGRES_HOST="127.0.0.1", TARGET_POSTGRES_PORT="5432",
+        TARGET_POSTGRES_USER="postgres", TARGET_POSTGRES_PASSWORD="",
+        TARGET_POSTGRES_DATABASE=database,
+        # Every task's tap processes (discovery and sync) share one access token.
+        TAP_ZOHOCRM_TOKEN_STORE=store,
+    )
+    env.pop("TAP_ZOHOCRM_MODULES", None)
+    env.update({
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAG_FILE.parent),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "MELTANO_PROJECT_ROOT": str(ROOT),
+        "MELTANO_BIN": meltano_bin(),
+        "ZOHO_LOADER": "target-postgres",
+        "ZOHO_DAG_SCHEDULE": "none",
+        "ZOHO_TASK_RETRIES": "0",  # a failure fails the test now, not after a retry delay
+    })
+    meltano("install", env=env)
+    airflow("db", "migrate", env=env)
+
+    # The pool, sized from meltano.yml, as an operator would create it.
+    pool_json = tmp_path / "pool.json"
+    pool_json.write_text(subprocess.run(
+        [str(airflow_bin().parent / "python"), str(DAG_FILE), "--pool-json"], env=env,
+        capture_output=True, text=True, check=True, timeout=60).stdout)
+    airflow("pools", "import", str(pool_json), env=env)
+    pools = json.loads(airflow("pools", "get", "zoho_crm", "-o", "json", env=env)
+                       .strip().splitlines()[-1])
+    assert pools[0]["slots"] == "10" or pools[0]["slots"] == 10
+
+    # The DAG as Airflow parses it: one task per group, in the pool, with the group's modules.
+    tasks = json.loads(airflow_python(
+        "import json, runpy\n"
+        f"dag = runpy.run_path({str(DAG_FILE)!r})['dag']\n"
+        "print(json.dumps({t.task_id: {'pool': t.pool, 'slots': t.pool_slots, 'env': t.env,\n"
+        "      'cmd': t.bash_command} for t in dag.tasks}))\n", env).strip().splitlines()[-1])
+    assert set(tasks) == {f"meltano_run_{g}" for g in groups}
+    for group, modules in groups.items():
+        task = tasks[f"meltano_run_{group}"]
+        assert task["pool"] == "zoho_crm" and task["slots"] == 5
+        assert json.loads(task["env"]["TAP_ZOHOCRM_MODULES"]) == modules
+        assert task["env"]["TAP_ZOHOCRM_MAX_CONCURRENCY"] == "5"
+        assert f"--state-id-suffix {group} tap-zohocrm target-postgres" in task["cmd"]
+        assert f'own="$shared/airflow/{group}"' in task["cmd"]  # its own Meltano run files
+
+    sim.reset_stats()
+    airflow("dags", "test", DAG_ID, env=env, timeout=1800)
+
+    # Every group's modules landed in PostgreSQL, in full.
+    engine = sa.create_engine(store, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        for modules in groups.values():
+            for module in modules:
+                count = conn.execute(sa.text(
+                    f'SELECT count(*) FROM tap_zohocrm."{module.lower()}"')).scalar()
+                assert count == len(sim.records(module)), module
+    engine.dispose()
+    # One Meltano state per group, with its own modules' bookmarks and no other group's.
+    all_streams = {m.lower() for modules in groups.values() for m in modules}
+    for group, modules in groups.items():
+        state_id = f"dev:tap-zohocrm-to-target-postgres:{group}"
+        state = json.loads(meltano("state", "get", state_id, env=env).stdout)
+        bookmarks = set(state["singer_state"]["bookmarks"])
+        own = {m.lower() for m in modules}
+        assert own <= bookmarks, (group, bookmarks)
+        assert not (bookmarks & all_streams) - own, (group, bookmarks)
+    # 2 tap processes per group (discovery, sync), one access token for all of them.
+    assert sim.stats()["token_requests"] == 1
