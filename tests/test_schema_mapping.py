@@ -74,8 +74,10 @@ def test_every_data_type_in_the_org_maps_to_its_type(sim) -> None:
 
 def test_unknown_type_is_kept_permissively_with_a_warning(caplog) -> None:
     with caplog.at_level(logging.WARNING):
-        schema = field_schema({"api_name": "X", "data_type": "zia_magic", "json_type": "jsonobject"})
-        assert schema == {"type": ["object", "null"], "properties": {}, "additionalProperties": True}
+        schema = field_schema({"api_name": "X", "data_type": "zia_magic",
+                               "json_type": "jsonobject"})
+        assert schema == {"type": ["object", "null"], "properties": {},
+                          "additionalProperties": True}
         schema = field_schema({"api_name": "Y", "data_type": "hologram", "json_type": "voxel"})
         assert set(schema["type"]) >= {"object", "array", "string", "number", "null"}
     assert "zia_magic" in caplog.text and "hologram" in caplog.text
@@ -101,5 +103,6 @@ def test_custom_module_unknown_type_survives_discovery(sim) -> None:
     props = next(s for s in catalog["streams"] if s["tap_stream_id"] == "shipments")["schema"][
         "properties"
     ]
-    unknown = [n for n, s in props.items() if s.get("type") == ["object", "null"] and not s["properties"]]
+    unknown = [n for n, s in props.items()
+               if s.get("type") == ["object", "null"] and not s["properties"]]
     assert unknown, "the field with data_type zia_magic should be kept as an open object"
