@@ -563,3 +563,28 @@ def test_target_configs_with_plain_pipes(
             [str(p) for p in output.glob(f"parquet/tap-zohocrm--{t}-*.parquet.gz")])}
             for t in want}
     assert got == want
+
+
+# --- deletes (issue 4): emit_deletes flags exactly the deleted rows ---------------------------
+
+
+def test_postgres_flags_exactly_the_deleted_leads(
+        make_simulator: Callable[..., Simulator], tmp_path: Path, pg_database: str,
+        meltano_sys_dir: Path) -> None:
+    sim = make_simulator(seed=37, sizes={"Leads": 200})
+    env = meltano_env(sim, tmp_path, ["Leads"], **target_postgres_env(pg_database),
+                      MELTANO_SYS_DIR_ROOT=str(meltano_sys_dir),
+                      TAP_ZOHOCRM_EMIT_DELETES="true")
+    meltano("run", "tap-zohocrm", "target-postgres", env=env)
+    # Deleted before the first run (in the recycle bin at start) are flagged from the start.
+    flagged_before = {r["id"] for r in pg_rows(pg_database, "leads") if r["_sdc_deleted_at"]}
+    gone = [r["id"] for r in sim.records("Leads")[20:30]]
+    for record_id in gone:
+        sim.delete_record("Leads", record_id)
+    meltano("run", "tap-zohocrm", "target-postgres", env=env)
+    rows = pg_rows(pg_database, "leads")
+    assert len({r["id"] for r in rows}) == len(rows)
+    flagged_now = {r["id"] for r in rows if r["_sdc_deleted_at"]}
+    assert flagged_now - flagged_before == set(gone)  # exactly those 10
+    live = {r["id"] for r in rows if not r["_sdc_deleted_at"]}
+    assert live == {r["id"] for r in sim.records("Leads")}
