@@ -21,6 +21,8 @@ LOGGER = logging.getLogger("tap-zohocrm.auth")
 EXPIRY_MARGIN_SECONDS = 300
 # Zoho allows 10 token requests per refresh token per 10 minutes, then answers "Access Denied"
 # for the rest of the window; waiting it out is the only remedy.
+TOKEN_RATE_LIMIT = 10  # token requests per refresh token ...
+TOKEN_RATE_WINDOW_SECONDS = 600.0  # ... per 10 minutes (Zoho's token limits page)
 THROTTLE_FIRST_WAIT_SECONDS = 5.0
 THROTTLE_MAX_TOTAL_WAIT_SECONDS = 660.0
 # After a token store failure, keep the token in memory this long before trying the store again.
@@ -59,6 +61,7 @@ class ZohoAuthenticator(OAuthAuthenticator):
         self.refresh_token = refresh_token
         self.api_domain: str | None = None
         self.token_requests = 0
+        self._token_request_times: list[float] = []
         self._request_timeout = request_timeout
         self._throttle_first_wait = throttle_first_wait
         self._throttle_max_total_wait = throttle_max_total_wait
@@ -240,7 +243,22 @@ class ZohoAuthenticator(OAuthAuthenticator):
                     continue
                 raise ZohoAuthError(_token_error_message(error, self.auth_endpoint))
 
+    def _respect_token_rate(self) -> None:
+        """Never more than Zoho's 10 token requests per 10 minutes from this process: past
+        that, Zoho blocks the refresh token for the rest of the window."""
+        now = time.monotonic()
+        recent = [t for t in self._token_request_times if now - t < TOKEN_RATE_WINDOW_SECONDS]
+        if len(recent) >= TOKEN_RATE_LIMIT:
+            wait = TOKEN_RATE_WINDOW_SECONDS - (now - recent[-TOKEN_RATE_LIMIT])
+            self.logger.warning(
+                "%d token requests in the last 10 minutes (Zoho's limit): waiting %.0f s",
+                len(recent), wait,
+            )
+            time.sleep(max(0.0, wait))
+        self._token_request_times = [*recent, time.monotonic()]
+
     def _post_token_request(self) -> dict[str, Any]:
+        self._respect_token_rate()
         self.token_requests += 1
         self.logger.info("Requesting a new Zoho access token from %s", self.auth_endpoint)
         last_exc: Exception | None = None
