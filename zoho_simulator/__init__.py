@@ -1,4 +1,5 @@
-"""Zoho CRM REST API simulator (OAuth, metadata, Get Records) for testing tap-zohocrm."""
+"""Zoho CRM REST API simulator (OAuth, metadata, Get Records, Bulk Read) for testing
+tap-zohocrm."""
 
 from .simulator import Simulator
 

@@ -21,6 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--latency-ms", type=float, default=0)
     p.add_argument("--page-token-cap", type=int, default=100_000)
     p.add_argument("--token-lifetime", type=int, default=3600)
+    p.add_argument("--bulk-job-seconds", type=float, default=1.0,
+                   help="time a Bulk Read job takes to complete")
+    p.add_argument("--bulk-page-size", type=int, default=200_000,
+                   help="records per Bulk Read page (Zoho: 200,000)")
     p.add_argument("--no-admin", action="store_true", help="user is not an admin (Notes 403)")
     args = p.parse_args(argv)
     sizes: dict[str, int] = {}
@@ -31,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes[name] = int(n)
     sim = Simulator(seed=args.seed, sizes=sizes, latency_ms=args.latency_ms,
                     page_token_cap=args.page_token_cap, token_lifetime=args.token_lifetime,
-                    user_is_admin=not args.no_admin)
+                    user_is_admin=not args.no_admin, bulk_job_seconds=args.bulk_job_seconds,
+                    bulk_page_size=args.bulk_page_size)
     sim.start(port=args.port, host=args.host)
     print(f"zoho-simulator listening on {sim.url}")
     print(json.dumps({**sim.credentials, "api_url": sim.url, "accounts_url": sim.url}))

@@ -52,6 +52,8 @@ class Control:
             return Response(200, {"data": sim.attachments(parts[1])})
         if route == ("POST", "attachments", 3):
             return Response(201, {"data": sim.add_attachment(parts[1], parts[2], data or None)})
+        if route == ("GET", "bulk_jobs", 1):
+            return Response(200, {"jobs": sim.bulk_jobs()})
         if route == ("GET", "users", 1):
             return Response(200, {"users": sim.users()})
         if route == ("POST", "fields", 2):

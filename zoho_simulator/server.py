@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+import shutil
 import socket
 import sys
 import threading
@@ -14,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from .bulk import BULK_SCOPES, BulkError
 from .directory import USER_TYPES, build_org, build_profiles, build_roles, user_matches
 from .fields import FieldDef, ModuleSpec
 from .oauth import AccessToken, scope_items
@@ -58,9 +60,16 @@ def invalid(param: str, message: str = "invalid data") -> ApiError:
 
 
 @dataclass
+class FileBody:
+    """A response body sent from a file (Bulk Read results), streamed."""
+    path: str
+    size: int
+
+
+@dataclass
 class Response:
     status: int
-    body: Any = None  # JSON-able, bytes, or None (no body)
+    body: Any = None  # JSON-able, bytes, FileBody, or None (no body)
     headers: dict[str, str] = field(default_factory=dict)
     truncate: bool = False
 
@@ -69,6 +78,9 @@ class Response:
             return b""
         if isinstance(self.body, bytes):
             return self.body
+        if isinstance(self.body, FileBody):
+            with open(self.body.path, "rb") as f:
+                return f.read()
         return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
@@ -128,8 +140,11 @@ class Api:
         ims = headers.get("If-Modified-Since")
         if ims is not None:
             entry["headers"]["If-Modified-Since"] = ims
-        # Get Deleted Records costs 2 credits (reference §5/§9); every other call 1.
+        # Get Deleted Records costs 2 credits, creating a Bulk Read job 50 (reference §5/§9);
+        # every other call 1 (Bulk Read job details and downloads included: not documented).
         cost = 2 if path.rstrip("/").endswith("/deleted") else 1
+        if method == "POST" and resp.status == 201 and path.startswith("/crm/bulk/"):
+            cost = 50
         sim.counters.record(entry, api=is_api, token=is_token and method == "POST", credits=cost)
         return resp
 
@@ -150,9 +165,10 @@ class Api:
             if path == "/oauth/v2/token":
                 resp = self._token(method, query, body)
             else:
-                resp = self._crm(method, path, query, headers)
-        except ApiError as exc:
-            resp = Response(exc.status, exc.body())
+                resp = self._crm(method, path, query, headers, body)
+        except (ApiError, BulkError) as exc:
+            resp = Response(exc.status, {"code": exc.code, "details": exc.details,
+                                         "message": exc.message, "status": "error"})
         if rule is not None and rule.truncate:
             resp.truncate = True
         return resp
@@ -169,9 +185,12 @@ class Api:
         return Response(status, payload)
 
     # ------------------------------------------------------------ CRM
-    def _crm(self, method: str, path: str, query: dict[str, list[str]], headers: Any
-             ) -> Response:
+    def _crm(self, method: str, path: str, query: dict[str, list[str]], headers: Any,
+             body: bytes = b"") -> Response:
         parts = [unquote(p) for p in path.strip("/").split("/")]
+        if len(parts) >= 4 and parts[:2] == ["crm", "bulk"] and parts[2] in VERSIONS \
+                and parts[3] == "read":
+            return self._bulk(method, parts[2], parts[4:], headers, body)
         if len(parts) < 3 or parts[0] != "crm" or parts[1] not in VERSIONS:
             raise ApiError(404, "INVALID_URL_PATTERN",
                            "Please check if the URL trying to access is a correct one")
@@ -554,6 +573,61 @@ class Api:
                     "more_records": more}
         return Response(200, {"data": chunk, "info": info})
 
+    # ------------------------------------------------------------ bulk read
+    def _bulk(self, method: str, label: str, rest: list[str], headers: Any, body: bytes
+              ) -> Response:
+        """POST /crm/bulk/{v}/read, GET /crm/bulk/{v}/read/{job_id}[/result] (see bulk.py)."""
+        version = VERSIONS[label]
+        bulk = self.sim.bulk
+        if len(rest) > 2 or (len(rest) == 2 and rest[1] != "result"):
+            raise ApiError(404, "INVALID_URL_PATTERN",
+                           "Please check if the URL trying to access is a correct one")
+        if (method, bool(rest)) not in (("POST", False), ("GET", True)):
+            raise ApiError(400, "INVALID_REQUEST_METHOD",
+                           "The http request method type is not a valid one")
+        token = self._auth(headers)
+        self._require_scope(token, BULK_SCOPES)
+        if not rest:  # create a job
+            ctype = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
+            if ctype != "application/json":
+                raise ApiError(415, "MEDIA_TYPE_NOT_SUPPORTED",
+                               "The media type of the request is not supported. Use "
+                               "Content-Type: application/json")
+            if not body.strip():
+                raise ApiError(400, "REQUEST_BODY_IS_EMPTY", "The request body is empty")
+            try:
+                data = json.loads(body)
+            except ValueError:
+                data = None
+            if not isinstance(data, dict):
+                raise ApiError(400, "REQUEST_BODY_NOT_READABLE",
+                               "The request body is not a valid JSON object")
+            job = bulk.create(version, data, lambda name: self._module(version, name, token))
+            return Response(201, {"data": [{
+                "status": "success", "code": "ADDED_SUCCESSFULLY",
+                "message": "Added successfully.", "details": bulk.created_details(job)}],
+                "info": {}})
+        download = len(rest) == 2
+        if download and not bulk.allow_download():
+            raise ApiError(429, "TOO_MANY_REQUESTS", "You have reached the limit of 10 "
+                           "download requests per minute. Please try again after some time.")
+        job = bulk.get(rest[0])
+        if job is None:
+            raise ApiError(400 if download else 404, "RESOURCE_NOT_FOUND",
+                           "The requested resource doesn't exist.",
+                           {"resource": "result" if download else "job_id"})
+        self._module(version, job.module, token)  # the module's read scope
+        if not download:
+            return Response(200, {"data": [bulk.details(job, label)]})
+        if job.state(self.sim.clock.now()) != "COMPLETED":
+            raise ApiError(400, "RESOURCE_NOT_FOUND", "The result of the job is not available "
+                           "yet: the job is not completed.", {"resource": "result"})
+        path, size = bulk.result_file(job)
+        # OAS: Download Result answers `application/x-download`.
+        return Response(200, FileBody(path, size), {
+            "Content-Type": "application/x-download",
+            "Content-Disposition": f'attachment; filename="{job.id}.zip"'})
+
     # ------------------------------------------------------------ users
     def _users(self, version: float, rest: list[str], params: dict[str, str], headers: Any,
                token: AccessToken) -> Response:
@@ -610,12 +684,16 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         resp = self.sim.api.handle(method, split.path, query, self.headers, body)
+        if isinstance(resp.body, FileBody):
+            self._send_file(resp, resp.body)
+            return
         payload = resp.payload()
         self.send_response(resp.status)
         for k, v in resp.headers.items():
             self.send_header(k, v)
         if resp.status not in (204, 304):
-            self.send_header("Content-Type", JSON_CT)
+            if "Content-Type" not in resp.headers:
+                self.send_header("Content-Type", JSON_CT)
             self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         if resp.truncate and payload:
@@ -628,6 +706,22 @@ class Handler(BaseHTTPRequestHandler):
             return
         if payload and resp.status not in (204, 304):
             self.wfile.write(payload)
+
+    def _send_file(self, resp: Response, body: FileBody) -> None:
+        self.send_response(resp.status)
+        for k, v in resp.headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(body.size))
+        self.end_headers()
+        with open(body.path, "rb") as f:
+            if resp.truncate:  # as for JSON: half the announced bytes, then the line drops
+                self.wfile.write(f.read(body.size // 2))
+                self.wfile.flush()
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            shutil.copyfileobj(f, self.wfile, 1 << 20)
 
     def do_GET(self) -> None:
         self._dispatch("GET")

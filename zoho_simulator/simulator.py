@@ -6,6 +6,7 @@ import threading
 from types import TracebackType
 from typing import Any
 
+from .bulk import DEFAULT_PAGE_SIZE, BulkRead
 from .control import Control
 from .faults import Faults, Stats
 from .oauth import FULL_SCOPE, OAuth
@@ -13,14 +14,15 @@ from .org import Clock, Org
 from .server import Api, make_server
 
 CONFIG_KEYS = ("latency_ms", "page_token_cap", "token_lifetime", "token_throttle_limit",
-               "token_throttle_window")
+               "token_throttle_window", "bulk_job_seconds", "bulk_page_size")
 
 
 class Simulator:
     def __init__(self, seed: int = 42, sizes: dict[str, int] | None = None,
                  token_lifetime: int = 3600, page_token_cap: int = 100_000,
                  token_throttle_limit: int = 10, token_throttle_window: float = 600.0,
-                 latency_ms: float = 0, user_is_admin: bool = True) -> None:
+                 latency_ms: float = 0, user_is_admin: bool = True,
+                 bulk_job_seconds: float = 1.0, bulk_page_size: int = DEFAULT_PAGE_SIZE) -> None:
         self.seed = seed
         self.clock = Clock()
         self.org = Org(seed, sizes, self.clock)
@@ -34,7 +36,10 @@ class Simulator:
         self.config: dict[str, Any] = {
             "latency_ms": latency_ms, "page_token_cap": page_token_cap,
             "token_lifetime": token_lifetime, "token_throttle_limit": token_throttle_limit,
-            "token_throttle_window": token_throttle_window}
+            "token_throttle_window": token_throttle_window,
+            # Bulk Read: how long a job takes to complete (simulated clock) and its page size.
+            "bulk_job_seconds": bulk_job_seconds, "bulk_page_size": bulk_page_size}
+        self.bulk = BulkRead(self.org, self.clock, self.config)
         self.api = Api(self)
         self.control = Control(self)
         self._server: Any = None
@@ -56,6 +61,7 @@ class Simulator:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        self.bulk.close()  # result files
 
     def __enter__(self) -> Simulator:
         if self._server is None:
@@ -124,6 +130,11 @@ class Simulator:
         """Attach a file to a record now (as the API user); `values` overrides keys."""
         return self.org.add_attachment(module, record_id, values)
 
+    def bulk_jobs(self) -> list[dict[str, Any]]:
+        """Every Bulk Read job, oldest first: id, module, state (now), count, page,
+        more_records, next_page_token, created_time, downloads, columns and query."""
+        return self.bulk.summary()
+
     def users(self) -> list[dict[str, Any]]:
         """Every user of the org as GET /users shows them, deleted users included."""
         return self.org.user_directory()
@@ -147,6 +158,8 @@ class Simulator:
         unknown = set(kw) - set(CONFIG_KEYS)
         if unknown:
             raise TypeError(f"unknown config keys: {sorted(unknown)}")
+        if int(kw.get("bulk_page_size", 1)) < 1 or float(kw.get("bulk_job_seconds", 0)) < 0:
+            raise ValueError("bulk_page_size must be >= 1 and bulk_job_seconds >= 0")
         self.config.update(kw)
         o = self.oauth
         o.token_lifetime = int(self.config["token_lifetime"])
