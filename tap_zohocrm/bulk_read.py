@@ -42,6 +42,10 @@ def _split(value: str) -> list[str]:
     return [part for part in value.split(";") if part]
 
 
+def _tags(value: str) -> list[dict[str, str]]:
+    return [{"name": name} for name in value.split(",") if name]
+
+
 def _json_or_text(value: str) -> Any:
     if value[:1] in "[{":
         try:
@@ -61,7 +65,9 @@ def csv_value_parsers(schema: dict[str, Any]) -> dict[str, Callable[[str], Any]]
     for name, prop in schema.get("properties", {}).items():
         types = prop.get("type") or []
         types = [types] if isinstance(types, str) else types
-        if "object" in types:
+        if name == "Tag":
+            parsers[name] = _tags  # tag names, comma-separated
+        elif "object" in types:
             # The CSV carries a lookup's id only; objects of other shapes come as JSON text.
             parsers[name] = _lookup if "id" in (prop.get("properties") or {}) else _json_or_text
         elif "array" in types:
@@ -160,6 +166,8 @@ class BulkRead:
         rows = batch.to_pylist()
         parsers = [(k, p) for k, p in self.parsers.items() if k in batch.schema.names]
         for row in rows:
+            if "Id" in row and "id" not in row:
+                row["id"] = row.pop("Id")  # some exports head the id column "Id"
             for key in [k for k in row if k not in known]:
                 del row[key]  # dot-notation or UI columns the schema lacks
             for key, parse in parsers:

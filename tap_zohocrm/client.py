@@ -128,6 +128,8 @@ class ZohoStream(RESTStream[Any]):
                 details=details if isinstance(details, dict) else None,
             )
         # A 200 whose body was cut off mid-way is a transient failure, not bad data.
+        if "json" not in response.headers.get("Content-Type", "json"):
+            return  # a Bulk Read download (ZIP)
         try:
             response_json(response)
         except ValueError as exc:
