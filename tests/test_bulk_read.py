@@ -25,7 +25,8 @@ def test_bulk_backfill_then_rest_incremental(make_simulator) -> None:
     run = run_tap(config, catalog=catalog)
     by_endpoint = sim.stats()["by_endpoint"]
     assert by_endpoint.get("POST /crm/bulk/v8/read") == 3  # 2,600 records, 1,000 a job
-    singles = [k for k in by_endpoint if k.startswith("GET /crm/v8/Leads/") and "/actions/" not in k]
+    singles = [k for k in by_endpoint
+               if k.startswith("GET /crm/v8/Leads/") and "/actions/" not in k]
     assert not singles  # the export carries rich text whole: no per-record re-reads
     leads = run.records("leads")
     ids = Counter(r["id"] for r in leads)

@@ -158,7 +158,10 @@ def test_delete_permanent_and_purge() -> None:
         newest = perm[0]["deleted_time"]
         again = get(s, auth, "/crm/v8/Leads/deleted",
                     headers={"If-Modified-Since": newest}).json()["data"]
-        assert len(again) == recycled + 2
+        # (the purge's second, which may also hold a's and b's deletes on a fast machine)
+        at_or_after = [r for r in perm if datetime.fromisoformat(r["deleted_time"])
+                       >= datetime.fromisoformat(newest)]
+        assert len(again) == len(at_or_after) >= recycled
         with pytest.raises(KeyError):
             s.delete_record("Leads", a["id"])
         # Control API
