@@ -231,3 +231,21 @@ def test_bad_state_is_rejected_with_a_clear_message(sim) -> None:
     ):
         run = run_tap(config, catalog=catalog, state=state, check=False)
         assert run.returncode != 0 and words in run.stderr
+
+
+def test_credit_reserve_read_from_zoho_stops_before_the_org_runs_out(make_simulator) -> None:
+    sim = make_simulator(seed=101, sizes={"Leads": 6000}, daily_credits=100)
+    config, catalog = _leads(sim, api_credits_reserve=20, max_concurrency=1)
+    first = run_tap(config, catalog=catalog)  # a clean stop: exit 0
+    assert "api_credits_reserve" in first.stderr
+    # Zoho reports the remaining credits from half the allowance on; the run stops at the
+    # reserve (one call may be in flight when the header arrives).
+    assert 50 <= sim.credits_spent_today <= 100 - 20 + 1
+    assert not [r for r in sim.requests() if r["status"] == 429]  # never ran the org dry
+    emitted = {r["id"] for r in first.records("leads")}
+    assert 0 < len(emitted) < 6000
+    sim.set_config(daily_credits=None)  # a new day
+    second = run_tap(config, catalog=catalog, state=first.last_state)
+    assert emitted | {r["id"] for r in second.records("leads")} == {
+        r["id"] for r in sim.records("Leads")
+    }

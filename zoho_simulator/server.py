@@ -127,6 +127,15 @@ class Api:
                 return Response(400, {"error": f"{type(exc).__name__}: {exc}"})
         is_token = path == "/oauth/v2/token"
         is_api = not is_token
+        daily = sim.config.get("daily_credits")
+        if is_api and daily is not None and sim.credits_spent_today >= daily:
+            # Credits of the rolling 24 h are spent: Zoho answers 429 until some free up.
+            resp = Response(429, {"code": "TOO_MANY_REQUESTS", "details": {},
+                                  "message": "API credits for the day are exhausted",
+                                  "status": "error"})
+            sim.counters.record({"method": method, "path": path, "params": {}, "headers": {},
+                                 "status": 429}, api=True, token=False, credits=0)
+            return resp
         if is_api:
             sim.counters.enter()
         try:
@@ -146,6 +155,12 @@ class Api:
         if method == "POST" and resp.status == 201 and path.startswith("/crm/bulk/"):
             cost = 50
         sim.counters.record(entry, api=is_api, token=is_token and method == "POST", credits=cost)
+        if is_api and daily is not None:
+            sim.credits_spent_today += cost
+            # Zoho adds the header once half of the day's (non-add-on) credits are used.
+            if sim.credits_spent_today * 2 >= daily:
+                resp.headers["X-API-CREDITS-REMAINING"] = str(
+                    max(daily - sim.credits_spent_today, 0))
         return resp
 
     def _handle(self, method: str, path: str, query: dict[str, list[str]], headers: Any,
