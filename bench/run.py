@@ -258,7 +258,11 @@ def tap_config(sim: SimulatorProcess, modules: list[str], version: str) -> dict[
         "api_version": version, "modules": modules,
         # Every contender starts cold: one token per run, none reused from an earlier one.
         "token_store": "memory",
+        **EXTRA_TAP_SETTINGS,
     }
+
+
+EXTRA_TAP_SETTINGS: dict[str, Any] = {}  # --tap-setting KEY=JSON
 
 
 def discover_tap(sim: SimulatorProcess, workdir: Path, modules: list[str], version: str,
@@ -635,6 +639,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--contenders", default=",".join(CONTENDERS),
                    help=f"comma-separated, from {','.join(CONTENDERS)} (default: all)")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--tap-setting", action="append", default=[], metavar="KEY=JSON",
+                   help="extra tap-zohocrm setting, e.g. full_rich_text=false")
     p.add_argument("--timeout", type=float, default=3600, help="per contender, seconds")
     p.add_argument("--per-record", action="store_true", help="the per-record benchmark")
     p.add_argument("--records", type=int, default=5000, help="--per-record: Leads records")
@@ -644,6 +650,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     p.add_argument("--needs-airbyte", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    for setting in args.tap_setting:
+        key, _, value = setting.partition("=")
+        EXTRA_TAP_SETTINGS[key] = json.loads(value)
     args.size = parse_sizes(args.size) or {"Leads": 20000, "Contacts": 20000,
                                            "Accounts": 10000, "Deals": 10000}
     args.contenders = [c.strip() for c in args.contenders.split(",") if c.strip()]

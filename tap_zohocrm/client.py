@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import json
+import logging
 import time
 from collections.abc import Generator, Iterable, Iterator
 from functools import cached_property
@@ -332,11 +333,14 @@ class ZohoStream(RESTStream[Any]):
         new = set(unknown) - self._unknown_keys_logged
         if new:
             self._unknown_keys_logged |= new
-            self.logger.warning(
+            self.logger.log(
+                self.unknown_keys_log_level,
                 "%s: Zoho returned fields the catalog does not have (added after discovery?): "
                 "%s. Run discovery again to include them.",
                 self.module_api_name, ", ".join(sorted(new)),
             )
+
+    unknown_keys_log_level = logging.WARNING
 
     def request_json(
         self, path: str, params: dict[str, Any] | None = None, context: Context | None = None

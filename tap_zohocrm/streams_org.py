@@ -6,6 +6,7 @@ labels. They are small and read in full each run.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -71,16 +72,8 @@ class SettingsStream(ZohoStream):
         return HTTPRequest(url=self.get_url(page.stream_context), params=params,
                            headers=dict(self.http_headers))
 
-    def _drop_unknown_keys(self, row: dict[str, Any]) -> None:
-        # Metadata objects carry many UI-only keys; dropping them is expected, so log quietly.
-        unknown = [key for key in row if key not in self._known_keys]
-        for key in unknown:
-            del row[key]
-        new = set(unknown) - self._unknown_keys_logged
-        if new:
-            self._unknown_keys_logged |= new
-            self.logger.info("%s: keys not in the schema, not emitted: %s", self.name,
-                             ", ".join(sorted(new)))
+    # Metadata objects carry many UI-only keys; leaving them out is expected: log quietly.
+    unknown_keys_log_level = logging.INFO
 
 
 def _props(*properties: th.Property) -> dict[str, Any]:
