@@ -207,11 +207,14 @@ class ZohoStream(RESTStream[Any]):
         self, prepared_request: requests.PreparedRequest, context: Context | None
     ) -> requests.Response:
         limits = self._zoho_tap.limits
-        credits = limits.reserve(prepared_request.method or "GET", prepared_request.path_url or "")
-        self._zoho_tap.report.call(self.name, credits)
         with limits.call_slots:  # never more calls in flight than max_concurrency
+            # Budget checked once this call has its slot: calls queued for a slot must see
+            # the credits the calls before them reported.
+            credits = limits.reserve(prepared_request.method or "GET",
+                                     prepared_request.path_url or "")
+            self._zoho_tap.report.call(self.name, credits)
             response = super()._request(prepared_request, context)
-        limits.observe(response)
+            limits.observe(response)
         return response
 
     def expected_total(self) -> int | None:
