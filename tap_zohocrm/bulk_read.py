@@ -89,10 +89,7 @@ class BulkRead:
         self.jobs = 0
 
     def _call(self, method: str, url: str, **kwargs: Any) -> Any:
-        stream = self.stream
-        prepared = stream.build_prepared_request(method=method, url=url,
-                                                 headers=dict(stream.http_headers), **kwargs)
-        return stream.request_decorator(stream._request)(prepared, None)
+        return self.stream.request_json("", method=method, url=url, **kwargs)
 
     def create_job(self, page: int, page_token: str | None) -> str:
         query: dict[str, Any] = {"module": {"api_name": self.stream.api_name}, "page": page}

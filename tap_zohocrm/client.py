@@ -64,7 +64,6 @@ class ZohoStream(RESTStream[Any]):
     def __init__(self, tap: TapZohoCRM, **kwargs: Any) -> None:
         super().__init__(tap=tap, **kwargs)
         self._zoho_tap = tap
-        self.retries = 0
         self.mismatch_counts: dict[str, int] = {}
         self._unknown_keys_logged: set[str] = set()
 
@@ -174,7 +173,6 @@ class ZohoStream(RESTStream[Any]):
             exc = yield wait
 
     def backoff_handler(self, details: Any) -> None:
-        self.retries += 1
         exc = details.get("exception")
         self._zoho_tap.report.retry(self.name, _short_reason(exc))
         self.logger.warning(
@@ -346,14 +344,19 @@ class ZohoStream(RESTStream[Any]):
     unknown_keys_log_level = logging.WARNING
 
     def request_json(
-        self, path: str, params: dict[str, Any] | None = None, context: Context | None = None
+        self, path: str, params: dict[str, Any] | None = None, *,
+        headers: dict[str, str] | None = None, method: str = "GET", url: str | None = None,
+        json: Any = None,
     ) -> requests.Response:
-        """One GET with this stream's auth, validation and retries (for side calls)."""
+        """One call with this stream's auth, limits, validation and retries (side calls).
+
+        `path` is relative to the API base (`/crm/{version}`); `url` replaces both.
+        """
         prepared = self.build_prepared_request(
-            method="GET", url=f"{self.url_base}{path}", params=params or {},
-            headers=self.http_headers,
+            method=method, url=url or f"{self.url_base}{path}", params=params or {},
+            headers={**self.http_headers, **(headers or {})}, json=json,
         )
-        return self.request_decorator(self._request)(prepared, context)
+        return self.request_decorator(self._request)(prepared, None)
 
 
 def _error_code(response: requests.Response) -> str | None:

@@ -77,7 +77,6 @@ class RecordsPaginator(BaseAPIPaginator[RecordsPage]):
         self.use_page_tokens = use_page_tokens
         self.restart_key = restart_key
         self.last_restart_value: str | None = None  # last `restart_key` value seen (raw)
-        self.restarts = 0
 
     def has_more(self, response: requests.Response) -> bool:
         if error_code(response) in PAGE_LIMIT_CODES:
@@ -129,7 +128,6 @@ class RecordsPaginator(BaseAPIPaginator[RecordsPage]):
                 "page through; Zoho's Get Records cannot read past them (use Bulk Read)."
             )
             raise ZohoAPIError(msg, code="PAGINATION_LIMIT_EXCEEDED")
-        self.restarts += 1
         return RecordsPage(
             page=1, modified_since=self.last_restart_value, query=current.query + 1
         )

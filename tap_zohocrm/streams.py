@@ -111,7 +111,6 @@ class ModuleStream(ZohoStream):
         self._start = RecordsPage()
         self._last_modified: str | None = None  # UTC, latest Modified_Time emitted
         self._ids_at_last_modified: set[str] = set()
-        self.chunks_missing = 0
         self._fields_lock = threading.Lock()
         self._promised_credits = 0  # credits the queued pages still need to complete
         self._expected: int | None = None
@@ -230,11 +229,8 @@ class ModuleStream(ZohoStream):
         if self._expected is not None:
             return self._expected
         headers = {"If-Modified-Since": since} if (since := self.starting_since()) else {}
-        prepared = self.build_prepared_request(
-            method="GET", url=f"{self.url_base}{self.path}/actions/count",
-            params=self._filter_params(), headers={**self.http_headers, **headers},
-        )
-        response = self.request_decorator(self._request)(prepared, None)
+        response = self.request_json(f"{self.path}/actions/count", self._filter_params(),
+                                     headers=headers)
         empty = response.status_code in (204, 304)
         self._expected = 0 if empty else int(response_json(response).get("count") or 0)
         return self._expected
@@ -401,7 +397,6 @@ class ModuleStream(ZohoStream):
             missing = len(by_id) - len(found)
             if missing:
                 # Deleted between the two calls; the record is emitted with what was read.
-                self.chunks_missing += missing
                 self.logger.warning(
                     "%s: %d records vanished between field-group calls (deleted meanwhile?)",
                     self.api_name, missing,

@@ -11,7 +11,6 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import typing as th
-from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.errors import ZohoAPIError
@@ -38,11 +37,7 @@ def deleted_pages(stream: ZohoStream, module: str, since: str | None) -> Iterato
     headers = {"If-Modified-Since": since} if since else {}
     while True:
         params = {"type": "all", "page": page, "per_page": 200}
-        prepared = stream.build_prepared_request(
-            method="GET", url=f"{stream.url_base}/{module}/deleted", params=params,
-            headers={**stream.http_headers, **headers},
-        )
-        response = stream.request_decorator(stream._request)(prepared, None)
+        response = stream.request_json(f"/{module}/deleted", params, headers=headers)
         records = list(ZohoStream.parse_response(stream, response))
         if records:
             yield records
@@ -82,9 +77,6 @@ class DeletedRecordsStream(ZohoStream):
     @property
     def module_api_name(self) -> str:
         return (self.context or {}).get("module", self.name)
-
-    def get_http_request(self, *, page: PageContext) -> HTTPRequest:  # pragma: no cover
-        raise NotImplementedError  # pages are read by deleted_pages()
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         module = (context or {})["module"]
