@@ -77,7 +77,17 @@ class RunReport:
     def record(self, name: str, report: StreamReport, logger: logging.Logger) -> None:
         """Count one emitted record; log progress when the interval has passed."""
         report.records += 1
-        if report.records % 200:
+        if not report.records % 200:
+            self._progress(name, report, logger)
+
+    def add_records(self, name: str, report: StreamReport, count: int,
+                    logger: logging.Logger) -> None:
+        """Count records written in bulk (Bulk Read blocks converted to Parquet)."""
+        report.records += count
+        self._progress(name, report, logger)
+
+    def _progress(self, name: str, report: StreamReport, logger: logging.Logger) -> None:
+        if self.progress_interval <= 0:  # 0 turns progress lines off
             return
         now = time.monotonic()
         if now - report.last_progress >= self.progress_interval:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_zohocrm.bulk_read import BulkRead
@@ -306,14 +307,23 @@ class ModuleStream(ZohoStream):
             return False
         return self.expected_records() > int(threshold)
 
+    def backfills_to_parquet(self) -> bool:
+        """Whether this sync's Bulk Read goes straight to Parquet files (bulk_parquet)."""
+        batch_config = self.get_batch_config(self.config)
+        return bool(batch_config and batch_config.encoding.format == "parquet"
+                    and self.uses_bulk_read())
+
+    def _bulk_read(self) -> BulkRead:
+        selected = [f for chunk in self.field_chunks() for f in chunk]
+        every = requestable_fields(self.schema)
+        return BulkRead(self, None if len(selected) == len(every) else selected)
+
     def _bulk_backfill(self, feed: PageFeed) -> str | None:
         """Export the module with Bulk Read; returns where REST goes on (the job's start)."""
         # Export rows come in id order, not Modified_Time order: no STATE until the stream ends,
         # so an interrupted backfill starts over instead of resuming from an unsafe bookmark.
         self.STATE_MSG_FREQUENCY = 10**12
-        selected = [f for chunk in self._chunks for f in chunk]
-        every = requestable_fields(self.schema)
-        bulk = BulkRead(self, None if len(selected) == len(every) else selected)
+        bulk = self._bulk_read()
         for batch in bulk.batches():
             done: Future = Future()
             done.set_result(batch)
@@ -321,6 +331,24 @@ class ModuleStream(ZohoStream):
         self.logger.info("%s: backfilled through %d Bulk Read job(s); going on over REST from %s",
                          self.api_name, bulk.jobs, bulk.started_at)
         return _utc_or_none(bulk.started_at)
+
+    def get_batches(
+        self, batch_config: BatchConfig, context: Context | None = None
+    ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
+        """With Parquet output, a Bulk Read backfill is written by Arrow, then REST goes on."""
+        if batch_config.encoding.format == "parquet" and self.uses_bulk_read():
+            bulk = self._bulk_read()
+            for manifest in bulk.parquet_batches(batch_config):
+                yield batch_config.encoding, manifest
+            since = _utc_or_none(bulk.started_at)
+            self.logger.info(
+                "%s: backfilled through %d Bulk Read job(s) into Parquet; going on over REST "
+                "from %s", self.api_name, bulk.jobs, since)
+            if since:
+                # The bookmark: REST reads what changed from the export's start on.
+                self._increment_stream_state({REPLICATION_KEY: since}, context=context)
+            self._expected = None
+        yield from super().get_batches(batch_config, context)
 
     def _primary_pages(self, start: RecordsPage) -> Iterator[list[dict[str, Any]]]:
         """Pages of the first field group, following the paginator (the SDK's loop, by page).

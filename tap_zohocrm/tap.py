@@ -182,7 +182,10 @@ class TapZohoCRM(Tap):
 
     def feed_for(self, stream: ModuleStream) -> PageFeed:
         """The page feed of a module stream; starts reading the next modules in sync order."""
-        order = [s for s in self.streams.values() if isinstance(s, ModuleStream) and s.selected]
+        # A module whose Bulk Read goes straight to Parquet reads nothing over REST until its
+        # export is written: it is not read ahead.
+        order = [s for s in self.streams.values() if isinstance(s, ModuleStream) and s.selected
+                 and (s is stream or not s.backfills_to_parquet())]
         return self.prefetcher.feed_for(stream, order)
 
     @property
