@@ -12,7 +12,7 @@ they would over REST.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +25,7 @@ from singer_sdk.helpers._batch import BatchConfig
 
 ColumnCast = Callable[[pa.Array], pa.Array]
 
-UTC_TEXT = "%Y-%m-%dT%H:%M:%S+00:00"  # what schema.to_utc writes for a whole-second time
+ROW_GROUP_ROWS = 4_000
 LOOKUP_TYPE = pa.struct([pa.field("id", pa.string())])
 TAGS_TYPE = pa.list_(pa.struct([pa.field("name", pa.string())]))
 
@@ -41,10 +41,17 @@ def _cast_to(arrow_type: pa.DataType) -> ColumnCast:
 
 
 def _utc_text(column: pa.Array) -> pa.Array:
-    # Zoho writes ISO 8601 with an offset; a time without one is not a valid Zoho datetime.
-    if pc.any(pc.invert(pc.match_substring_regex(column, r"(Z|[+-]\d\d:?\d\d)$"))).as_py():
-        raise pa.ArrowInvalid("datetime without an offset")
-    return pc.strftime(pc.cast(column, pa.timestamp("s", tz="UTC")), format=UTC_TEXT)
+    # Parsing raises on a value that is no time, or one without an offset (not a Zoho time).
+    parsed = pc.cast(column, pa.timestamp("s", tz="UTC"))
+    if pc.all(pc.and_(pc.ends_with(column, "+00:00"),
+                      pc.equal(pc.binary_length(column), len("2025-01-31T17:04:05+00:00")))
+              ).as_py() in (True, None):
+        return column  # already as schema.to_utc writes it (the usual case)
+    # Printed as naive text ("2025-01-31 17:04:05"): Arrow formats timestamps with a time
+    # zone (and strftime) ~15x slower.
+    text = pc.replace_substring(pc.cast(pc.cast(parsed, pa.timestamp("s")), pa.string()),
+                                " ", "T", max_replacements=1)
+    return pc.binary_join_element_wise(text, "+00:00", "")
 
 
 def _lookup(column: pa.Array) -> pa.Array:
@@ -149,13 +156,18 @@ class ParquetFiles:
         return f"{name}.gz" if self._compression == "gzip" else name
 
     def _writer_options(self) -> dict[str, Any]:
-        # As the SDK's Parquet batcher: gzip when asked, pyarrow's default otherwise.
-        return {"compression": "gzip"} if self._compression == "gzip" else {}
+        # The codec the SDK's Parquet batcher uses: gzip when asked, pyarrow's default
+        # (snappy) otherwise. gzip at level 1: a 200,000-record export is written in ~10 s
+        # instead of ~80 s at the default level, for files ~15% larger.
+        if self._compression == "gzip":
+            return {"compression": "gzip", "compression_level": 1}
+        return {}
 
     def write(
         self, batches: Iterator[pa.RecordBatch], schema: pa.Schema
     ) -> Iterator[list[str]]:
-        """Write the batches into files of at most batch_size rows; a manifest per file."""
+        """Write the batches (a row group each) into files of at most batch_size rows; a
+        manifest per file."""
         storage = self.batch_config.storage
         limit = max(1, int(self.batch_config.batch_size or 10_000))
         file: ExitStack | None = None
@@ -190,3 +202,19 @@ class ParquetFiles:
         finally:
             if file is not None:  # abandoned mid-file (a failure): closed, no manifest
                 file.close()
+
+
+def row_groups(blocks: Iterable[pa.RecordBatch], rows: int = ROW_GROUP_ROWS
+               ) -> Iterator[pa.RecordBatch]:
+    """CSV blocks (~1,000 records each) joined into batches of about `rows` records: one
+    Parquet row group each, and each column converted in one call instead of one per block."""
+    group: list[pa.RecordBatch] = []
+    count = 0
+    for block in blocks:
+        group.append(block)
+        count += block.num_rows
+        if count >= rows:
+            yield pa.concat_batches(group)
+            group, count = [], 0
+    if group:
+        yield pa.concat_batches(group)

@@ -34,8 +34,9 @@ _DONE = object()
 class PageFeed:
     """A producer thread putting page futures into a bounded queue, read in order."""
 
-    def __init__(self, name: str, produce: Callable[[PageFeed], None]) -> None:
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=PAGES_AHEAD)
+    def __init__(self, name: str, produce: Callable[[PageFeed], None],
+                 ahead: int = PAGES_AHEAD) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=ahead)
         self._closed = threading.Event()
         self._thread = threading.Thread(
             target=self._run, args=(produce,), name=f"zoho-{name}", daemon=True

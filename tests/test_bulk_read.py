@@ -122,3 +122,25 @@ def test_bulk_parquet_block_with_bad_values_goes_through_the_record_path(
     assert rows[bad]["No_of_Employees"] is None
     assert json.loads(rows[bad]["_zoho_mismatched_values"]) == {
         "No_of_Employees": "about forty"}
+
+
+def test_parquet_files_roll_over_at_batch_size_in_order(tmp_path) -> None:
+    """Uneven row groups split across files of batch_size rows, nothing lost or reordered."""
+    import pyarrow as pa
+    from singer_sdk.helpers._batch import BatchConfig
+
+    from tap_zohocrm.bulk_parquet import ParquetFiles, row_groups
+
+    config = BatchConfig.from_dict({"encoding": {"format": "parquet", "compression": "none"},
+                                    "storage": {"root": tmp_path.as_uri()}, "batch_size": 1000})
+    schema = pa.schema([("x", pa.int64())])
+    blocks, n = [], 0
+    for size in (7, 500, 1, 999, 838, 3):
+        blocks.append(pa.RecordBatch.from_arrays([pa.array(range(n, n + size))], schema=schema))
+        n += size
+    files = ParquetFiles(config, "tap-zohocrm", "leads")
+    manifests = list(files.write(row_groups(blocks, rows=300), schema))
+    paths = [unquote(urlparse(m[0]).path) for m in manifests]
+    assert [pq.read_metadata(p).num_rows for p in paths] == [1000, 1000, 348]
+    assert [x for p in paths for x in pq.read_table(p).column("x").to_pylist()] == list(range(n))
+    assert files.rows == n
