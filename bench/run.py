@@ -2,6 +2,7 @@
 
     bash bench/run --latency-ms 100 --size Leads=20000,Contacts=20000,Accounts=10000,Deals=10000
     bash bench/run --per-record
+    bash bench/run --pipeline
 
 End to end: starts the Zoho CRM simulator (its own process) with the given latency and org
 size, discovers each contender's catalog (not timed), then runs each contender once with its
@@ -643,6 +644,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="extra tap-zohocrm setting, e.g. full_rich_text=false")
     p.add_argument("--timeout", type=float, default=3600, help="per contender, seconds")
     p.add_argument("--per-record", action="store_true", help="the per-record benchmark")
+    p.add_argument("--pipeline", action="store_true",
+                   help="tap into target-postgres: record path vs Parquet BATCH (bench/"
+                   "pipeline.py); default size Leads=50000")
+    p.add_argument("--batch-size", type=int, default=10_000,
+                   help="--pipeline: records per Parquet BATCH file (default 10000)")
     p.add_argument("--records", type=int, default=5000, help="--per-record: Leads records")
     p.add_argument("--repeat", type=int, default=3, help="--per-record: passes per process")
     p.add_argument("--rounds", type=int, default=2,
@@ -653,14 +659,16 @@ def main(argv: list[str] | None = None) -> int:
     for setting in args.tap_setting:
         key, _, value = setting.partition("=")
         EXTRA_TAP_SETTINGS[key] = json.loads(value)
-    args.size = parse_sizes(args.size) or {"Leads": 20000, "Contacts": 20000,
-                                           "Accounts": 10000, "Deals": 10000}
+    default_size = {"Leads": 50000} if args.pipeline else {
+        "Leads": 20000, "Contacts": 20000, "Accounts": 10000, "Deals": 10000}
+    args.size = parse_sizes(args.size) or default_size
     args.contenders = [c.strip() for c in args.contenders.split(",") if c.strip()]
     unknown = set(args.contenders) - set(CONTENDERS)
     if unknown:
         p.error(f"unknown contenders {sorted(unknown)}; choose from {', '.join(CONTENDERS)}")
     if args.needs_airbyte:
-        print("yes" if "airbyte" in args.contenders and not args.per_record else "no")
+        print("yes" if "airbyte" in args.contenders
+              and not (args.per_record or args.pipeline) else "no")
         return 0
 
     workdir = Path(tempfile.mkdtemp(prefix="tap-zohocrm-bench-"))
@@ -670,6 +678,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.per_record:
             per_record(args, workdir)
+        elif args.pipeline:
+            from pipeline import pipeline
+
+            return pipeline(args, workdir, EXTRA_TAP_SETTINGS)
         else:
             results = end_to_end(args, workdir)
             print_table(results, args)

@@ -11,17 +11,11 @@ they would over REST.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass
 from typing import Any
-from uuid import uuid4
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
-from singer_sdk.helpers._batch import BatchConfig
 
 ColumnCast = Callable[[pa.Array], pa.Array]
 
@@ -133,75 +127,6 @@ class ArrowConverter:
             for column, cast in self._plan
         ]
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
-
-
-@dataclass
-class ParquetFiles:
-    """Parquet files of one stream's BATCH output, rolled over every `batch_size` rows."""
-
-    batch_config: BatchConfig
-    tap_name: str
-    stream_name: str
-
-    def __post_init__(self) -> None:
-        self._sync_id = f"{self.tap_name}--{self.stream_name}-bulk-{uuid4()}"
-        self._index = 0
-        self._compression = self.batch_config.encoding.compression
-        self.rows = 0
-        self.seconds = 0.0  # time spent converting and writing
-
-    def _filename(self) -> str:
-        self._index += 1
-        name = f"{self.batch_config.storage.prefix or ''}{self._sync_id}={self._index}.parquet"
-        return f"{name}.gz" if self._compression == "gzip" else name
-
-    def _writer_options(self) -> dict[str, Any]:
-        # The codec the SDK's Parquet batcher uses: gzip when asked, pyarrow's default
-        # (snappy) otherwise. gzip at level 1: a 200,000-record export is written in ~10 s
-        # instead of ~80 s at the default level, for files ~15% larger.
-        if self._compression == "gzip":
-            return {"compression": "gzip", "compression_level": 1}
-        return {}
-
-    def write(
-        self, batches: Iterator[pa.RecordBatch], schema: pa.Schema
-    ) -> Iterator[list[str]]:
-        """Write the batches (a row group each) into files of at most batch_size rows; a
-        manifest per file."""
-        storage = self.batch_config.storage
-        limit = max(1, int(self.batch_config.batch_size or 10_000))
-        file: ExitStack | None = None
-        writer: pq.ParquetWriter | None = None
-        filename, in_file = "", 0
-        started = time.perf_counter()
-        try:
-            for batch in batches:
-                offset = 0
-                while offset < batch.num_rows:
-                    if file is None:
-                        file, filename, in_file = ExitStack(), self._filename(), 0
-                        handle = file.enter_context(storage.open(filename, "wb"))
-                        writer = file.enter_context(
-                            pq.ParquetWriter(handle, schema, **self._writer_options()))
-                    part = batch.slice(offset, limit - in_file)
-                    writer.write_batch(part)  # type: ignore[union-attr]
-                    offset += part.num_rows
-                    in_file += part.num_rows
-                    self.rows += part.num_rows
-                    if in_file >= limit:
-                        file.close()
-                        file = None
-                        self.seconds += time.perf_counter() - started
-                        yield [storage.get_url(filename)]
-                        started = time.perf_counter()
-            if file is not None:
-                file.close()
-                file = None
-                self.seconds += time.perf_counter() - started
-                yield [storage.get_url(filename)]
-        finally:
-            if file is not None:  # abandoned mid-file (a failure): closed, no manifest
-                file.close()
 
 
 def row_groups(blocks: Iterable[pa.RecordBatch], rows: int = ROW_GROUP_ROWS

@@ -21,13 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from singer_sdk.batch import Batcher
 from singer_sdk.helpers._batch import BatchConfig
 
-from tap_zohocrm.bulk_parquet import ArrowConverter, ParquetFiles, row_groups
+from tap_zohocrm.bulk_parquet import ArrowConverter, row_groups
 from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.pagination import response_json
-from tap_zohocrm.parquet_batch import parquet_row, row_plan
+from tap_zohocrm.parquet_batch import ParquetFiles, parquet_row, row_plan
 from tap_zohocrm.prefetch import PageFeed
 
 if TYPE_CHECKING:
@@ -182,7 +181,7 @@ class BulkRead:
         """Parquet BATCH manifests of the whole export, converted by Arrow (bulk_parquet).
 
         Blocks that do not cast, and exports with a column Arrow cannot rebuild, go through
-        the per-record path (post_process, then the SDK's Parquet batcher) instead.
+        the per-record path (post_process, then parquet_batch as for REST records) instead.
         """
         stream = self.stream
         files = ParquetFiles(batch_config, stream.tap_name, stream.name)
@@ -193,15 +192,15 @@ class BulkRead:
             reader = self._csv_blocks(zipped, name, header, block_size=PARQUET_BLOCK_BYTES,
                                       threads=False)
             converter = ArrowConverter(stream.schema, header)
-            batcher = Batcher(tap_name=stream.tap_name, stream_name=stream.name,
-                              batch_config=batch_config)
+            # Records the Arrow path cannot take, written as REST records are.
+            record_files = ParquetFiles(batch_config, stream.tap_name, stream.name)
             if not converter.complete:
                 stream.logger.warning(
                     "%s: Bulk Read columns %s have no Arrow conversion; the export goes "
                     "through the per-record path", stream.api_name, converter.unsupported)
-                yield from batcher.get_batches(records=(
+                yield from record_files.write_rows(
                     parquet_row(plan, record) for batch in reader
-                    for record in self._typed_records(batch)))
+                    for record in self._typed_records(batch))
                 continue
             leftovers: list[pa.RecordBatch] = []
 
@@ -231,9 +230,9 @@ class BulkRead:
             finally:
                 feed.close()
             if leftovers:
-                yield from batcher.get_batches(records=(
+                yield from record_files.write_rows(
                     parquet_row(plan, record) for batch in leftovers
-                    for record in self._typed_records(batch)))
+                    for record in self._typed_records(batch))
         if files.rows:
             stream.logger.info(
                 "%s: %d Bulk Read records converted CSV -> Parquet by Arrow in %.2f s "

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 from singer_sdk import RESTStream
-from singer_sdk.batch import Batcher
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
@@ -24,7 +23,7 @@ from singer_sdk.singerlib import RecordMessage
 from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.limits import CreditBudgetReached
 from tap_zohocrm.pagination import EMPTY_STATUSES, PAGE_LIMIT_CODES, response_json
-from tap_zohocrm.parquet_batch import parquet_row, row_plan
+from tap_zohocrm.parquet_batch import ParquetFiles, parquet_row, row_plan
 from tap_zohocrm.report import StreamReport
 from tap_zohocrm.schema import MISMATCH_PROPERTY, Converter, value_converters
 
@@ -296,10 +295,9 @@ class ZohoStream(RESTStream[Any]):
             yield from super().get_batches(batch_config, context)
             return
         plan = row_plan(self.schema)
-        batcher = Batcher(tap_name=self.tap_name, stream_name=self.name,
-                          batch_config=batch_config)
+        files = ParquetFiles(batch_config, self.tap_name, self.name)
         rows = (parquet_row(plan, r) for r in self._sync_records(context, write_messages=False))
-        for manifest in batcher.get_batches(records=rows):
+        for manifest in files.write_rows(rows):
             yield batch_config.encoding, manifest
 
     @cached_property

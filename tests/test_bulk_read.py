@@ -129,7 +129,8 @@ def test_parquet_files_roll_over_at_batch_size_in_order(tmp_path) -> None:
     import pyarrow as pa
     from singer_sdk.helpers._batch import BatchConfig
 
-    from tap_zohocrm.bulk_parquet import ParquetFiles, row_groups
+    from tap_zohocrm.bulk_parquet import row_groups
+    from tap_zohocrm.parquet_batch import ParquetFiles
 
     config = BatchConfig.from_dict({"encoding": {"format": "parquet", "compression": "none"},
                                     "storage": {"root": tmp_path.as_uri()}, "batch_size": 1000})

@@ -1,0 +1,186 @@
+"""Pipeline benchmark (issue 5): tap-zohocrm into target-postgres, records vs Parquet BATCH.
+
+    bash bench/run --pipeline [--size Leads=50000] [--tap-setting KEY=JSON]
+
+Both runs read the same org from the simulator (no latency) with the same tap settings and
+load PostgreSQL (127.0.0.1:5432, user postgres, database `bench`) with
+meltanolabs-target-postgres 0.8.1 (bench/.venv-target-postgres):
+
+- `records`: the plain record path, `tap-zohocrm | target-postgres` with the target's defaults;
+- `batch`:   the tap writes Parquet BATCH files (`batch_config`), the target loads them with
+  target_configs/postgres.json (COPY, no re-validation of the already typed records).
+
+It prints wall seconds, records/s and peak RSS for each, the ratio, and whether the two
+tables hold identical rows (every column but the target's `_sdc_*` metadata).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from run import (
+    BENCH,
+    ROOT,
+    SimulatorProcess,
+    clean_env,
+    discover_tap,
+    fmt_ratio,
+    tap_command,
+    write_json,
+)
+
+TARGET_VENV = BENCH / ".venv-target-postgres"
+DATABASE = "bench"
+PSQL = ["psql", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-v", "ON_ERROR_STOP=1",
+        "-At"]
+
+
+def psql(sql: str, database: str = DATABASE) -> str:
+    return subprocess.run([*PSQL, "-d", database, "-c", sql], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def prepare_database(schemas: list[str]) -> None:
+    if not psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'", "postgres"):
+        psql(f"CREATE DATABASE {DATABASE}", "postgres")
+    for schema in schemas:
+        psql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def target_config(base: dict[str, Any], schema: str) -> dict[str, Any]:
+    return {**base, "host": "127.0.0.1", "port": 5432, "user": "postgres", "password": "",
+            "database": DATABASE, "default_target_schema": schema}
+
+
+def run_pipeline(label: str, tap_cmd: list[str], target_cmd: list[str], env: dict[str, str],
+                 workdir: Path) -> dict[str, Any]:
+    """tap | target; wall seconds, and each side's peak RSS (from wait4)."""
+    print(f"  running {label} ...", file=sys.stderr, flush=True)
+    with (workdir / f"{label}-tap.log").open("wb") as tap_log, \
+            (workdir / f"{label}-target.log").open("wb") as target_log:
+        started = time.perf_counter()
+        tap = subprocess.Popen(tap_cmd, cwd=workdir, env=env, stdout=subprocess.PIPE,
+                               stderr=tap_log, stdin=subprocess.DEVNULL)
+        target = subprocess.Popen(target_cmd, cwd=workdir, env=env, stdin=tap.stdout,
+                                  stdout=subprocess.DEVNULL, stderr=target_log)
+        assert tap.stdout is not None
+        tap.stdout.close()
+        usage = {}
+        for name, proc in (("tap", tap), ("target", target)):
+            _, status, rusage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            usage[name] = rusage.ru_maxrss / 1024
+        wall = time.perf_counter() - started
+    if tap.returncode or target.returncode:
+        for side in ("tap", "target"):
+            print(f"--- {label} {side} log ends:\n"
+                  f"{(workdir / f'{label}-{side}.log').read_text(errors='replace')[-2000:]}")
+        sys.exit(f"{label}: tap exit {tap.returncode}, target exit {target.returncode}")
+    return {"label": label, "wall": wall, "tap_rss": usage["tap"], "target_rss": usage["target"]}
+
+
+def table_digest(schema: str, table: str) -> tuple[int, str, list[str]]:
+    """Rows, an md5 over every row (ordered by id) and the columns, `_sdc_*` left out."""
+    columns = psql(
+        f"SELECT column_name FROM information_schema.columns WHERE table_schema = '{schema}' "
+        f"AND table_name = '{table}' AND column_name NOT LIKE '\\_sdc\\_%' "
+        f"ORDER BY column_name").splitlines()
+    select = ", ".join(f'"{c}"' for c in columns)
+    out = psql(f"SELECT count(*), md5(string_agg(t::text, E'\\n' ORDER BY t.id)) FROM "
+               f"(SELECT {select} FROM {schema}.{table}) t")
+    count, digest = out.split("|")
+    return int(count), digest, columns
+
+
+def differing_columns(columns: list[str], table: str, a: str, b: str) -> list[str]:
+    differing = []
+    for column in columns:
+        n = psql(f'SELECT count(*) FROM {a}.{table} x JOIN {b}.{table} y USING (id) '
+                 f'WHERE x."{column}"::text IS DISTINCT FROM y."{column}"::text')
+        if int(n):
+            differing.append(f"{column} ({n} rows)")
+    return differing
+
+
+def pipeline(args: Any, workdir: Path, extra_settings: dict[str, Any]) -> int:
+    target = TARGET_VENV / "bin" / "target-postgres"
+    if not target.exists():
+        sys.exit(f"{target} is missing: `bash bench/run --pipeline` creates it")
+    sizes = args.size
+    modules = list(sizes)
+    total = sum(sizes.values())
+    print(f"Starting the simulator: {', '.join(f'{m}={n}' for m, n in sizes.items())}, "
+          "no latency", file=sys.stderr, flush=True)
+    sim = SimulatorProcess(sizes, 0, args.seed, workdir / "simulator.log")
+    env = clean_env(workdir)
+    schemas = {"records": "bench_records", "batch": "bench_batch"}
+    prepare_database(list(schemas.values()))
+    try:
+        discovery_config, catalog = discover_tap(sim, workdir, modules, "v8", env)
+        config = {**json.loads(discovery_config.read_text()), **extra_settings}
+        config_path = write_json(workdir / "tap-records.json", config)
+        tap_base = [*tap_command(), "--catalog", str(catalog)]
+        results = []
+        # The plain record path with target-postgres's defaults.
+        results.append(run_pipeline(
+            "records", [*tap_base, "--config", str(config_path)],
+            [str(target), "--config",
+             str(write_json(workdir / "target-records.json",
+                            target_config({}, schemas["records"])))],
+            env, workdir))
+        # Parquet BATCH files, loaded with the project's target settings.
+        batch_config = {"encoding": {"format": "parquet", "compression": "gzip"},
+                        "storage": {"root": (workdir / "parquet").as_uri()},
+                        "batch_size": args.batch_size}
+        tap_config = write_json(workdir / "tap-batch.json",
+                                {**config, "batch_config": batch_config})
+        shipped = json.loads((ROOT / "target_configs" / "postgres.json").read_text())
+        results.append(run_pipeline(
+            "batch", [*tap_base, "--config", str(tap_config)],
+            [str(target), "--config",
+             str(write_json(workdir / "target-batch.json",
+                            target_config(shipped, schemas["batch"])))],
+            env, workdir))
+    finally:
+        sim.stop()
+
+    print()
+    print(f"Pipeline: {total:,} records ({', '.join(f'{m}={n:,}' for m, n in sizes.items())}) "
+          f"from the simulator (no latency) into PostgreSQL, {os.cpu_count()} CPU cores")
+    print()
+    print("| path | loaded rows | wall s | records/s | tap peak RSS MB | target peak RSS MB |")
+    print("|---|---:|---:|---:|---:|---:|")
+    same = True
+    digests = {}
+    for r in results:
+        rows = 0
+        for module in modules:
+            count, digest, columns = table_digest(schemas[r["label"]], module.lower())
+            digests[(r["label"], module)] = (count, digest, columns)
+            rows += count
+        r["rows"] = rows
+        print(f"| {r['label']} | {rows:,} | {r['wall']:.1f} | {rows / r['wall']:,.0f} | "
+              f"{r['tap_rss']:.0f} | {r['target_rss']:.0f} |")
+    print()
+    records, batch = results
+    print(f"Parquet BATCH loads {fmt_ratio(records['wall'] / batch['wall'])} faster than the "
+          f"record path with target-postgres defaults (wall time).")
+    for module in modules:
+        a, b = digests[("records", module)], digests[("batch", module)]
+        if a[:2] == b[:2] and a[2] == b[2]:
+            print(f"{module}: identical rows in both tables ({a[0]:,} rows, {len(a[2])} columns "
+                  f"compared, md5 {a[1]})")
+            continue
+        same = False
+        table = module.lower()
+        diff = differing_columns(sorted(set(a[2]) & set(b[2])), table, schemas["records"],
+                                 schemas["batch"])
+        print(f"{module}: rows differ: {a[0]:,} vs {b[0]:,} rows; columns only in one: "
+              f"{sorted(set(a[2]) ^ set(b[2]))}; differing: {', '.join(diff) or 'none'}")
+    return 0 if same else 1
