@@ -7,8 +7,10 @@ load PostgreSQL (127.0.0.1:5432, user postgres, database `bench`) with
 meltanolabs-target-postgres 0.8.1 (bench/.venv-target-postgres):
 
 - `records`: the plain record path, `tap-zohocrm | target-postgres` with the target's defaults;
-- `batch`:   the tap writes Parquet BATCH files (`batch_config`), the target loads them with
-  target_configs/postgres.json (COPY, no re-validation of the already typed records).
+- `records-tuned`: the record path, target-postgres with target_configs/postgres.json (COPY, no
+  re-validation of the already typed records);
+- `batch`:   the tap writes Parquet BATCH files (`batch_config`, `--batch-size` records each),
+  the target loads them with target_configs/postgres.json.
 
 It prints wall seconds, records/s and peak RSS for each, the ratio, and whether the two
 tables hold identical rows (every column but the target's `_sdc_*` metadata).
@@ -119,7 +121,8 @@ def pipeline(args: Any, workdir: Path, extra_settings: dict[str, Any]) -> int:
           "no latency", file=sys.stderr, flush=True)
     sim = SimulatorProcess(sizes, 0, args.seed, workdir / "simulator.log")
     env = clean_env(workdir)
-    schemas = {"records": "bench_records", "batch": "bench_batch"}
+    schemas = {"records": "bench_records", "records-tuned": "bench_records_tuned",
+               "batch": "bench_batch"}
     prepare_database(list(schemas.values()))
     try:
         discovery_config, catalog = discover_tap(sim, workdir, modules, "v8", env)
@@ -134,13 +137,20 @@ def pipeline(args: Any, workdir: Path, extra_settings: dict[str, Any]) -> int:
              str(write_json(workdir / "target-records.json",
                             target_config({}, schemas["records"])))],
             env, workdir))
+        shipped = json.loads((ROOT / "target_configs" / "postgres.json").read_text())
+        # The record path with the project's target settings (COPY, no re-validation).
+        results.append(run_pipeline(
+            "records-tuned", [*tap_base, "--config", str(config_path)],
+            [str(target), "--config",
+             str(write_json(workdir / "target-records-tuned.json",
+                            target_config(shipped, schemas["records-tuned"])))],
+            env, workdir))
         # Parquet BATCH files, loaded with the project's target settings.
         batch_config = {"encoding": {"format": "parquet", "compression": "gzip"},
                         "storage": {"root": (workdir / "parquet").as_uri()},
                         "batch_size": args.batch_size}
         tap_config = write_json(workdir / "tap-batch.json",
                                 {**config, "batch_config": batch_config})
-        shipped = json.loads((ROOT / "target_configs" / "postgres.json").read_text())
         results.append(run_pipeline(
             "batch", [*tap_base, "--config", str(tap_config)],
             [str(target), "--config",
@@ -168,19 +178,22 @@ def pipeline(args: Any, workdir: Path, extra_settings: dict[str, Any]) -> int:
         print(f"| {r['label']} | {rows:,} | {r['wall']:.1f} | {rows / r['wall']:,.0f} | "
               f"{r['tap_rss']:.0f} | {r['target_rss']:.0f} |")
     print()
-    records, batch = results
-    print(f"Parquet BATCH loads {fmt_ratio(records['wall'] / batch['wall'])} faster than the "
-          f"record path with target-postgres defaults (wall time).")
-    for module in modules:
-        a, b = digests[("records", module)], digests[("batch", module)]
-        if a[:2] == b[:2] and a[2] == b[2]:
-            print(f"{module}: identical rows in both tables ({a[0]:,} rows, {len(a[2])} columns "
-                  f"compared, md5 {a[1]})")
-            continue
-        same = False
-        table = module.lower()
-        diff = differing_columns(sorted(set(a[2]) & set(b[2])), table, schemas["records"],
-                                 schemas["batch"])
-        print(f"{module}: rows differ: {a[0]:,} vs {b[0]:,} rows; columns only in one: "
-              f"{sorted(set(a[2]) ^ set(b[2]))}; differing: {', '.join(diff) or 'none'}")
+    records = results[0]
+    for r in results[1:]:
+        print(f"{r['label']} loads {fmt_ratio(records['wall'] / r['wall'])} faster than the "
+              f"record path with target-postgres defaults (wall time).")
+    for r in results[1:]:
+        for module in modules:
+            a, b = digests[("records", module)], digests[(r["label"], module)]
+            if a[:2] == b[:2] and a[2] == b[2]:
+                print(f"{module}: {r['label']} rows identical to the record path's ({a[0]:,} "
+                      f"rows, {len(a[2])} columns compared, md5 {a[1]})")
+                continue
+            same = False
+            table = module.lower()
+            diff = differing_columns(sorted(set(a[2]) & set(b[2])), table, schemas["records"],
+                                     schemas[r["label"]])
+            print(f"{module}: {r['label']} rows differ: {a[0]:,} vs {b[0]:,} rows; columns only "
+                  f"in one: {sorted(set(a[2]) ^ set(b[2]))}; differing: "
+                  f"{', '.join(diff) or 'none'}")
     return 0 if same else 1

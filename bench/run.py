@@ -3,6 +3,7 @@
     bash bench/run --latency-ms 100 --size Leads=20000,Contacts=20000,Accounts=10000,Deals=10000
     bash bench/run --per-record
     bash bench/run --pipeline
+    bash bench/run --bulk-read
 
 End to end: starts the Zoho CRM simulator (its own process) with the given latency and org
 size, discovers each contender's catalog (not timed), then runs each contender once with its
@@ -69,9 +70,10 @@ RECORD_LINE = re.compile(
 
 
 class SimulatorProcess:
-    def __init__(self, sizes: dict[str, int], latency_ms: float, seed: int, log: Path) -> None:
+    def __init__(self, sizes: dict[str, int], latency_ms: float, seed: int, log: Path,
+                 extra: list[str] | None = None) -> None:
         cmd = [sys.executable, "-m", "zoho_simulator", "--port", "0", "--seed", str(seed),
-               "--latency-ms", str(latency_ms)]
+               "--latency-ms", str(latency_ms), *(extra or [])]
         for module, n in sizes.items():
             cmd += ["--size", f"{module}={n}"]
         self._log = log.open("wb")
@@ -647,8 +649,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pipeline", action="store_true",
                    help="tap into target-postgres: record path vs Parquet BATCH (bench/"
                    "pipeline.py); default size Leads=50000")
-    p.add_argument("--batch-size", type=int, default=10_000,
-                   help="--pipeline: records per Parquet BATCH file (default 10000)")
+    p.add_argument("--bulk-read", action="store_true",
+                   help="a Bulk Read backfill to records vs straight to Parquet (bench/"
+                   "bulk_read.py); default size Leads=200000")
+    p.add_argument("--batch-size", type=int, default=2_000,
+                   help="--pipeline: records per Parquet BATCH file (default 2000: the target "
+                   "starts loading while the tap reads on)")
     p.add_argument("--records", type=int, default=5000, help="--per-record: Leads records")
     p.add_argument("--repeat", type=int, default=3, help="--per-record: passes per process")
     p.add_argument("--rounds", type=int, default=2,
@@ -659,7 +665,8 @@ def main(argv: list[str] | None = None) -> int:
     for setting in args.tap_setting:
         key, _, value = setting.partition("=")
         EXTRA_TAP_SETTINGS[key] = json.loads(value)
-    default_size = {"Leads": 50000} if args.pipeline else {
+    default_size = {"Leads": 50000} if args.pipeline else {"Leads": 200000} \
+        if args.bulk_read else {
         "Leads": 20000, "Contacts": 20000, "Accounts": 10000, "Deals": 10000}
     args.size = parse_sizes(args.size) or default_size
     args.contenders = [c.strip() for c in args.contenders.split(",") if c.strip()]
@@ -668,7 +675,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"unknown contenders {sorted(unknown)}; choose from {', '.join(CONTENDERS)}")
     if args.needs_airbyte:
         print("yes" if "airbyte" in args.contenders
-              and not (args.per_record or args.pipeline) else "no")
+              and not (args.per_record or args.pipeline or args.bulk_read) else "no")
         return 0
 
     workdir = Path(tempfile.mkdtemp(prefix="tap-zohocrm-bench-"))
@@ -682,6 +689,10 @@ def main(argv: list[str] | None = None) -> int:
             from pipeline import pipeline
 
             return pipeline(args, workdir, EXTRA_TAP_SETTINGS)
+        elif args.bulk_read:
+            from bulk_read import bulk_read
+
+            return bulk_read(args, workdir, EXTRA_TAP_SETTINGS)
         else:
             results = end_to_end(args, workdir)
             print_table(results, args)

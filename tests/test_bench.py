@@ -63,3 +63,15 @@ def test_per_record_mode_compares_identical_output() -> None:
         assert float(row["best records/s"].replace(",", "")) > 0
         assert float(row["median records/s"].replace(",", "")) > 0
     assert "identical on all 300 sample records" in out
+
+
+def test_bulk_read_mode_compares_records_and_parquet_outputs() -> None:
+    out = bench("--bulk-read", "--size", "Leads=1200")
+    rows = table(out, "output")
+    assert set(rows) == {"records", "parquet gzip", "parquet snappy"}
+    for label, row in rows.items():
+        assert row["records"] == "1,200", label  # the whole module, whichever output
+        assert float(row["peak RSS MB"]) > 10
+    for label in ("parquet gzip", "parquet snappy"):
+        assert float(rows[label]["CSV -> Parquet records/s"].replace(",", "")) > 0
+        assert float(rows[label]["files MB"]) > 0
