@@ -127,36 +127,26 @@ def pipeline(args: Any, workdir: Path, extra_settings: dict[str, Any]) -> int:
     try:
         discovery_config, catalog = discover_tap(sim, workdir, modules, "v8", env)
         config = {**json.loads(discovery_config.read_text()), **extra_settings}
-        config_path = write_json(workdir / "tap-records.json", config)
-        tap_base = [*tap_command(), "--catalog", str(catalog)]
-        results = []
-        # The plain record path with target-postgres's defaults.
-        results.append(run_pipeline(
-            "records", [*tap_base, "--config", str(config_path)],
-            [str(target), "--config",
-             str(write_json(workdir / "target-records.json",
-                            target_config({}, schemas["records"])))],
-            env, workdir))
         shipped = json.loads((ROOT / "target_configs" / "postgres.json").read_text())
-        # The record path with the project's target settings (COPY, no re-validation).
-        results.append(run_pipeline(
-            "records-tuned", [*tap_base, "--config", str(config_path)],
-            [str(target), "--config",
-             str(write_json(workdir / "target-records-tuned.json",
-                            target_config(shipped, schemas["records-tuned"])))],
-            env, workdir))
-        # Parquet BATCH files, loaded with the project's target settings.
         batch_config = {"encoding": {"format": "parquet", "compression": "gzip"},
                         "storage": {"root": (workdir / "parquet").as_uri()},
                         "batch_size": args.batch_size}
-        tap_config = write_json(workdir / "tap-batch.json",
-                                {**config, "batch_config": batch_config})
-        results.append(run_pipeline(
-            "batch", [*tap_base, "--config", str(tap_config)],
-            [str(target), "--config",
-             str(write_json(workdir / "target-batch.json",
-                            target_config(shipped, schemas["batch"])))],
-            env, workdir))
+        paths = [
+            # The plain record path with target-postgres's defaults.
+            ("records", config, {}),
+            # The record path with the project's target settings (COPY, no re-validation).
+            ("records-tuned", config, shipped),
+            # Parquet BATCH files, loaded with the project's target settings.
+            ("batch", {**config, "batch_config": batch_config}, shipped),
+        ]
+        results = []
+        for label, tap_settings, target_settings in paths:
+            tap_config = write_json(workdir / f"tap-{label}.json", tap_settings)
+            target_file = write_json(workdir / f"target-{label}.json",
+                                     target_config(target_settings, schemas[label]))
+            results.append(run_pipeline(
+                label, [*tap_command(), "--catalog", str(catalog), "--config", str(tap_config)],
+                [str(target), "--config", str(target_file)], env, workdir))
     finally:
         sim.stop()
 
