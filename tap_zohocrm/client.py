@@ -218,6 +218,25 @@ class ZohoStream(RESTStream[Any]):
         """Records this stream expects to read, for progress lines (None: unknown)."""
         return None
 
+    # -- state: every change and every STATE message under the tap's lock (parallel.py) ------
+
+    def _increment_stream_state(self, latest_record: dict[str, Any], *,
+                                context: Context | None = None) -> None:
+        with self._zoho_tap.state_lock:
+            super()._increment_stream_state(latest_record, context=context)
+
+    def _write_state_message(self) -> None:
+        with self._zoho_tap.state_lock:
+            super()._write_state_message()
+
+    def _write_starting_replication_value(self, context: Context | None) -> None:
+        with self._zoho_tap.state_lock:
+            super()._write_starting_replication_value(context)
+
+    def _finalize_state(self, state: dict | None = None) -> None:
+        with self._zoho_tap.state_lock:
+            super()._finalize_state(state)
+
     def sync(self, context: Context | None = None) -> None:
         """Sync, making sure a resumable STATE is written however the stream ends."""
         report = self._zoho_tap.report

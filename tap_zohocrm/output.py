@@ -8,6 +8,7 @@ STATE that covers records it did not write out.
 from __future__ import annotations
 
 import sys
+import threading
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib.encoding.base import SingerMessageType
@@ -15,10 +16,17 @@ from singer_sdk.singerlib.encoding.simple import Message
 
 
 class BufferedMsgSpecWriter(MsgSpecWriter):
-    """MsgSpecWriter that flushes on every message but RECORD."""
+    """MsgSpecWriter that flushes on every message but RECORD.
+
+    One message at a time: the encoder reuses one buffer, and module streams may write from
+    several threads (parallel_modules).
+    """
+
+    _lock = threading.Lock()
 
     def write_message(self, message: Message) -> None:
         out = sys.stdout.buffer
-        out.write(self.format_message(message))
-        if message.type != SingerMessageType.RECORD:
-            out.flush()
+        with self._lock:
+            out.write(self.format_message(message))
+            if message.type != SingerMessageType.RECORD:
+                out.flush()
