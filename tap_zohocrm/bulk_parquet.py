@@ -1,12 +1,12 @@
 """Bulk Read CSV -> Parquet BATCH files with Arrow compute: no per-record Python.
 
-With Parquet batch output, a Bulk Read backfill never builds Python dicts: each block of the
-export's CSV is parsed by pyarrow, every column is cast to the shape the REST path writes
-(integers, numbers, booleans, UTC datetime text, lookups as `{id}` structs, multi-select values
-as lists, tags as `[{name}]`), properties the CSV lacks become null columns, and the block is
-appended to a Parquet file. A block whose values do not cast (bad data in a typed column) goes
-through the per-record path instead, so its odd values land in `_zoho_mismatched_values` as
-they would over REST.
+With Parquet batch output, a Bulk Read backfill never builds Python dicts: the export's CSV is
+parsed by pyarrow a block at a time, blocks are joined into row groups, every column is cast to
+the shape the REST path writes (integers, numbers, booleans, UTC datetime text, lookups as `{id}`
+structs, multi-select values as lists, tags as `[{name}]`), properties the CSV lacks become null
+columns, and each row group is appended to a Parquet file (parquet_batch.ParquetFiles). A row
+group whose values do not cast (bad data in a typed column) goes through the per-record path
+instead, so its odd values land in `_zoho_mismatched_values` as they would over REST.
 """
 
 from __future__ import annotations
