@@ -88,6 +88,7 @@ class Prefetcher:
         self.side_pool = ThreadPoolExecutor(max_workers=max(1, workers),
                                             thread_name_prefix="zoho-side")
         self._feeds: dict[str, PageFeed] = {}
+        self._started: set[str] = set()
         self._lock = threading.Lock()
 
     def feed_for(self, stream: Any, order: list[Any]) -> PageFeed:
@@ -95,9 +96,13 @@ class Prefetcher:
         with self._lock:
             ahead = order[order.index(stream):][: self.window] if stream in order else [stream]
             for upcoming in ahead:
-                if upcoming.name not in self._feeds:
+                # Once per stream and run: a module syncing in parallel (parallel.py) may have
+                # taken its feed already; a second producer would share its paging state.
+                if upcoming.name not in self._started:
+                    self._started.add(upcoming.name)
                     self._feeds[upcoming.name] = PageFeed(upcoming.name, upcoming.produce_pages)
-            return self._feeds.pop(stream.name)
+            feed = self._feeds.pop(stream.name, None)
+            return feed or PageFeed(stream.name, stream.produce_pages)  # a stream synced again
 
     def close(self) -> None:
         with self._lock:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from itertools import pairwise
 
+from tap_zohocrm.prefetch import Prefetcher
 from tests.helpers import discover, run_tap, select_streams, tap_config, utc
 
 MODULES = {"Leads": 2600, "Contacts": 1500, "Accounts": 900, "Deals": 700}
@@ -27,7 +30,7 @@ def test_parallel_modules_interleave_records_and_keep_state_correct(make_simulat
 
     # The modules' records interleave (not one module after another).
     order = [m["stream"] for m in run.messages if m["type"] == "RECORD"]
-    switches = sum(1 for a, b in zip(order, order[1:], strict=False) if a != b)
+    switches = sum(1 for a, b in pairwise(order) if a != b)
     assert switches > 2 * len(MODULES), switches
 
     # No STATE is ahead of the records written before it, for any stream; the last one holds
@@ -49,3 +52,24 @@ def test_parallel_modules_interleave_records_and_keep_state_correct(make_simulat
     for module in MODULES:
         want = max(utc(r["Modified_Time"]) for r in sim.records(module))
         assert final[module.lower()]["replication_key_value"] == want, module
+
+
+def test_each_module_is_read_by_one_producer_whatever_order_threads_ask() -> None:
+    """A module already taken by its own thread is not started again by an earlier module's
+    read-ahead (two producers would share, and corrupt, its paging state)."""
+    class Module:
+        def __init__(self, name: str) -> None:
+            self.name, self.producers = name, 0
+
+        def produce_pages(self, feed) -> None:
+            self.producers += 1
+
+    order = [Module(n) for n in ("leads", "contacts", "accounts", "deals")]
+    prefetcher = Prefetcher(window=3, workers=1)
+    try:
+        for module in (order[3], order[1], order[0], order[2]):  # threads ask out of order
+            prefetcher.feed_for(module, order)
+        time.sleep(0.3)  # producers run in their own threads
+        assert [m.producers for m in order] == [1, 1, 1, 1]
+    finally:
+        prefetcher.close()
