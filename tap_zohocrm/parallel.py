@@ -40,6 +40,9 @@ def sync_streams(tap: TapZohoCRM, workers: int) -> None:
         if (s.selected or s.has_selected_descendents) and not s.parent_stream_type
     ]
     side_by_side = [s for s in streams if runs_alone(s)]
+    # The tap's shared parts are built here, once: from Python 3.12 on, cached_property does
+    # not lock, and two threads could each build, say, their own concurrency gate.
+    _ = tap.state_lock, tap.prefetcher, tap.limits, tap.report, tap.authenticator
     with tap.state_lock:
         for stream in side_by_side:
             _ = stream.stream_state  # each bookmark entry created here, not by two threads
