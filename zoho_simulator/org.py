@@ -287,8 +287,10 @@ class Org:
             if hint == "long":  # rich text, sometimes longer than the 500-char list cut
                 return "<p>" + " ".join(rng.choice(WORDS) for _ in range(rng.randint(10, 160))) \
                     + "</p>"
-            return " ".join(self._text(rng, WORDS, WORDS_U)
-                            for _ in range(rng.randint(3, 14))).capitalize() + "."
+            # Multi-line, as users type notes: Bulk Read CSV cells then span lines.
+            words = [self._text(rng, WORDS, WORDS_U) for _ in range(rng.randint(3, 14))]
+            return "\n".join(" ".join(words[i:i + 6]) for i in range(0, len(words), 6)
+                             ).capitalize() + "."
         if dt == "email":
             first = str(v.get("First_Name") or rng.choice(FIRST)).lower()
             return f"{first}.{rng.choice(LAST).lower()}{rng.randint(1, 99)}@example.com"
