@@ -11,19 +11,19 @@ everything changed during the export.
 from __future__ import annotations
 
 import csv
-import io
 import json
+import os
 import tempfile
 import time
-import zipfile
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from singer_sdk.helpers._batch import BatchConfig
 
 from tap_zohocrm.bulk_parquet import ArrowConverter, row_groups
+from tap_zohocrm.bulk_zip import ZipCsvInflater
 from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.pagination import response_json
 from tap_zohocrm.parquet_batch import ParquetFiles, parquet_row, row_plan
@@ -129,8 +129,9 @@ class BulkRead:
             wait = min(wait * 1.5, POLL_MAX_SECONDS)
         raise ZohoAPIError(f"Bulk Read job {job_id} of {self.stream.api_name} did not finish")
 
-    def download(self, job_id: str, into: Any) -> None:
-        """Stream the ZIP to a file: an export of 200,000 records is over 100 MB."""
+    def download(self, job_id: str, into: BinaryIO) -> None:
+        """Stream the ZIP and write its CSV, inflated as it arrives (bulk_zip), to `into`: an
+        export of 200,000 records is over 100 MB zipped, 400 MB of CSV."""
         stream = self.stream
         limits = stream._zoho_tap.limits
 
@@ -148,20 +149,23 @@ class BulkRead:
         prepared = stream.build_prepared_request(
             method="GET", url=f"{self.base}/{job_id}/result", headers=dict(stream.http_headers))
         response = stream.request_decorator(fetch)(prepared, None)
+        csv_file = ZipCsvInflater(into, f"{stream.api_name} job {job_id}")
         for chunk in response.iter_content(chunk_size=1 << 20):
-            into.write(chunk)
-        into.flush()
+            csv_file.feed(chunk)
+        csv_file.close()
 
-    def _archives(self) -> Iterator[Any]:
-        """Every page of the export: a job each, waited for and downloaded to a temp file."""
+    def _exports(self) -> Iterator[str]:
+        """Every page of the export: a job each, waited for, downloaded and inflated to a
+        temporary CSV file (removed when the next page starts); yields the file's path."""
         page, token = 1, None
         while True:
             job_id = self.create_job(page, token)
             result = self.wait(job_id)
-            with tempfile.TemporaryFile() as archive:
-                self.download(job_id, archive)
-                archive.seek(0)
-                yield archive
+            with tempfile.TemporaryDirectory(prefix="tap-zohocrm-bulk-") as folder:
+                path = os.path.join(folder, f"{job_id}.csv")
+                with open(path, "wb") as csv_file:
+                    self.download(job_id, csv_file)
+                yield path
             if not result.get("more_records"):
                 return
             token = result.get("next_page_token")
@@ -169,10 +173,9 @@ class BulkRead:
 
     def batches(self) -> Iterator[list[dict[str, Any]]]:
         """Record batches of every page of the export, typed like REST records."""
-        for archive in self._archives():
-            zipped, name, header = self._csv_header(archive)
-            for batch in self._csv_blocks(zipped, name, header, block_size=1 << 20,
-                                          threads=False):
+        for path in self._exports():
+            header = self._csv_header(path)
+            for batch in self._csv_blocks(path, header, block_size=1 << 20, threads=False):
                 # Small slices: each becomes Python dicts queued for the emitter.
                 for offset in range(0, batch.num_rows, BATCH_ROWS):
                     yield self._records(batch.slice(offset, BATCH_ROWS))
@@ -187,10 +190,10 @@ class BulkRead:
         files = ParquetFiles(batch_config, stream.tap_name, stream.name)
         plan = row_plan(stream.schema)
         report = stream._zoho_tap.report
-        for archive in self._archives():
-            zipped, name, header = self._csv_header(archive)
-            reader = self._csv_blocks(zipped, name, header, block_size=PARQUET_BLOCK_BYTES,
-                                      threads=False)
+        for path in self._exports():
+            header = self._csv_header(path)
+            # Arrow's reader threads parse the next block while this one converts and writes.
+            reader = self._csv_blocks(path, header, block_size=PARQUET_BLOCK_BYTES, threads=True)
             converter = ArrowConverter(stream.schema, header)
             # Records the Arrow path cannot take, written as REST records are.
             record_files = ParquetFiles(batch_config, stream.tap_name, stream.name)
@@ -247,33 +250,29 @@ class BulkRead:
                 yield typed
 
     @staticmethod
-    def _csv_header(archive: Any) -> tuple[zipfile.ZipFile, str, list[str]]:
-        zipped = zipfile.ZipFile(archive)
-        name = next(n for n in zipped.namelist() if n.endswith(".csv"))
-        with zipped.open(name) as raw:
-            header = next(csv.reader(io.TextIOWrapper(raw, encoding="utf-8")))
-        return zipped, name, header
+    def _csv_header(path: str) -> list[str]:
+        with open(path, encoding="utf-8", newline="") as text:
+            return next(csv.reader(text), [])
 
     @staticmethod
-    def _csv_blocks(zipped: zipfile.ZipFile, name: str, header: list[str], *,
-                    block_size: int, threads: bool) -> Iterator[pa.RecordBatch]:
+    def _csv_blocks(path: str, header: list[str], *, block_size: int, threads: bool
+                    ) -> Iterator[pa.RecordBatch]:
         """The export's CSV a block at a time (no read-ahead of the whole export), every
         column as text."""
-        with zipped.open(name) as raw:
-            reader = pacsv.open_csv(
-                raw,
-                read_options=pacsv.ReadOptions(block_size=block_size, use_threads=threads),
-                convert_options=pacsv.ConvertOptions(
-                    column_types={column: pa.string() for column in header},
-                    strings_can_be_null=True,
-                ),
-            )
-            try:
-                yield from reader
-            finally:
-                # Closed before the file it reads from: an Arrow reader thread left reading a
-                # Python file aborts the interpreter at exit.
-                reader.close()
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=block_size, use_threads=threads),
+            # Text areas hold line breaks; without this Arrow splits blocks inside a cell.
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={column: pa.string() for column in header},
+                strings_can_be_null=True,
+            ),
+        )
+        try:
+            yield from reader
+        finally:
+            reader.close()
 
     def _records(self, batch: pa.RecordBatch) -> list[dict[str, Any]]:
         known = self.stream._known_keys
