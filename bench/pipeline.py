@@ -60,10 +60,25 @@ def target_config(base: dict[str, Any], schema: str) -> dict[str, Any]:
             "database": DATABASE, "default_target_schema": schema}
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a running process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu() -> float:
+    """CPU seconds every process on the machine has used so far (busy time, all cores)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def run_pipeline(label: str, tap_cmd: list[str], target_cmd: list[str], env: dict[str, str],
-                 workdir: Path) -> dict[str, Any]:
-    """tap | target; wall seconds, and each side's peak RSS (from wait4)."""
+                 workdir: Path, sim: SimulatorProcess) -> dict[str, Any]:
+    """tap | target; wall seconds, each side's peak RSS and CPU seconds (from wait4), the
+    simulator's CPU seconds, and the rest of the machine's (PostgreSQL, mostly)."""
     print(f"  running {label} ...", file=sys.stderr, flush=True)
+    sim_cpu, all_cpu = process_cpu(sim.proc.pid), machine_cpu()
     with (workdir / f"{label}-tap.log").open("wb") as tap_log, \
             (workdir / f"{label}-target.log").open("wb") as target_log:
         started = time.perf_counter()
@@ -73,18 +88,22 @@ def run_pipeline(label: str, tap_cmd: list[str], target_cmd: list[str], env: dic
                                   stdout=subprocess.DEVNULL, stderr=target_log)
         assert tap.stdout is not None
         tap.stdout.close()
-        usage = {}
+        usage, cpu = {}, {}
         for name, proc in (("tap", tap), ("target", target)):
             _, status, rusage = os.wait4(proc.pid, 0)
             proc.returncode = os.waitstatus_to_exitcode(status)
             usage[name] = rusage.ru_maxrss / 1024
+            cpu[name] = rusage.ru_utime + rusage.ru_stime
         wall = time.perf_counter() - started
+    cpu["simulator"] = process_cpu(sim.proc.pid) - sim_cpu
+    cpu["other"] = machine_cpu() - all_cpu - sum(cpu.values())
     if tap.returncode or target.returncode:
         for side in ("tap", "target"):
             print(f"--- {label} {side} log ends:\n"
                   f"{(workdir / f'{label}-{side}.log').read_text(errors='replace')[-2000:]}")
         sys.exit(f"{label}: tap exit {tap.returncode}, target exit {target.returncode}")
-    return {"label": label, "wall": wall, "tap_rss": usage["tap"], "target_rss": usage["target"]}
+    return {"label": label, "wall": wall, "tap_rss": usage["tap"], "target_rss": usage["target"],
+            "cpu": cpu}
 
 
 def table_digest(schema: str, table: str) -> tuple[int, str, list[str]]:
@@ -146,7 +165,7 @@ def pipeline(args: Any, workdir: Path, extra_settings: dict[str, Any]) -> int:
                                      target_config(target_settings, schemas[label]))
             results.append(run_pipeline(
                 label, [*tap_command(), "--catalog", str(catalog), "--config", str(tap_config)],
-                [str(target), "--config", str(target_file)], env, workdir))
+                [str(target), "--config", str(target_file)], env, workdir, sim))
     finally:
         sim.stop()
 
@@ -154,8 +173,9 @@ def pipeline(args: Any, workdir: Path, extra_settings: dict[str, Any]) -> int:
     print(f"Pipeline: {total:,} records ({', '.join(f'{m}={n:,}' for m, n in sizes.items())}) "
           f"from the simulator (no latency) into PostgreSQL, {os.cpu_count()} CPU cores")
     print()
-    print("| path | loaded rows | wall s | records/s | tap peak RSS MB | target peak RSS MB |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| path | loaded rows | wall s | records/s | tap peak RSS MB | target peak RSS MB "
+          "| CPU s: tap | target | simulator | other (PostgreSQL...) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     same = True
     digests = {}
     for r in results:
@@ -165,8 +185,10 @@ def pipeline(args: Any, workdir: Path, extra_settings: dict[str, Any]) -> int:
             digests[(r["label"], module)] = (count, digest, columns)
             rows += count
         r["rows"] = rows
+        cpu = r["cpu"]
         print(f"| {r['label']} | {rows:,} | {r['wall']:.1f} | {rows / r['wall']:,.0f} | "
-              f"{r['tap_rss']:.0f} | {r['target_rss']:.0f} |")
+              f"{r['tap_rss']:.0f} | {r['target_rss']:.0f} | {cpu['tap']:.1f} | "
+              f"{cpu['target']:.1f} | {cpu['simulator']:.1f} | {cpu['other']:.1f} |")
     print()
     records = results[0]
     for r in results[1:]:
