@@ -84,7 +84,10 @@ def make_plan(tap: TapZohoCRM) -> dict[str, Any]:
             credits += call_cost("GET", "/deleted")
         note = ""
         if stream.rich_text_fields():
-            note = f"+ up to {expected} rich-text re-reads"
+            # v8 re-reads a page's cut rich text in one call; v7 one call per cut record.
+            rereads = (math.ceil(expected / int(tap.config.get("per_page", 200)))
+                       if tap.api_version_number >= 8 else expected)
+            note = f"+ up to {rereads} rich-text re-reads"
         attachments = next((c for c in stream.child_streams if c.selected), None)
         if attachments is not None and stream._attachments:
             calls += expected

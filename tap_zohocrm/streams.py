@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 REPLICATION_KEY = "Modified_Time"
 MAX_FIELDS_PER_CALL = 50  # Zoho's `fields` limit from v3 on
+RICH_TEXT_IDS_PER_CALL = 200  # Get Rich Text Fields (v8): ids a call
 MAX_IDS_PER_CALL = 100
 
 
@@ -442,26 +443,40 @@ class ModuleStream(ZohoStream):
         return []
 
     def _complete_rich_text(self, records: list[dict[str, Any]]) -> None:
-        """Re-read, one record a call, rich text that a list call cut at 500 characters.
+        """Re-read rich text that a list call cut at 500 characters.
 
-        The calls of a page run side by side in the prefetcher's second pool (this runs in a
+        From v8, Get Rich Text Fields returns it for up to 200 records a call: one call per
+        page. v7 has it for one record at a time, so each cut record is re-read by its own
+        call; those calls run side by side in the prefetcher's second pool (this runs in a
         task of the first one, which must not wait on its own pool).
         """
-        fields = ",".join(self._rich_text_fields)
         cut = [
             record for record in records
             if any(isinstance(record.get(f), str) and len(record[f]) >= RICH_TEXT_LIST_CUT
                    for f in self._rich_text_fields)
         ]
+        if not cut:
+            return
+        by_id = {str(record["id"]): record for record in cut}
 
-        def reread(record: dict[str, Any]) -> None:
-            response = self.request_json(f"{self.path}/{record['id']}", {"fields": fields})
+        def complete(path: str, params: dict[str, Any]) -> None:
+            response = self.request_json(path, params)
             for full in ZohoStream.parse_response(self, response):
+                record = by_id.get(str(full.get("id")))
                 for field in self._rich_text_fields:
-                    if field in full:
+                    if record is not None and field in full:
                         record[field] = full[field]
 
-        for done in [self._zoho_tap.prefetcher.side_pool.submit(reread, r) for r in cut]:
+        calls: list[tuple[str, dict[str, Any]]] = []
+        for fields in batched(self._rich_text_fields, MAX_FIELDS_PER_CALL):
+            if self._zoho_tap.api_version_number >= 8:
+                calls += [(f"{self.path}/actions/fetch_full_data",
+                           {"ids": ",".join(ids), "fields": ",".join(fields)})
+                          for ids in batched(by_id, RICH_TEXT_IDS_PER_CALL)]
+            else:
+                calls += [(f"{self.path}/{rid}", {"fields": ",".join(fields)}) for rid in by_id]
+        pool = self._zoho_tap.prefetcher.side_pool
+        for done in [pool.submit(complete, path, params) for path, params in calls]:
             done.result()
 
     def _drop_restart_duplicates(self, records: list[dict[str, Any]]) -> Iterator[dict]:
