@@ -35,9 +35,14 @@ def _varies(prop: dict[str, Any]) -> bool:
 
 
 def _no_empty_objects(value: Any) -> Any:
+    # Rebuilt only where something nests: most values are flat lookups and lists of text.
     if isinstance(value, dict):
-        return {k: _no_empty_objects(v) for k, v in value.items()} or None
-    if isinstance(value, list):
+        if not value:
+            return None
+        if any(isinstance(v, (dict, list)) for v in value.values()):
+            return {k: _no_empty_objects(v) for k, v in value.items()}
+        return value
+    if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
         return [_no_empty_objects(v) for v in value]
     return value
 
@@ -112,6 +117,16 @@ class ParquetFiles:
         writer: pq.ParquetWriter | None = None
         filename, in_file = "", 0
         started = time.perf_counter()
+
+        def finish() -> list[str]:
+            """Close the file (its footer is written then); its manifest."""
+            nonlocal file, started
+            assert file is not None
+            file.close()
+            file = None
+            self.seconds += time.perf_counter() - started
+            return [storage.get_url(filename)]
+
         try:
             for batch in batches:
                 offset = 0
@@ -127,20 +142,13 @@ class ParquetFiles:
                     in_file += part.num_rows
                     self.rows += part.num_rows
                     if in_file >= limit:
-                        file.close()
-                        file = None
-                        self.seconds += time.perf_counter() - started
-                        yield [storage.get_url(filename)]
-                        started = time.perf_counter()
+                        yield finish()
+                        started = time.perf_counter()  # the consumer's time is not ours
             if file is not None:
-                file.close()
-                file = None
-                self.seconds += time.perf_counter() - started
-                yield [storage.get_url(filename)]
+                yield finish()
         finally:
             if file is not None:  # abandoned mid-file (a failure): closed, no manifest
                 file.close()
-
 
     def write_rows(self, rows: Iterable[dict[str, Any]]) -> Iterator[list[str]]:
         """REST rows (parquet_row) into files of batch_size rows, a manifest per file.
