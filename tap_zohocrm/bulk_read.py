@@ -2,10 +2,11 @@
 
 Get Records costs a call (a credit) per 200 records and more per extra 50 fields; a Bulk Read job
 exports up to 200,000 records with all fields for 50 credits. For a module with no bookmark and
-more records than `bulk_read_threshold`, the tap creates the jobs, polls them, downloads each ZIP,
-streams the CSV through pyarrow in batches (bounded memory), and emits records typed like the REST
-path; then it goes on over REST with If-Modified-Since at the first job's start, which catches
-everything changed during the export.
+more records than `bulk_read_threshold`, the tap creates the jobs, polls them, downloads each ZIP
+(its CSV inflated to a temporary file as it arrives, bulk_zip), reads the CSV with pyarrow in
+batches (bounded memory), and emits records typed like the REST path (or, with Parquet output,
+converts it with Arrow alone, bulk_parquet); then it goes on over REST with If-Modified-Since at
+the first job's start, which catches everything changed during the export.
 """
 
 from __future__ import annotations
@@ -153,6 +154,9 @@ class BulkRead:
         for chunk in response.iter_content(chunk_size=1 << 20):
             csv_file.feed(chunk)
         csv_file.close()
+        if not csv_file.name.lower().endswith(".csv"):
+            raise ZohoAPIError(f"Bulk Read result of {stream.api_name} job {job_id} holds "
+                               f"{csv_file.name!r}, not the CSV export asked for")
 
     def _exports(self) -> Iterator[str]:
         """Every page of the export: a job each, waited for, downloaded and inflated to a
