@@ -9,7 +9,8 @@ meltanolabs-target-postgres 0.8.1 (bench/.venv-target-postgres):
 - `records`: the plain record path, `tap-zohocrm | target-postgres` with the target's defaults;
 - `records-tuned`: the record path, target-postgres with target_configs/postgres.json (COPY, no
   re-validation of the already typed records);
-- `batch`:   the tap writes Parquet BATCH files (`batch_config`, `--batch-size` records each),
+- `batch`:   the tap writes BATCH files (`batch_config`: Parquet, or JSONL with
+             `--batch-format jsonl`; `--batch-size` records each),
   the target loads them with target_configs/postgres.json.
 
 It prints wall seconds, records/s and peak RSS for each, the ratio, and whether the two
@@ -147,7 +148,7 @@ def pipeline(args: Any, workdir: Path, extra_settings: dict[str, Any]) -> int:
         discovery_config, catalog = discover_tap(sim, workdir, modules, "v8", env)
         config = {**json.loads(discovery_config.read_text()), **extra_settings}
         shipped = json.loads((ROOT / "target_configs" / "postgres.json").read_text())
-        batch_config = {"encoding": {"format": "parquet", "compression": "gzip"},
+        batch_config = {"encoding": {"format": args.batch_format, "compression": "gzip"},
                         "storage": {"root": (workdir / "parquet").as_uri()},
                         "batch_size": args.batch_size}
         paths = [

@@ -652,6 +652,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bulk-read", action="store_true",
                    help="a Bulk Read backfill to records vs straight to Parquet (bench/"
                    "bulk_read.py); default size Leads=200000")
+    p.add_argument("--batch-format", choices=("parquet", "jsonl"), default="parquet",
+                   help="--pipeline: the BATCH file format")
     p.add_argument("--batch-size", type=int, default=2_000,
                    help="--pipeline: records per Parquet BATCH file (default 2000: the target "
                    "starts loading while the tap reads on)")
