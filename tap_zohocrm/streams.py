@@ -463,9 +463,9 @@ class ModuleStream(ZohoStream):
             response = self.request_json(path, params)
             for full in ZohoStream.parse_response(self, response):
                 record = by_id.get(str(full.get("id")))
-                for field in self._rich_text_fields:
-                    if record is not None and field in full:
-                        record[field] = full[field]
+                if record is None:
+                    continue
+                record.update((f, full[f]) for f in self._rich_text_fields if f in full)
 
         calls: list[tuple[str, dict[str, Any]]] = []
         for fields in batched(self._rich_text_fields, MAX_FIELDS_PER_CALL):
