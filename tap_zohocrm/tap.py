@@ -104,10 +104,11 @@ class TapZohoCRM(Tap):
         th.Property("max_concurrency", th.IntegerType, default=5,
                     description="Most API calls in flight at once, all streams together (Zoho "
                     "allows 5 to 25 per org by edition)."),
-        th.Property("parallel_modules", th.IntegerType, default=1,
+        th.Property("parallel_modules", th.IntegerType, default=4,
                     description="Module streams synced at the same time, their records "
                     "interleaved in the output (modules with attachments, and the other streams, "
-                    "sync one after another); API calls stay within max_concurrency."),
+                    "sync one after another); API calls stay within max_concurrency. 1 syncs "
+                    "one module after another (the next ones are still read ahead)."),
         th.Property("max_api_credits", th.IntegerType,
                     description="Stop cleanly (resumable STATE) before this run spends more "
                     "API credits."),
@@ -150,7 +151,7 @@ class TapZohoCRM(Tap):
     def sync_all(self) -> None:  # type: ignore[misc]
         """Sync every selected stream, then log the run report (also when the run fails)."""
         try:
-            workers = int(self.config.get("parallel_modules", 1))
+            workers = int(self.config.get("parallel_modules", 4))
             if workers > 1:
                 sync_streams(self, workers)
             else:
