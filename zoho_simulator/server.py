@@ -376,14 +376,14 @@ class Api:
                            {"header_name": "If-Modified-Since"}) from None
 
     @staticmethod
-    def _ids(params: dict[str, str]) -> set[int] | None:
+    def _ids(params: dict[str, str], limit: int = MAX_IDS) -> set[int] | None:
         raw = params.get("ids")
         if raw is None:
             return None
         ids = [i.strip() for i in raw.split(",") if i.strip()]
-        if len(ids) > MAX_IDS:
+        if len(ids) > limit:
             raise ApiError(400, "LIMIT_EXCEEDED", "ids limit exceeded",
-                           {"param_name": "ids", "limit": MAX_IDS})
+                           {"param_name": "ids", "limit": limit})
         if not ids or not all(i.isdigit() for i in ids):
             raise invalid("ids")
         return {int(i) for i in ids}
@@ -503,17 +503,11 @@ class Api:
         """Get Rich Text Fields: the whole value of rich-text fields (list calls cut them at
         500 characters from v7). One record (v6+, `fields` optional: all its rich-text
         fields) or up to 200 `ids` (v8, `fields` mandatory); only rich-text fields."""
-        raw_ids = params.get("ids")
         for name in ("ids", "fields") if many else ():
             if not params.get(name):
                 raise ApiError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter "
                                "is missing", {"param_name": name})
-        ids = [i.strip() for i in (raw_ids or "").split(",") if i.strip()]
-        if len(ids) > FULL_DATA_MAX_IDS:
-            raise ApiError(400, "LIMIT_EXCEEDED", "ids limit exceeded",
-                           {"param_name": "ids", "limit": FULL_DATA_MAX_IDS})
-        if not ids or not all(i.isdigit() for i in ids):
-            raise invalid("ids")
+        ids = self._ids(params, FULL_DATA_MAX_IDS) or set()
         selected = self._fields(version, md, params.get("fields"))
         with self.sim.org.lock:
             rich = [fd for fd in md.by_api(version).values()
@@ -528,7 +522,7 @@ class Api:
         org = self.sim.org
         data = []
         with org.lock:
-            for rid in dict.fromkeys(int(i) for i in ids):
+            for rid in sorted(ids):
                 rec = md.recs.get(rid)
                 if rec is None:
                     continue
