@@ -106,6 +106,31 @@ def test_bulk_backfill_to_parquet_without_per_record_python(make_simulator, tmp_
     assert "POST /crm/bulk/v8/read" not in sim.stats()["by_endpoint"]
 
 
+def test_bulk_read_keeps_text_that_looks_like_a_null_marker(make_simulator, tmp_path) -> None:
+    """Only an empty CSV cell is null: "N/A", "NULL", "nan"... are text a user typed."""
+    sim = make_simulator(seed=96, sizes={"Leads": 1200}, bulk_job_seconds=0.2)
+    leads = sim.records("Leads")
+    typed = {leads[1]["id"]: {"Company": "N/A", "First_Name": "NULL"},
+             leads[2]["id"]: {"Company": "nan", "Designation": "#N/A", "City": "null"}}
+    for lead_id, values in typed.items():
+        sim.update_record("Leads", lead_id, values)
+    out = tmp_path / "out"
+    batch_config = {"encoding": {"format": "parquet", "compression": "none"},
+                    "storage": {"root": out.as_uri()}}
+    for extra in ({}, {"batch_config": batch_config}):  # per-record path, then Arrow's
+        config = tap_config(sim, modules=["Leads"], bulk_read_threshold=1000, **extra)
+        run = run_tap(config, catalog=select_streams(discover(config), {"leads"}))
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert "Bulk Read" in run.stderr
+        rows = {r["id"]: r for r in (_parquet_rows(run.messages, "leads") if extra
+                                     else run.records("leads"))}
+        assert len(rows) == 1200
+        for lead_id, values in typed.items():
+            assert {k: rows[lead_id][k] for k in values} == values
+    # Files are written under a temporary name and renamed when complete: none is left over.
+    assert not [f.name for f in out.iterdir() if not f.name.endswith(".parquet")]
+
+
 def test_bulk_parquet_block_with_bad_values_goes_through_the_record_path(
         make_simulator, tmp_path) -> None:
     sim = make_simulator(seed=99, sizes={"Leads": 1500}, bulk_job_seconds=0.2)
