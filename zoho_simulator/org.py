@@ -98,16 +98,20 @@ class ModuleData:
         key = (sort_by, desc)
         cached = self._sorted.get(key)
         if cached is None:
-            recs = list(self.recs.values())
-            attr = {"id": None, "Created_Time": "ct", "Modified_Time": "mt"}[sort_by]
-            if attr is None:
-                recs.sort(key=lambda r: r.id, reverse=desc)
-            elif desc:  # ties broken by id ascending in both directions
-                recs.sort(key=lambda r: (-getattr(r, attr), r.id))
-            else:
-                recs.sort(key=lambda r: (getattr(r, attr), r.id))
-            cached = self._sorted[key] = recs
+            cached = self._sorted[key] = sort_recs(list(self.recs.values()), sort_by, desc)
         return cached
+
+
+def sort_recs(recs: list[Rec], sort_by: str, desc: bool) -> list[Rec]:
+    """Records in response order (sorted in place)."""
+    attr = {"id": None, "Created_Time": "ct", "Modified_Time": "mt"}[sort_by]
+    if attr is None:
+        recs.sort(key=lambda r: r.id, reverse=desc)
+    elif desc:  # ties broken by id ascending in both directions
+        recs.sort(key=lambda r: (-getattr(r, attr), r.id))
+    else:
+        recs.sort(key=lambda r: (getattr(r, attr), r.id))
+    return recs
 
 
 FIRST = ["James", "Mary", "John", "Linda", "Ahmed", "Priya", "Wei", "Laura", "Carlos", "Emma",
@@ -550,6 +554,10 @@ class Org:
                 recs = [r for _, r in self.activity_recs()]
                 attr = {"id": "id", "Created_Time": "ct", "Modified_Time": "mt"}[sort_by]
                 recs.sort(key=lambda r: (-getattr(r, attr) if desc else getattr(r, attr), r.id))
+            elif ids is not None:
+                # At most 100 ids: look them up instead of scanning the whole module (a sync
+                # asks this for every page's other field groups).
+                recs = sort_recs([md.recs[i] for i in ids if i in md.recs], sort_by, desc)
             else:
                 recs = md.sorted_recs(sort_by, desc)
         conv: Callable[[Rec], bool] | None = None

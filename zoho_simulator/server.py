@@ -15,6 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import msgspec
+
 from .bulk import BULK_SCOPES, BulkError
 from .directory import USER_TYPES, build_org, build_profiles, build_roles, user_matches
 from .fields import FieldDef, ModuleSpec
@@ -82,7 +84,13 @@ class Response:
         if isinstance(self.body, FileBody):
             with open(self.body.path, "rb") as f:
                 return f.read()
-        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        try:
+            # msgspec writes the same compact UTF-8 JSON as json.dumps, ~5x faster: the
+            # simulator shares the machine's cores with the tap it serves in benchmarks.
+            return msgspec.json.encode(self.body)
+        except (TypeError, msgspec.EncodeError):  # e.g. a non-string key: json's rules
+            return json.dumps(self.body, ensure_ascii=False,
+                              separators=(",", ":")).encode("utf-8")
 
 
 @dataclass
