@@ -10,7 +10,8 @@ meltanolabs-target-postgres 0.8.1 (bench/.venv-target-postgres):
 - `records-tuned`: the record path, target-postgres with target_configs/postgres.json (COPY, no
   re-validation of the already typed records);
 - `batch`:   the tap writes BATCH files (`batch_config`: Parquet, or JSONL with
-             `--batch-format jsonl`; `--batch-size` records each),
+             `--batch-format jsonl`; `--batch-size` records each; gzip, or none with
+             `--batch-compression none`),
   the target loads them with target_configs/postgres.json.
 
 It prints wall seconds, records/s and peak RSS for each, the ratio, and whether the two
@@ -131,6 +132,30 @@ def differing_columns(columns: list[str], table: str, a: str, b: str) -> list[st
     return differing
 
 
+def target_alone(batch_format: str, tap_settings: dict[str, Any], batch: dict[str, Any],
+                 catalog: Path, target_settings: dict[str, Any], target: Path,
+                 env: dict[str, str], workdir: Path) -> dict[str, Any]:
+    """target-postgres loading BATCH files the tap wrote beforehand: wall and CPU seconds."""
+    print(f"  running target-postgres alone on {batch_format} BATCH files ...", file=sys.stderr,
+          flush=True)
+    messages = workdir / f"alone-{batch_format}.jsonl"
+    tap_config = write_json(workdir / "tap-alone.json", {**tap_settings, "batch_config": {
+        **batch, "storage": {"root": (workdir / "alone").as_uri()}}})
+    with messages.open("wb") as out, (workdir / "alone-tap.log").open("wb") as log:
+        subprocess.run([*tap_command(), "--catalog", str(catalog), "--config", str(tap_config)],
+                       cwd=workdir, env=env, stdout=out, stderr=log, check=True)
+    target_file = write_json(workdir / "target-alone.json", target_settings)
+    with messages.open("rb") as source, (workdir / "alone-target.log").open("wb") as log:
+        started = time.perf_counter()
+        proc = subprocess.Popen([str(target), "--config", str(target_file)], cwd=workdir,
+                                env=env, stdin=source, stdout=subprocess.DEVNULL, stderr=log)
+        _, status, rusage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status):
+        sys.exit(f"target-postgres alone failed: see {workdir / 'alone-target.log'}")
+    return {"format": batch_format, "wall": wall, "cpu": rusage.ru_utime + rusage.ru_stime}
+
+
 def pipeline(args: Any, workdir: Path, extra_settings: dict[str, Any]) -> int:
     target = TARGET_VENV / "bin" / "target-postgres"
     if not target.exists():
@@ -142,32 +167,44 @@ def pipeline(args: Any, workdir: Path, extra_settings: dict[str, Any]) -> int:
           "no latency", file=sys.stderr, flush=True)
     sim = SimulatorProcess(sizes, 0, args.seed, workdir / "simulator.log")
     env = clean_env(workdir)
+    formats = [f for f in args.batch_format.split(",") if f]
     schemas = {"records": "bench_records", "records-tuned": "bench_records_tuned",
-               "batch": "bench_batch"}
-    prepare_database(list(schemas.values()))
+               **{f"batch {f}": f"bench_batch_{f}" for f in formats}}
+    replay_schema = "bench_target_alone"
+    prepare_database([*schemas.values(), replay_schema])
     try:
         discovery_config, catalog = discover_tap(sim, workdir, modules, "v8", env)
         config = {**json.loads(discovery_config.read_text()), **extra_settings}
         shipped = json.loads((ROOT / "target_configs" / "postgres.json").read_text())
-        batch_config = {"encoding": {"format": args.batch_format, "compression": "gzip"},
-                        "storage": {"root": (workdir / "parquet").as_uri()},
-                        "batch_size": args.batch_size}
+
+        def batch_config(batch_format: str) -> dict[str, Any]:
+            return {"encoding": {"format": batch_format, "compression": args.batch_compression},
+                    "storage": {"root": (workdir / f"batch-{batch_format}").as_uri()},
+                    "batch_size": args.batch_size}
+
         paths = [
             # The plain record path with target-postgres's defaults.
             ("records", config, {}),
             # The record path with the project's target settings (COPY, no re-validation).
             ("records-tuned", config, shipped),
-            # Parquet BATCH files, loaded with the project's target settings.
-            ("batch", {**config, "batch_config": batch_config}, shipped),
+            # BATCH files, loaded with the project's target settings.
+            *((f"batch {f}", {**config, "batch_config": batch_config(f)}, shipped)
+              for f in formats),
         ]
         results = []
         for label, tap_settings, target_settings in paths:
-            tap_config = write_json(workdir / f"tap-{label}.json", tap_settings)
-            target_file = write_json(workdir / f"target-{label}.json",
+            name = label.replace(" ", "-")
+            tap_config = write_json(workdir / f"tap-{name}.json", tap_settings)
+            target_file = write_json(workdir / f"target-{name}.json",
                                      target_config(target_settings, schemas[label]))
             results.append(run_pipeline(
-                label, [*tap_command(), "--catalog", str(catalog), "--config", str(tap_config)],
+                name, [*tap_command(), "--catalog", str(catalog), "--config", str(tap_config)],
                 [str(target), "--config", str(target_file)], env, workdir, sim))
+            results[-1]["label"] = label
+        # The ceiling of any tap: target-postgres alone, loading BATCH files already written
+        # (the first format's, the tap run beforehand and not timed).
+        alone = target_alone(formats[0], config, batch_config(formats[0]), catalog,
+                             target_config(shipped, replay_schema), target, env, workdir)
     finally:
         sim.stop()
 
@@ -196,6 +233,10 @@ def pipeline(args: Any, workdir: Path, extra_settings: dict[str, Any]) -> int:
     for r in results[1:]:
         print(f"{r['label']} loads {fmt_ratio(records['wall'] / r['wall'])} faster than the "
               f"record path with target-postgres defaults (wall time).")
+    print(f"target-postgres alone, loading the {alone['format']} BATCH files of the same "
+          f"records already written (no tap, no simulator): {alone['wall']:.1f} s wall, "
+          f"{alone['cpu']:.1f} s CPU; no tap can load faster than "
+          f"{fmt_ratio(records['wall'] / alone['wall'])} the record path with defaults here.")
     for r in results[1:]:
         for module in modules:
             a, b = digests[("records", module)], digests[(r["label"], module)]

@@ -632,6 +632,14 @@ def parse_sizes(values: list[str]) -> dict[str, int]:
     return sizes
 
 
+def batch_formats(value: str) -> str:
+    """--batch-format: BATCH file formats, comma-separated, each parquet or jsonl."""
+    formats = [f.strip() for f in value.split(",") if f.strip()]
+    if not formats or set(formats) - {"parquet", "jsonl"}:
+        raise argparse.ArgumentTypeError(f"expected parquet, jsonl or both, got {value!r}")
+    return ",".join(dict.fromkeys(formats))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="bench/run", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -652,8 +660,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bulk-read", action="store_true",
                    help="a Bulk Read backfill to records vs straight to Parquet (bench/"
                    "bulk_read.py); default size Leads=200000")
-    p.add_argument("--batch-format", choices=("parquet", "jsonl"), default="parquet",
-                   help="--pipeline: the BATCH file format")
+    p.add_argument("--batch-format", type=batch_formats, default="parquet,jsonl",
+                   help="--pipeline: the BATCH file formats, comma-separated (default "
+                   "parquet,jsonl: both, in the same run)")
+    p.add_argument("--batch-compression", choices=("gzip", "none"), default="gzip",
+                   help="--pipeline: compression of the BATCH files (none: Parquet snappy)")
     p.add_argument("--batch-size", type=int, default=2_000,
                    help="--pipeline: records per Parquet BATCH file (default 2000: the target "
                    "starts loading while the tap reads on)")

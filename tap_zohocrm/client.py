@@ -21,6 +21,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib import RecordMessage
 
 from tap_zohocrm.errors import ZohoAPIError
+from tap_zohocrm.jsonl_batch import JsonlFiles
 from tap_zohocrm.limits import CreditBudgetReached
 from tap_zohocrm.pagination import EMPTY_STATUSES, PAGE_LIMIT_CODES, response_json
 from tap_zohocrm.parquet_batch import ParquetFiles, parquet_row, row_plan
@@ -309,7 +310,13 @@ class ZohoStream(RESTStream[Any]):
     def get_batches(
         self, batch_config: BatchConfig, context: Context | None = None
     ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
-        """BATCH files; for Parquet, rows built from the schema (see parquet_batch)."""
+        """BATCH files; for Parquet, rows built from the schema (see parquet_batch); for
+        JSONL, records written by msgspec (see jsonl_batch)."""
+        if batch_config.encoding.format == "jsonl":
+            jsonl = JsonlFiles(batch_config, self.tap_name, self.name)
+            for manifest in jsonl.write_rows(self._sync_records(context, write_messages=False)):
+                yield batch_config.encoding, manifest
+            return
         if batch_config.encoding.format != "parquet":
             yield from super().get_batches(batch_config, context)
             return

@@ -11,20 +11,19 @@ text.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
-from urllib.parse import unquote, urlparse
 from uuid import uuid4
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from singer_sdk.helpers._batch import BatchConfig
 
+from tap_zohocrm.batch_files import open_batch_file
 from tap_zohocrm.schema import MISMATCH_PROPERTY
 
 ROWS_PER_INFERENCE = 1_000
@@ -108,31 +107,6 @@ class ParquetFiles:
             options.update(compression="gzip", compression_level=1)
         return options
 
-    @contextmanager
-    def _open(self, filename: str) -> Iterator[Any]:
-        """The file to write, through Arrow's own file I/O when the storage is local.
-
-        fsspec's file object is Python: every page Arrow writes crosses into Python under the
-        GIL, contended by the thread parsing the next row group. A local file is written by
-        Arrow under a temporary name and renamed when complete, as fsspec's transaction does.
-        """
-        storage = self.batch_config.storage
-        url = urlparse(storage.get_url(filename))
-        if url.scheme != "file" or url.netloc not in ("", "localhost"):
-            with storage.open(filename, "wb") as handle:
-                yield handle
-            return
-        path = unquote(url.path)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        partial = f"{path}.{uuid4().hex[:8]}.partial"
-        try:
-            with pa.output_stream(partial, buffer_size=1 << 20) as handle:
-                yield handle
-            os.replace(partial, path)
-        finally:
-            if os.path.exists(partial):  # abandoned (a failure): no half-written file left
-                os.remove(partial)
-
     def write(
         self, batches: Iterator[pa.RecordBatch], schema: pa.Schema
     ) -> Iterator[list[str]]:
@@ -160,7 +134,8 @@ class ParquetFiles:
                 while offset < batch.num_rows:
                     if file is None:
                         file, filename, in_file = ExitStack(), self._filename(), 0
-                        handle = file.enter_context(self._open(filename))
+                        handle = file.enter_context(
+                            open_batch_file(storage, filename, arrow=True))
                         writer = file.enter_context(
                             pq.ParquetWriter(handle, schema, **self._writer_options()))
                     part = batch.slice(offset, limit - in_file)

@@ -514,7 +514,8 @@ def tap_env(sim: Simulator, modules: list[str]) -> dict[str, str]:
 
 
 CONFIGS = ROOT / "target_configs"
-RECIPES = ["postgres", "duckdb", "jsonl", "parquet", "parquet-to-postgres"]
+RECIPES = ["postgres", "duckdb", "jsonl", "parquet", "parquet-to-postgres",
+           "jsonl-batch-to-postgres"]
 
 
 @pytest.mark.parametrize("recipe", RECIPES)
@@ -529,7 +530,7 @@ def test_target_configs_with_plain_pipes(
     output = tmp_path / "output"
     got: dict[str, set[str]]
 
-    if recipe in ("postgres", "parquet-to-postgres"):
+    if recipe in ("postgres", "parquet-to-postgres", "jsonl-batch-to-postgres"):
         database = request.getfixturevalue("pg_database")
         env.update(target_postgres_env(database))  # the password never sits in a file
         if recipe == "parquet-to-postgres":
@@ -537,12 +538,19 @@ def test_target_configs_with_plain_pipes(
             env["TAP_ZOHOCRM_BATCH_CONFIG"] = json.dumps({
                 "encoding": {"format": "parquet", "compression": "gzip"},
                 "storage": {"root": (output / "parquet").as_uri()}})
+        elif recipe == "jsonl-batch-to-postgres":
+            # Plain JSONL files (the SDK's own JSONL batcher gzips them whatever is asked).
+            env["TAP_ZOHOCRM_BATCH_CONFIG"] = json.dumps({
+                "encoding": {"format": "jsonl", "compression": "none"},
+                "storage": {"root": (output / "jsonl").as_uri()}, "batch_size": 25})
         pipe(["--config", "ENV"], [loader(meltano_sys_dir, "target-postgres"), "--config",
                                    str(CONFIGS / "postgres.json"), "--config", "ENV"],
              env, tmp_path)
         got = {t: {r["id"] for r in pg_rows(database, t)} for t in want}
         if recipe == "parquet-to-postgres":  # the rows came through Parquet files
             assert list(output.glob("parquet/tap-zohocrm--leads-*.parquet.gz"))
+        elif recipe == "jsonl-batch-to-postgres":  # 60 leads in files of 25
+            assert len(list(output.glob("jsonl/tap-zohocrm--leads-*.jsonl"))) == 3
     elif recipe == "duckdb":
         pipe(["--config", "ENV"], [loader(meltano_sys_dir, "target-duckdb"), "--config",
                                    str(CONFIGS / "duckdb.json")], env, tmp_path)
