@@ -118,6 +118,7 @@ class ModuleStream(ZohoStream):
         self._expected: int | None = None
         self._chunks: list[list[str]] = []
         self._rich_text_fields: list[str] = []
+        self._gone_fields: set[str] = set()  # removed in Zoho since discovery
 
     @property
     def module_api_name(self) -> str:
@@ -393,9 +394,12 @@ class ModuleStream(ZohoStream):
         """Stop requesting a field Zoho no longer knows (removed after discovery)."""
         api_name = exc.details.get("api_name") if exc.code == "INVALID_DATA" else None
         with self._fields_lock:
+            if api_name in self._gone_fields:
+                return True  # another call of the same sync found it gone first
             requested = [f for chunk in self._chunks for f in chunk]
             if not api_name or api_name not in requested or api_name == self.replication_key:
                 return False
+            self._gone_fields.add(api_name)
             remaining = [f for f in requested if f != api_name]
             self._chunks = [list(c) for c in batched(remaining, MAX_FIELDS_PER_CALL)]
             self._rich_text_fields = [f for f in self._rich_text_fields if f != api_name]
@@ -460,12 +464,21 @@ class ModuleStream(ZohoStream):
         by_id = {str(record["id"]): record for record in cut}
 
         def complete(path: str, params: dict[str, Any]) -> None:
-            response = self.request_json(path, params)
-            for full in ZohoStream.parse_response(self, response):
-                record = by_id.get(str(full.get("id")))
-                if record is None:
+            fields = params["fields"].split(",")
+            while fields:
+                try:
+                    response = self.request_json(path, {**params, "fields": ",".join(fields)})
+                except ZohoAPIError as exc:
+                    refused = self._refused_rich_text_field(exc, fields)
+                    if refused is None:
+                        raise
+                    fields.remove(refused)
                     continue
-                record.update((f, full[f]) for f in self._rich_text_fields if f in full)
+                for full in ZohoStream.parse_response(self, response):
+                    record = by_id.get(str(full.get("id")))
+                    if record is not None:
+                        record.update((f, full[f]) for f in fields if f in full)
+                return
 
         calls: list[tuple[str, dict[str, Any]]] = []
         for fields in batched(self._rich_text_fields, MAX_FIELDS_PER_CALL):
@@ -478,6 +491,25 @@ class ModuleStream(ZohoStream):
         pool = self._zoho_tap.prefetcher.side_pool
         for done in [pool.submit(complete, path, params) for path, params in calls]:
             done.result()
+
+    def _refused_rich_text_field(self, exc: ZohoAPIError, fields: list[str]) -> str | None:
+        """A field of this Get Rich Text Fields call that Zoho refuses (INVALID_DATA: removed,
+        or no longer rich text, since discovery); it is not re-read again, its values stay as
+        the list calls give them. A field removed for good is then dropped by the next list
+        call (_drop_gone_field)."""
+        api_name = exc.details.get("api_name") if exc.code == "INVALID_DATA" else None
+        if api_name not in fields:
+            return None
+        with self._fields_lock:
+            known = api_name in self._rich_text_fields
+            if known:
+                self._rich_text_fields = [f for f in self._rich_text_fields if f != api_name]
+        if known:
+            self.logger.warning(
+                "%s: Zoho no longer gives the full rich text of %s (%s); its values stay as "
+                "list calls give them (cut at %d characters)", self.api_name, api_name,
+                exc.code, RICH_TEXT_LIST_CUT)
+        return api_name
 
     def _drop_restart_duplicates(self, records: list[dict[str, Any]]) -> Iterator[dict]:
         """Skip records already read at the Modified_Time a restarted query begins at."""

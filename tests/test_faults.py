@@ -249,3 +249,33 @@ def test_credit_reserve_read_from_zoho_stops_before_the_org_runs_out(make_simula
     assert emitted | {r["id"] for r in second.records("leads")} == {
         r["id"] for r in sim.records("Leads")
     }
+
+
+def test_rich_text_field_removed_mid_sync_does_not_stop_the_run(make_simulator) -> None:
+    """Removed between a page's list call and its Get Rich Text Fields call: the run goes on."""
+    sim = make_simulator(seed=33, sizes={"Leads": 900})
+    config, catalog = _leads(sim)
+    config["full_rich_text"] = True
+    ids = {r["id"] for r in sim.records("Leads")}
+    # The first Get Rich Text Fields call is held 1.5 s; the field is removed meanwhile.
+    sim.add_fault(r"^/crm/v8/Leads/actions/fetch_full_data$", delay=1.5, count=1)
+    rule = sim.faults.rules[-1]
+
+    def remove_when_held() -> None:
+        deadline = time.monotonic() + 120
+        while rule.remaining and time.monotonic() < deadline:
+            time.sleep(0.005)
+        sim.remove_field("Leads", "Rich_Summary")
+
+    remover = threading.Thread(target=remove_when_held, daemon=True)
+    remover.start()
+    run = run_tap(config, catalog=catalog)
+    remover.join(timeout=5)
+    leads = run.records("leads")
+    assert Counter(r["id"] for r in leads) == Counter(ids)  # every record, once
+    # The held call was refused, and the run went on. The field is dropped by whichever
+    # call meets its removal first: that call, or a list call of a later page read ahead.
+    held = [r for r in sim.requests() if r["path"].endswith("/fetch_full_data")]
+    assert held[0]["status"] == 400
+    assert ("no longer gives the full rich text of Rich_Summary" in run.stderr
+            or "Rich_Summary no longer exists" in run.stderr)
