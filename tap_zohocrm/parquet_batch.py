@@ -11,6 +11,7 @@ text.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
@@ -148,9 +149,10 @@ class ParquetFiles:
                         started = time.perf_counter()  # the consumer's time is not ours
             if file is not None:
                 yield finish()
-        finally:
-            if file is not None:  # abandoned mid-file (a failure): closed, no manifest
-                file.close()
+        except BaseException:
+            if file is not None:  # abandoned mid-file (a failure): no manifest, no file left
+                file.__exit__(*sys.exc_info())
+            raise
 
     def write_rows(self, rows: Iterable[dict[str, Any]]) -> Iterator[list[str]]:
         """REST rows (parquet_row) into files of batch_size rows, a manifest per file.

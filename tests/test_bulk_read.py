@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from urllib.parse import unquote, urlparse
 
 import pyarrow.parquet as pq
@@ -170,3 +171,29 @@ def test_parquet_files_roll_over_at_batch_size_in_order(tmp_path) -> None:
     assert [pq.read_metadata(p).num_rows for p in paths] == [1000, 1000, 348]
     assert [x for p in paths for x in pq.read_table(p).column("x").to_pylist()] == list(range(n))
     assert files.rows == n
+
+
+def test_parquet_file_abandoned_mid_write_is_not_left_behind(tmp_path) -> None:
+    """A failure mid-file leaves no file (a loader never sees half of one), completed files
+    stay with their manifests."""
+    import pyarrow as pa
+    import pytest
+    from singer_sdk.helpers._batch import BatchConfig
+
+    from tap_zohocrm.parquet_batch import ParquetFiles
+
+    config = BatchConfig.from_dict({"encoding": {"format": "parquet", "compression": "none"},
+                                    "storage": {"root": tmp_path.as_uri()}, "batch_size": 1000})
+    schema = pa.schema([("x", pa.int64())])
+
+    def failing() -> Iterator[pa.RecordBatch]:
+        yield pa.RecordBatch.from_arrays([pa.array(range(1500))], schema=schema)
+        raise RuntimeError("the export broke off")
+
+    manifests = []
+    with pytest.raises(RuntimeError, match="broke off"):
+        for manifest in ParquetFiles(config, "tap-zohocrm", "leads").write(failing(), schema):
+            manifests.append(manifest)
+    assert [unquote(urlparse(m[0]).path) for m in manifests] == \
+        [str(p) for p in tmp_path.iterdir()]  # the first file, whole; not the second
+    assert pq.read_metadata(next(tmp_path.iterdir())).num_rows == 1000
