@@ -1,21 +1,22 @@
-"""Pipeline benchmark (issue 5): tap-zohocrm into target-postgres, records vs Parquet BATCH.
+"""Pipeline benchmark (issue 5): tap-zohocrm into target-postgres, records vs BATCH files.
 
     bash bench/run --pipeline [--size Leads=50000] [--tap-setting KEY=JSON]
 
-Both runs read the same org from the simulator (no latency) with the same tap settings and
-load PostgreSQL (127.0.0.1:5432, user postgres, database `bench`) with
-meltanolabs-target-postgres 0.8.1 (bench/.venv-target-postgres):
+Every path reads the same org from the simulator (no latency) with the same tap settings and
+loads PostgreSQL (127.0.0.1:5432, user postgres, database `bench`) with
+meltanolabs-target-postgres 0.8.1 (bench/.venv-target-postgres), one after another:
 
 - `records`: the plain record path, `tap-zohocrm | target-postgres` with the target's defaults;
 - `records-tuned`: the record path, target-postgres with target_configs/postgres.json (COPY, no
   re-validation of the already typed records);
-- `batch`:   the tap writes BATCH files (`batch_config`: Parquet, or JSONL with
-             `--batch-format jsonl`; `--batch-size` records each; gzip, or none with
-             `--batch-compression none`),
-  the target loads them with target_configs/postgres.json.
+- `batch parquet`, `batch jsonl`: the tap writes BATCH files (`batch_config`; `--batch-format`
+  picks the formats, `--batch-size` records a file, gzip or `--batch-compression none`), the
+  target loads them with target_configs/postgres.json;
+- target-postgres alone: loading BATCH files of the first format written beforehand (the tap
+  run first, not timed), no tap or simulator running: the ceiling of any tap.
 
-It prints wall seconds, records/s and peak RSS for each, the ratio, and whether the two
-tables hold identical rows (every column but the target's `_sdc_*` metadata).
+It prints wall seconds, records/s, peak RSS and CPU seconds for each, the ratios, and whether
+the tables hold identical rows (every column but the target's `_sdc_*` metadata).
 """
 
 from __future__ import annotations

@@ -655,8 +655,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=3600, help="per contender, seconds")
     p.add_argument("--per-record", action="store_true", help="the per-record benchmark")
     p.add_argument("--pipeline", action="store_true",
-                   help="tap into target-postgres: record path vs Parquet BATCH (bench/"
-                   "pipeline.py); default size Leads=50000")
+                   help="tap into target-postgres: record path vs Parquet and JSONL BATCH "
+                   "(bench/pipeline.py); default size Leads=50000")
     p.add_argument("--bulk-read", action="store_true",
                    help="a Bulk Read backfill to records vs straight to Parquet (bench/"
                    "bulk_read.py); default size Leads=200000")
@@ -666,7 +666,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-compression", choices=("gzip", "none"), default="gzip",
                    help="--pipeline: compression of the BATCH files (none: Parquet snappy)")
     p.add_argument("--batch-size", type=int, default=2_000,
-                   help="--pipeline: records per Parquet BATCH file (default 2000: the target "
+                   help="--pipeline: records per BATCH file (default 2000: the target "
                    "starts loading while the tap reads on)")
     p.add_argument("--records", type=int, default=5000, help="--per-record: Leads records")
     p.add_argument("--repeat", type=int, default=3, help="--per-record: passes per process")
