@@ -56,6 +56,19 @@ def _utc_or_none(value: Any) -> str | None:
         return None
 
 
+class BulkRows(list):  # type: ignore[type-arg]
+    """A batch of Bulk Read export rows. They come in id order, not Modified_Time order, so
+    they never move the bookmark: a STATE written mid-export (after a BATCH file, or when the
+    run fails) would otherwise resume REST past rows the export had not reached yet."""
+
+
+class BulkDone:
+    """Queued after the last export rows: the bookmark becomes where REST goes on."""
+
+    def __init__(self, since: str | None) -> None:
+        self.since = since
+
+
 def stream_name(module_api_name: str) -> str:
     """Stream name of a module: its API name in lower case (`Price_Books` -> `price_books`)."""
     return module_api_name.lower()
@@ -119,6 +132,7 @@ class ModuleStream(ZohoStream):
         self._chunks: list[list[str]] = []
         self._rich_text_fields: list[str] = []
         self._gone_fields: set[str] = set()  # removed in Zoho since discovery
+        self._bulk_rows = False  # the records being emitted are Bulk Read export rows
 
     @property
     def module_api_name(self) -> str:
@@ -218,9 +232,26 @@ class ModuleStream(ZohoStream):
         feed = self._zoho_tap.feed_for(self)
         try:
             for page in feed:
-                yield from page.result()
+                records = page.result()
+                if isinstance(records, BulkDone):
+                    if records.since:  # the export's start: REST reads what changed from it
+                        self._increment_stream_state({REPLICATION_KEY: records.since},
+                                                     context=context)
+                    continue
+                # The SDK advances the state after each record it takes, before the next.
+                self._bulk_rows = isinstance(records, BulkRows)
+                try:
+                    yield from records
+                finally:
+                    self._bulk_rows = False
         finally:
             feed.close()
+
+    def _increment_stream_state(self, latest_record: dict[str, Any], *,
+                                context: Context | None = None) -> None:
+        if self._bulk_rows:
+            return  # see BulkRows
+        super()._increment_stream_state(latest_record, context=context)
 
     @property
     def counts_records(self) -> bool:
@@ -322,17 +353,18 @@ class ModuleStream(ZohoStream):
 
     def _bulk_backfill(self, feed: PageFeed) -> str | None:
         """Export the module with Bulk Read; returns where REST goes on (the job's start)."""
-        # Export rows come in id order, not Modified_Time order: no STATE until the stream ends,
-        # so an interrupted backfill starts over instead of resuming from an unsafe bookmark.
-        self.STATE_MSG_FREQUENCY = 10**12
         bulk = self._bulk_read()
         for batch in bulk.batches():
             done: Future = Future()
-            done.set_result(batch)
+            done.set_result(BulkRows(batch))
             feed.put(done)
         self.logger.info("%s: backfilled through %d Bulk Read job(s); going on over REST from %s",
                          self.api_name, bulk.jobs, bulk.started_at)
-        return _utc_or_none(bulk.started_at)
+        since = _utc_or_none(bulk.started_at)
+        finished: Future = Future()
+        finished.set_result(BulkDone(since))
+        feed.put(finished)
+        return since
 
     def get_batches(
         self, batch_config: BatchConfig, context: Context | None = None
