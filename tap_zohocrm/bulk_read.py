@@ -99,17 +99,39 @@ def csv_value_parsers(schema: dict[str, Any]) -> dict[str, Callable[[str], Any]]
     return parsers
 
 
-class BulkRead:
-    """One module's export, page by page (a job per 200,000 records)."""
+# Zoho's answers to a job created from a saved page_token that no longer holds (expired after
+# a day, or bound to other fields): the export starts over from its first page.
+STALE_TOKEN_CODES = frozenset({"EXPIRED_VALUE", "INVALID_DATA", "TOKEN_BOUND_DATA_MISMATCH"})
 
-    def __init__(self, stream: ModuleStream, fields: list[str] | None) -> None:
+
+class PageDone:
+    """Every row of an export page has been handed on: where the export goes on from."""
+
+    def __init__(self, position: dict[str, Any]) -> None:
+        self.position = position
+
+
+class BulkRead:
+    """One module's export, page by page (a job per 200,000 records).
+
+    `resume` is a position saved in the stream's state after a page (PageDone.position): the
+    export goes on from the next page, and its start stays the first job's.
+    """
+
+    def __init__(self, stream: ModuleStream, fields: list[str] | None,
+                 resume: dict[str, Any] | None = None) -> None:
         self.stream = stream
         self.fields = fields
         version = stream._zoho_tap.api_version
         self.base = f"{stream._zoho_tap.api_domain}/crm/bulk/{version}/read"
-        self.started_at: str | None = None  # created_time of the first job (Zoho's clock)
         self.parsers = csv_value_parsers(stream.schema)
         self.jobs = 0
+        resume = resume or {}
+        # created_time of the first job (Zoho's clock): REST goes on from it afterwards.
+        self.started_at: str | None = resume.get("started_at")
+        self._page = int(resume.get("page") or 1)
+        self._token: str | None = resume.get("page_token")
+        self.resumed = bool(self.started_at)
 
     def _call(self, method: str, url: str, **kwargs: Any) -> Any:
         return self.stream.request_json("", method=method, url=url, **kwargs)
@@ -172,13 +194,26 @@ class BulkRead:
             raise ZohoAPIError(f"Bulk Read result of {stream.api_name} job {job_id} holds "
                                f"{csv_file.name!r}, not the CSV export asked for")
 
-    def _exports(self) -> Iterator[str]:
+    def _first_job(self) -> str:
+        """The next page's job; a saved page_token Zoho no longer takes starts the export over."""
+        try:
+            return self.create_job(self._page, self._token)
+        except ZohoAPIError as exc:
+            if not (self.resumed and exc.code in STALE_TOKEN_CODES):
+                raise
+            self.stream.logger.warning(
+                "%s: the Bulk Read export cut off by an earlier run cannot go on (%s); it "
+                "starts over from its first page", self.stream.api_name, exc.code)
+        self.started_at, self._page, self._token, self.resumed = None, 1, None, False
+        return self.create_job(1, None)
+
+    def _exports(self) -> Iterator[str | PageDone]:
         """Every page of the export: a job each, waited for, downloaded and inflated to a
-        temporary CSV file (removed when the next page starts); yields the file's path."""
+        temporary CSV file (removed when the next page starts); yields the file's path, then,
+        once its rows are handed on, a PageDone with where the export goes on from."""
         use_jemalloc()
-        page, token = 1, None
+        job_id = self._first_job()
         while True:
-            job_id = self.create_job(page, token)
             result = self.wait(job_id)
             with tempfile.TemporaryDirectory(prefix="tap-zohocrm-bulk-") as folder:
                 path = os.path.join(folder, f"{job_id}.csv")
@@ -187,20 +222,28 @@ class BulkRead:
                 yield path
             if not result.get("more_records"):
                 return
-            token = result.get("next_page_token")
-            page += 1
+            self._page += 1
+            self._token = result.get("next_page_token")
+            yield PageDone({"started_at": self.started_at, "page": self._page,
+                            "page_token": self._token})
+            job_id = self.create_job(self._page, self._token)
 
-    def batches(self) -> Iterator[list[dict[str, Any]]]:
-        """Record batches of every page of the export, typed like REST records."""
+    def batches(self) -> Iterator[list[dict[str, Any]] | PageDone]:
+        """Record batches of every page of the export, typed like REST records, and a PageDone
+        after each page but the last."""
         for path in self._exports():
+            if isinstance(path, PageDone):
+                yield path
+                continue
             header = self._csv_header(path)
             for batch in self._csv_blocks(path, header, block_size=1 << 20, threads=False):
                 # Small slices: each becomes Python dicts queued for the emitter.
                 for offset in range(0, batch.num_rows, BATCH_ROWS):
                     yield self._records(batch.slice(offset, BATCH_ROWS))
 
-    def parquet_batches(self, batch_config: BatchConfig) -> Iterator[list[str]]:
-        """Parquet BATCH manifests of the whole export, converted by Arrow (bulk_parquet).
+    def parquet_batches(self, batch_config: BatchConfig) -> Iterator[list[str] | PageDone]:
+        """Parquet BATCH manifests of the whole export, converted by Arrow (bulk_parquet), and
+        a PageDone after each page but the last (its files are closed by then).
 
         Blocks that do not cast, and exports with a column Arrow cannot rebuild, go through
         the per-record path (post_process, then parquet_batch as for REST records) instead.
@@ -210,6 +253,9 @@ class BulkRead:
         plan = row_plan(stream.schema)
         report = stream._zoho_tap.report
         for path in self._exports():
+            if isinstance(path, PageDone):
+                yield path
+                continue
             header = self._csv_header(path)
             # Arrow's reader threads parse the next block while this one converts and writes.
             reader = self._csv_blocks(path, header, block_size=PARQUET_BLOCK_BYTES, threads=True)

@@ -11,10 +11,12 @@ from typing import Any
 
 from tap_zohocrm.errors import ZohoConfigError
 
-# Keys the SDK writes in a stream's state.
+# Where a Bulk Read export cut off by a failed run goes on from (streams.BULK_EXPORT_KEY).
+BULK_EXPORT_KEY = "bulk_read_export"
+# Keys the SDK writes in a stream's state, and the tap's own.
 _KNOWN_KEYS = frozenset({
     "replication_key", "replication_key_value", "replication_key_signpost",
-    "starting_replication_value", "progress_markers", "partitions", "context",
+    "starting_replication_value", "progress_markers", "partitions", "context", BULK_EXPORT_KEY,
 })
 _FIX = (
     "Fix the bookmark or drop it (e.g. `meltano state clear <state id>`) to re-read the stream "
@@ -53,6 +55,27 @@ def validate_state(state: Any) -> None:
             raise InvalidStateError(msg)
         for partition in [bookmark, *bookmark.get("partitions", [])]:
             _check_value(stream, partition.get("replication_key_value"))
+        if BULK_EXPORT_KEY in bookmark:
+            _check_export(stream, bookmark[BULK_EXPORT_KEY])
+
+
+def _check_export(stream: str, export: Any) -> None:
+    """`{"started_at": "<Zoho datetime>", "page": 2, "page_token": "..." or null}`."""
+    ok = (isinstance(export, dict) and isinstance(export.get("started_at"), str)
+          and isinstance(export.get("page"), int) and export["page"] >= 1
+          and (export.get("page_token") is None or isinstance(export["page_token"], str)))
+    if ok:
+        try:
+            ok = datetime.fromisoformat(export["started_at"]).tzinfo is not None
+        except ValueError:
+            ok = False
+    if not ok:
+        msg = (
+            f"State bookmark for '{stream}' has {BULK_EXPORT_KEY} {export!r}, which is not where "
+            f"a Bulk Read export goes on from (started_at with a UTC offset, page >= 1, "
+            f"page_token or null). Drop that key to start the export over."
+        )
+        raise InvalidStateError(msg)
 
 
 def _check_value(stream: str, value: Any) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-from tap_zohocrm.bulk_read import BulkRead
+from tap_zohocrm.bulk_read import BulkRead, PageDone
 from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.pagination import RecordsPage, RecordsPaginator, response_json
@@ -24,6 +24,7 @@ from tap_zohocrm.schema import (
     requestable_fields,
     to_utc,
 )
+from tap_zohocrm.state import BULK_EXPORT_KEY
 from tap_zohocrm.streams_deleted import (
     DELETABLE_GENERATED_TYPES,
     DELETED_AT,
@@ -63,7 +64,8 @@ class BulkRows(list):  # type: ignore[type-arg]
 
 
 class BulkDone:
-    """Queued after the last export rows: the bookmark becomes where REST goes on."""
+    """Queued after the last export rows: the bookmark becomes where REST goes on, and the
+    saved export position (BULK_EXPORT_KEY) is dropped."""
 
     def __init__(self, since: str | None) -> None:
         self.since = since
@@ -233,10 +235,11 @@ class ModuleStream(ZohoStream):
         try:
             for page in feed:
                 records = page.result()
+                if isinstance(records, PageDone):  # the page's rows are all out
+                    self._save_export_position(records.position)
+                    continue
                 if isinstance(records, BulkDone):
-                    if records.since:  # the export's start: REST reads what changed from it
-                        self._increment_stream_state({REPLICATION_KEY: records.since},
-                                                     context=context)
+                    self._end_export(records.since, context)
                     continue
                 # The SDK advances the state after each record it takes, before the next.
                 self._bulk_rows = isinstance(records, BulkRows)
@@ -246,6 +249,22 @@ class ModuleStream(ZohoStream):
                     self._bulk_rows = False
         finally:
             feed.close()
+
+    def _save_export_position(self, position: dict[str, Any]) -> None:
+        """After a Bulk Read page: a STATE saying where the export goes on from, so a run cut
+        off later resumes it instead of starting over (Zoho keeps a page_token for a day)."""
+        with self._zoho_tap.state_lock:
+            self.stream_state[BULK_EXPORT_KEY] = position
+            self.state_manager.is_flushed = False
+        self._write_state_message()
+
+    def _end_export(self, since: str | None, context: Context | None) -> None:
+        """The export is read: REST goes on from its start (the bookmark)."""
+        with self._zoho_tap.state_lock:
+            self.stream_state.pop(BULK_EXPORT_KEY, None)
+            self.state_manager.is_flushed = False
+        if since:
+            self._increment_stream_state({REPLICATION_KEY: since}, context=context)
 
     def _increment_stream_state(self, latest_record: dict[str, Any], *,
                                 context: Context | None = None) -> None:
@@ -349,14 +368,19 @@ class ModuleStream(ZohoStream):
     def _bulk_read(self) -> BulkRead:
         selected = [f for chunk in self.field_chunks() for f in chunk]
         every = requestable_fields(self.schema)
-        return BulkRead(self, None if len(selected) == len(every) else selected)
+        resume = self.stream_state.get(BULK_EXPORT_KEY)
+        bulk = BulkRead(self, None if len(selected) == len(every) else selected, resume)
+        if bulk.resumed:
+            self.logger.info("%s: going on with the Bulk Read export cut off by an earlier run, "
+                             "from page %s", self.api_name, resume["page"])
+        return bulk
 
     def _bulk_backfill(self, feed: PageFeed) -> str | None:
         """Export the module with Bulk Read; returns where REST goes on (the job's start)."""
         bulk = self._bulk_read()
         for batch in bulk.batches():
             done: Future = Future()
-            done.set_result(BulkRows(batch))
+            done.set_result(batch if isinstance(batch, PageDone) else BulkRows(batch))
             feed.put(done)
         self.logger.info("%s: backfilled through %d Bulk Read job(s); going on over REST from %s",
                          self.api_name, bulk.jobs, bulk.started_at)
@@ -373,14 +397,15 @@ class ModuleStream(ZohoStream):
         if batch_config.encoding.format == "parquet" and self.uses_bulk_read():
             bulk = self._bulk_read()
             for manifest in bulk.parquet_batches(batch_config):
-                yield batch_config.encoding, manifest
+                if isinstance(manifest, PageDone):  # the page's files are all out
+                    self._save_export_position(manifest.position)
+                else:
+                    yield batch_config.encoding, manifest
             since = _utc_or_none(bulk.started_at)
             self.logger.info(
                 "%s: backfilled through %d Bulk Read job(s) into Parquet; going on over REST "
                 "from %s", self.api_name, bulk.jobs, since)
-            if since:
-                # The bookmark: REST reads what changed from the export's start on.
-                self._increment_stream_state({REPLICATION_KEY: since}, context=context)
+            self._end_export(since, context)
             self._expected = None
         yield from super().get_batches(batch_config, context)
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from urllib.parse import unquote, urlparse
 
 import pyarrow.parquet as pq
+import pytest
 
 from tests.helpers import discover, expected_record, run_tap, select_streams, tap_config, utc
 
@@ -199,19 +200,12 @@ def test_parquet_file_abandoned_mid_write_is_not_left_behind(tmp_path) -> None:
     assert pq.read_metadata(next(tmp_path.iterdir())).num_rows == 1000
 
 
-def test_bulk_backfill_cut_off_midway_loses_no_record(make_simulator) -> None:
-    """Export rows come in id order: a run that fails mid-export must not leave a bookmark
-    taken from them, or the next run would go on over REST past rows never read."""
+def _cut_off_after_first_page(sim, config: dict, catalog: dict):
+    """A run whose export breaks once its first page (1,000 rows) is out."""
     import threading
     import time
 
-    sim = make_simulator(seed=95, sizes={"Leads": 2600}, bulk_job_seconds=0.3,
-                         bulk_page_size=1000)
-    config = tap_config(sim, modules=["Leads"], bulk_read_threshold=1000,
-                        retry_backoff_seconds=0.05, max_retries=2)
-    catalog = select_streams(discover(config), {"leads"})
-
-    def fail_from_second_job() -> None:  # the first 1,000 rows are emitted, then it breaks
+    def fail_from_second_job() -> None:
         deadline = time.monotonic() + 60
         while len(sim.bulk_jobs()) < 2 and time.monotonic() < deadline:
             time.sleep(0.005)
@@ -219,15 +213,69 @@ def test_bulk_backfill_cut_off_midway_loses_no_record(make_simulator) -> None:
 
     breaker = threading.Thread(target=fail_from_second_job, daemon=True)
     breaker.start()
-    first = run_tap(config, catalog=catalog, check=False)
+    run = run_tap(config, catalog=catalog, check=False)
     breaker.join(timeout=5)
-    assert first.returncode != 0
-    assert 0 < len(first.records("leads")) < 2600
-    assert "replication_key_value" not in first.last_state["bookmarks"]["leads"]
     sim.clear_faults()
+    assert run.returncode != 0
+    return run
+
+
+@pytest.mark.parametrize("output", ["records", "parquet"])
+def test_bulk_backfill_cut_off_midway_goes_on_where_it_stopped(
+        output: str, make_simulator, tmp_path) -> None:
+    """Export rows come in id order, so they never make the bookmark (a bookmark from them
+    would resume REST past rows not exported yet); the state says which export page is next."""
+    sim = make_simulator(seed=95, sizes={"Leads": 2600}, bulk_job_seconds=0.3,
+                         bulk_page_size=1000)
+    extra = {"batch_config": {"encoding": {"format": "parquet", "compression": "none"},
+                              "storage": {"root": (tmp_path / "out").as_uri()},
+                              "batch_size": 700}} if output == "parquet" else {}
+    config = tap_config(sim, modules=["Leads"], bulk_read_threshold=1000,
+                        retry_backoff_seconds=0.05, max_retries=2, **extra)
+    catalog = select_streams(discover(config), {"leads"})
+
+    def ids(run) -> list[str]:
+        rows = _parquet_rows(run.messages, "leads") if extra else run.records("leads")
+        return [r["id"] for r in rows]
+
+    first = _cut_off_after_first_page(sim, config, catalog)
+    state = first.last_state["bookmarks"]["leads"]
+    assert "replication_key_value" not in state
+    first_start = min(j["created_time"] for j in sim.bulk_jobs())
+    assert state["bulk_read_export"]["page"] == 2
+    assert state["bulk_read_export"]["started_at"] == first_start
+    assert len(ids(first)) == 1000
+    sim.reset_stats()
     second = run_tap(config, catalog=catalog, state=first.last_state)
-    read = {r["id"] for r in first.records("leads")} | {r["id"] for r in second.records("leads")}
-    assert read == {r["id"] for r in sim.records("Leads")}  # the export started over
-    # Nothing changed since: the bookmark is the second export's start, REST went on from it.
-    second_start = max(j["created_time"] for j in sim.bulk_jobs() if j["page"] == 1)
-    assert second.last_state["bookmarks"]["leads"]["replication_key_value"] == utc(second_start)
+    assert sim.stats()["by_endpoint"].get("POST /crm/bulk/v8/read") == 2  # pages 2 and 3
+    assert Counter(ids(first) + ids(second)) == Counter(r["id"] for r in sim.records("Leads"))
+    # Nothing changed since: REST went on from the first run's export start.
+    final = second.last_state["bookmarks"]["leads"]
+    assert final["replication_key_value"] == utc(first_start)
+    assert "bulk_read_export" not in final
+
+
+def test_bulk_export_resumed_after_its_page_token_expired_starts_over(make_simulator) -> None:
+    sim = make_simulator(seed=95, sizes={"Leads": 2600}, bulk_job_seconds=0.3,
+                         bulk_page_size=1000)
+    config = tap_config(sim, modules=["Leads"], bulk_read_threshold=1000,
+                        retry_backoff_seconds=0.05, max_retries=2)
+    catalog = select_streams(discover(config), {"leads"})
+    first = _cut_off_after_first_page(sim, config, catalog)
+    sim.advance_clock(25 * 3600)  # Zoho keeps a Bulk Read page_token for a day
+    sim.reset_stats()
+    second = run_tap(config, catalog=catalog, state=first.last_state)
+    assert "cannot go on (EXPIRED_VALUE); it starts over" in second.stderr
+    assert {r["id"] for r in second.records("leads")} == {r["id"] for r in sim.records("Leads")}
+    assert "bulk_read_export" not in second.last_state["bookmarks"]["leads"]
+
+
+def test_bad_bulk_export_position_in_state_is_refused(make_simulator) -> None:
+    sim = make_simulator(seed=95, sizes={"Leads": 20})
+    config = tap_config(sim, modules=["Leads"])
+    catalog = select_streams(discover(config), {"leads"})
+    state = {"bookmarks": {"leads": {"bulk_read_export": {"started_at": "yesterday",
+                                                          "page": 2, "page_token": None}}}}
+    run = run_tap(config, catalog=catalog, state=state, check=False)
+    assert run.returncode != 0
+    assert "bulk_read_export" in run.stderr and "Drop that key" in run.stderr
