@@ -67,7 +67,8 @@ def make_plan(tap: TapZohoCRM) -> dict[str, Any]:
         expected = stream.expected_records()
         groups = max(1, len(stream.field_chunks()))
         note = ""
-        if stream.uses_bulk_read():
+        bulk = stream.uses_bulk_read()
+        if bulk:
             # Per job of 200,000 records: create (50 credits), ~3 polls, 1 download; then
             # one REST call from the job's start.
             jobs = max(1, math.ceil(expected / BULK_PAGE))
@@ -82,8 +83,7 @@ def make_plan(tap: TapZohoCRM) -> dict[str, Any]:
         if stream._emit_deletes:
             calls += 1
             credits += call_cost("GET", "/deleted")
-        note = ""
-        if stream.rich_text_fields():
+        if stream.rich_text_fields() and not bulk:  # an export carries rich text whole
             # v8 re-reads a page's cut rich text in one call; v7 one call per cut record.
             rereads = (math.ceil(expected / int(tap.config.get("per_page", 200)))
                        if tap.api_version_number >= 8 else expected)

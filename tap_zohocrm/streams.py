@@ -349,7 +349,8 @@ class ModuleStream(ZohoStream):
             yield {"module": self.api_name, "record_id": record["id"]}
 
     def uses_bulk_read(self) -> bool:
-        """Backfill through Bulk Read: no bookmark yet and more records than the threshold."""
+        """Backfill through Bulk Read: no bookmark yet and more records than the threshold,
+        or an export a failed run left unfinished (finished whatever the count is now)."""
         threshold = self.config.get("bulk_read_threshold")
         if threshold is None or not self.replication_key or self.api_name == "Notes":
             return False
@@ -357,7 +358,8 @@ class ModuleStream(ZohoStream):
             return False
         if self.generated_type not in (*DELETABLE_GENERATED_TYPES, "subform"):
             return False
-        return self.expected_records() > int(threshold)
+        return bool(self.stream_state.get(BULK_EXPORT_KEY)) or (
+            self.expected_records() > int(threshold))
 
     def backfills_to_parquet(self) -> bool:
         """Whether this sync's Bulk Read goes straight to Parquet files (bulk_parquet)."""

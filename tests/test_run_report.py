@@ -92,3 +92,15 @@ def test_report_is_written_when_the_run_fails(make_simulator) -> None:
     report = _report(run.stderr)
     assert report["streams"]["leads"]["status"] == "failed"
     assert report["streams"]["leads"]["retries"] == 1
+
+
+def test_plan_names_a_bulk_read_backfill(make_simulator) -> None:
+    sim = make_simulator(seed=74, sizes={"Leads": 2300, "Contacts": 120})
+    config = tap_config(sim, modules=["Leads", "Contacts"], bulk_read_threshold=1000)
+    planned = run_tap(config, "--plan", catalog=select_streams(discover(config),
+                                                                {"leads", "contacts"}))
+    assert planned.returncode == 0, planned.stderr[-3000:]
+    rows = {r["stream"]: r for r in _plan(planned.stdout)["streams"]}
+    assert rows["leads"]["note"].startswith("Bulk Read: 1 job(s)")
+    assert "rich-text re-reads" not in rows["leads"]["note"]  # the export has them whole
+    assert "Bulk Read" not in rows["contacts"]["note"]  # under the threshold: REST
