@@ -453,9 +453,9 @@ class ModuleStream(ZohoStream):
         """Stop requesting a field Zoho no longer knows (removed after discovery)."""
         api_name = exc.details.get("api_name") if exc.code == "INVALID_DATA" else None
         with self._fields_lock:
-            if api_name in self._gone_fields:
-                return True  # another call of the same sync found it gone first
             requested = [f for chunk in self._chunks for f in chunk]
+            if api_name in self._gone_fields and api_name not in requested:
+                return True  # another call of the same sync found it gone first
             if not api_name or api_name not in requested or api_name == self.replication_key:
                 return False
             self._gone_fields.add(api_name)
