@@ -279,3 +279,18 @@ def test_rich_text_field_removed_mid_sync_does_not_stop_the_run(make_simulator) 
     assert held[0]["status"] == 400
     assert ("no longer gives the full rich text of Rich_Summary" in run.stderr
             or "Rich_Summary no longer exists" in run.stderr)
+
+
+def test_field_of_a_later_group_removed_does_not_stop_the_run(make_simulator) -> None:
+    """A field past the first 50 is asked for by every page's `ids=` calls, several in flight
+    at once: the first to meet its removal drops it, the others must go on too."""
+    sim = make_simulator(seed=31, sizes={"Leads": 2000}, latency_ms=40)
+    config, catalog = _leads(sim)
+    schema = next(s["schema"] for s in catalog["streams"] if s["tap_stream_id"] == "leads")
+    later = [f for f in schema["properties"] if f != "id" and f[0] not in "$_"][70]
+    sim.remove_field("Leads", later)
+    run = run_tap(config, catalog=catalog)
+    leads = run.records("leads")
+    assert Counter(r["id"] for r in leads) == Counter(r["id"] for r in sim.records("Leads"))
+    assert f"{later} no longer exists" in run.stderr
+    assert all(r.get(later) is None for r in leads)
