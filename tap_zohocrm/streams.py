@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from datetime import UTC, datetime
+from functools import cached_property
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -235,11 +236,13 @@ class ModuleStream(ZohoStream):
         try:
             for page in feed:
                 records = page.result()
-                if isinstance(records, PageDone):  # the page's rows are all out
-                    self._save_export_position(records.position)
+                # Export progress: its rows are out already as RECORD messages, but with BATCH
+                # output they may sit in a file still being written (see _export_progress).
+                if isinstance(records, PageDone):
+                    self._save_export_position(records.position, out=not self._writes_batches)
                     continue
                 if isinstance(records, BulkDone):
-                    self._end_export(records.since, context)
+                    self._end_export(records.since, context, out=not self._writes_batches)
                     continue
                 # The SDK advances the state after each record it takes, before the next.
                 self._bulk_rows = isinstance(records, BulkRows)
@@ -250,21 +253,35 @@ class ModuleStream(ZohoStream):
         finally:
             feed.close()
 
-    def _save_export_position(self, position: dict[str, Any]) -> None:
-        """After a Bulk Read page: a STATE saying where the export goes on from, so a run cut
-        off later resumes it instead of starting over (Zoho keeps a page_token for a day)."""
-        with self._zoho_tap.state_lock:
-            self.stream_state[BULK_EXPORT_KEY] = position
-            self.state_manager.is_flushed = False
-        self._write_state_message()
+    @cached_property
+    def _writes_batches(self) -> bool:
+        return self.get_batch_config(self.config) is not None
 
-    def _end_export(self, since: str | None, context: Context | None) -> None:
-        """The export is read: REST goes on from its start (the bookmark)."""
+    def _export_progress(self, change: Callable[[dict[str, Any]], None], *, out: bool) -> None:
+        """Change the stream's state for the export's progress.
+
+        `out`: every row it covers is out (RECORD messages written, BATCH files closed), so a
+        STATE goes now. Otherwise the change waits in the state for the STATE the SDK writes
+        after the next BATCH message, whose file holds the last of those rows; the state is
+        not marked unwritten, so a failure before then does not write it either.
+        """
         with self._zoho_tap.state_lock:
-            self.stream_state.pop(BULK_EXPORT_KEY, None)
-            self.state_manager.is_flushed = False
+            change(self.stream_state)
+            if out:
+                self.state_manager.is_flushed = False
+        if out:
+            self._write_state_message()
+
+    def _save_export_position(self, position: dict[str, Any], *, out: bool) -> None:
+        """After a Bulk Read page: where the export goes on from, so a run cut off later
+        resumes it instead of starting over (Zoho keeps a page_token for a day)."""
+        self._export_progress(lambda state: state.update({BULK_EXPORT_KEY: position}), out=out)
+
+    def _end_export(self, since: str | None, context: Context | None, *, out: bool) -> None:
+        """The export is read: REST goes on from its start (the bookmark)."""
         if since:
             self._increment_stream_state({REPLICATION_KEY: since}, context=context)
+        self._export_progress(lambda state: state.pop(BULK_EXPORT_KEY, None), out=out)
 
     def _increment_stream_state(self, latest_record: dict[str, Any], *,
                                 context: Context | None = None) -> None:
@@ -400,14 +417,14 @@ class ModuleStream(ZohoStream):
             bulk = self._bulk_read()
             for manifest in bulk.parquet_batches(batch_config):
                 if isinstance(manifest, PageDone):  # the page's files are all out
-                    self._save_export_position(manifest.position)
+                    self._save_export_position(manifest.position, out=True)
                 else:
                     yield batch_config.encoding, manifest
             since = _utc_or_none(bulk.started_at)
             self.logger.info(
                 "%s: backfilled through %d Bulk Read job(s) into Parquet; going on over REST "
                 "from %s", self.api_name, bulk.jobs, since)
-            self._end_export(since, context)
+            self._end_export(since, context, out=True)
             self._expected = None
         yield from super().get_batches(batch_config, context)
 

@@ -220,6 +220,12 @@ def _cut_off_after_first_page(sim, config: dict, catalog: dict):
     return run
 
 
+def _jsonl_rows(messages: list[dict], stream: str) -> list[dict]:
+    files = [unquote(urlparse(url).path) for m in messages
+             if m["type"] == "BATCH" and m["stream"] == stream for url in m["manifest"]]
+    return [json.loads(line) for f in files for line in open(f, encoding="utf-8")]
+
+
 @pytest.mark.parametrize("output", ["records", "parquet"])
 def test_bulk_backfill_cut_off_midway_goes_on_where_it_stopped(
         output: str, make_simulator, tmp_path) -> None:
@@ -227,9 +233,9 @@ def test_bulk_backfill_cut_off_midway_goes_on_where_it_stopped(
     would resume REST past rows not exported yet); the state says which export page is next."""
     sim = make_simulator(seed=95, sizes={"Leads": 2600}, bulk_job_seconds=0.3,
                          bulk_page_size=1000)
-    extra = {"batch_config": {"encoding": {"format": "parquet", "compression": "none"},
-                              "storage": {"root": (tmp_path / "out").as_uri()},
-                              "batch_size": 700}} if output == "parquet" else {}
+    extra = {} if output == "records" else {"batch_config": {
+        "encoding": {"format": "parquet", "compression": "none"},
+        "storage": {"root": (tmp_path / "out").as_uri()}, "batch_size": 700}}
     config = tap_config(sim, modules=["Leads"], bulk_read_threshold=1000,
                         retry_backoff_seconds=0.05, max_retries=2, **extra)
     catalog = select_streams(discover(config), {"leads"})
@@ -239,8 +245,8 @@ def test_bulk_backfill_cut_off_midway_goes_on_where_it_stopped(
         return [r["id"] for r in rows]
 
     first = _cut_off_after_first_page(sim, config, catalog)
+    assert not [s for s in first.states if "replication_key_value" in s["bookmarks"]["leads"]]
     state = first.last_state["bookmarks"]["leads"]
-    assert "replication_key_value" not in state
     first_start = min(j["created_time"] for j in sim.bulk_jobs())
     assert state["bulk_read_export"]["page"] == 2
     assert state["bulk_read_export"]["started_at"] == first_start
@@ -279,3 +285,28 @@ def test_bad_bulk_export_position_in_state_is_refused(make_simulator) -> None:
     run = run_tap(config, catalog=catalog, state=state, check=False)
     assert run.returncode != 0
     assert "bulk_read_export" in run.stderr and "Drop that key" in run.stderr
+
+
+def test_bulk_backfill_into_jsonl_files_saves_a_page_only_once_its_file_is_out(
+        make_simulator, tmp_path) -> None:
+    """With JSONL BATCH output a STATE follows every file. Page 1 (1,000 rows) fills a file of
+    700 and 300 rows of an open one when the run breaks: the saved state must not claim page 1
+    done, nor carry a bookmark from the rows, so the next run reads every row again."""
+    sim = make_simulator(seed=95, sizes={"Leads": 2600}, bulk_job_seconds=0.3,
+                         bulk_page_size=1000)
+    config = tap_config(sim, modules=["Leads"], bulk_read_threshold=1000,
+                        retry_backoff_seconds=0.05, max_retries=2, batch_config={
+                            "encoding": {"format": "jsonl", "compression": "none"},
+                            "storage": {"root": (tmp_path / "out").as_uri()},
+                            "batch_size": 700})
+    catalog = select_streams(discover(config), {"leads"})
+    first = _cut_off_after_first_page(sim, config, catalog)
+    assert len(_jsonl_rows(first.messages, "leads")) == 700
+    assert first.states
+    for state in first.states:
+        assert "replication_key_value" not in state["bookmarks"]["leads"]
+        assert "bulk_read_export" not in state["bookmarks"]["leads"]
+    second = run_tap(config, catalog=catalog, state=first.last_state)
+    assert {r["id"] for r in _jsonl_rows(second.messages, "leads")} == {
+        r["id"] for r in sim.records("Leads")}
+    assert "bulk_read_export" not in second.last_state["bookmarks"]["leads"]
