@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -530,9 +529,9 @@ def test_latency_and_page_speed() -> None:
 
 
 def test_cli_starts_and_stops() -> None:
-    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(__file__))}
+    # `python -m zoho_simulator` from the installed simulator distribution (simulator/).
     proc = subprocess.Popen([sys.executable, "-m", "zoho_simulator", "--port", "0", "--size",
-                             "Leads=20"], stdout=subprocess.PIPE, text=True, env=env)
+                             "Leads=20"], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline().strip()
