@@ -37,8 +37,14 @@ MEMORY = "memory"
 LOCK_WAIT_SECONDS = 1200
 CONNECT_TIMEOUT_SECONDS = 10
 _BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb")
-# Drivers the tap ships (pyproject) for URLs that name none.
+# Drivers for URLs that name none: those the tap's extras install (SQLite needs none: Python's own).
 _DEFAULT_DRIVERS = {"postgresql": "psycopg", "mysql": "pymysql", "mariadb": "pymysql"}
+# Per backend: its name in messages and the extra that installs its default driver.
+_EXTRAS = {
+    "postgresql": ("PostgreSQL", "postgres"),
+    "mysql": ("MySQL/MariaDB", "mysql"),
+    "mariadb": ("MySQL/MariaDB", "mysql"),
+}
 
 
 class TokenStoreError(Exception):
@@ -81,7 +87,7 @@ def default_store_url() -> str:
 
 
 def normalize_url(url: str) -> str:
-    """Give bare `postgresql://`, `mysql://`, `mariadb://` URLs the driver the tap installs."""
+    """Give bare `postgresql://`, `mysql://`, `mariadb://` URLs the driver of the tap's extra."""
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
@@ -110,7 +116,42 @@ def check_setting(value: Any) -> str | None:
     if backend not in _BACKENDS:
         return (f"`token_store` backend {backend!r} is not supported; use one of "
                 f"{', '.join(_BACKENDS)}")
-    return None
+    # A missing driver is an install mistake, not an outage: stop at start rather than fall
+    # back to per-process tokens run after run.
+    return missing_driver(value)
+
+
+def missing_driver(url: str) -> str | None:
+    """Message naming the extra to install when the URL's database driver cannot be imported,
+    or None. It never contains the URL: the URL may hold a password."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(normalize_url(url))
+    except (ArgumentError, ValueError):
+        return None  # not a URL: check_setting says so
+    backend = parsed.get_backend_name()
+    if backend not in _EXTRAS:
+        return None
+    label, extra = _EXTRAS[backend]
+    driver = parsed.get_driver_name()
+    default = _DEFAULT_DRIVERS[backend]
+    try:
+        parsed.get_dialect().import_dbapi()
+    except ImportError as exc:
+        reason = " ".join(str(exc).split())[:200]
+    except ArgumentError:  # SQLAlchemy has no such driver for this backend
+        return (f"`token_store` uses {label} with the driver {driver!r}, which SQLAlchemy does "
+                f"not know; use {backend}+{default}:// and install tap-zohocrm[{extra}]")
+    else:
+        return None
+    if driver == default:
+        return (f"`token_store` uses {label}, but its driver {driver} is not installed "
+                f"({reason}): install tap-zohocrm[{extra}]")
+    return (f"`token_store` uses {label} with the driver {driver}, which is not installed "
+            f"({reason}): install it, or use {backend}+{default}:// and install "
+            f"tap-zohocrm[{extra}]")
 
 
 def describe_url(url: str) -> str:
@@ -231,7 +272,11 @@ class TokenStore:
             yield
         except TokenStoreError:
             raise
-        except (SQLAlchemyError, OSError, ImportError) as exc:
+        except ImportError as exc:  # the database driver: name the extra, not the URL
+            raise TokenStoreError(
+                missing_driver(self.url) or f"token store: {what} failed: {self._reason(exc)}"
+            ) from None
+        except (SQLAlchemyError, OSError) as exc:
             raise TokenStoreError(
                 f"token store {self.description}: {what} failed: {self._reason(exc)}"
             ) from None
@@ -271,7 +316,7 @@ class TokenStore:
             if url.database and url.database != ":memory:":
                 _prepare_sqlite_file(Path(url.database), private_dir=self.is_default)
             connect_args["timeout"] = self.lock_wait
-        else:  # postgresql (psycopg), mysql / mariadb (pymysql)
+        else:  # postgresql (psycopg), mysql / mariadb (pymysql): the tap's extras
             connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
         # NullPool: a tap touches the store about once an hour; no idle connections to go stale.
         engine = create_engine(url, poolclass=NullPool, hide_parameters=True,

@@ -27,6 +27,7 @@ from tap_zohocrm.token_store import (
     DEFAULT_TABLE,
     TokenKey,
     TokenStore,
+    TokenStoreError,
     check_setting,
     refresh_token_fingerprint,
 )
@@ -364,3 +365,35 @@ def test_bad_token_store_setting_is_a_config_error(sim) -> None:
     run = run_tap(tap_config(sim, token_store="not a url :: s3cr3t"), "--discover")
     assert run.returncode != 0
     assert "token_store" in run.stderr and "s3cr3t" not in run.stderr
+
+
+# -- a driver not installed (tap-zohocrm without its [postgres] / [mysql] extra) ---------------
+
+
+@pytest.mark.parametrize(("url", "module", "extra"), [
+    ("postgresql://tap:s3cr3t-pw@db.internal:5432/tokens", "psycopg", "postgres"),
+    ("mysql+pymysql://tap:s3cr3t-pw@db.internal:3306/tokens", "pymysql", "mysql"),
+])
+def test_missing_driver_names_the_extra_never_the_url(sim, tmp_path: Path, url: str, module: str,
+                                                      extra: str) -> None:
+    # The tap's process without the driver: a sitecustomize blocks its import at start.
+    (tmp_path / "sitecustomize.py").write_text(f"import sys\nsys.modules[{module!r}] = None\n")
+    run = run_tap(tap_config(sim, token_store=url), "--discover",
+                  env={"PYTHONPATH": str(tmp_path)})
+    assert run.returncode != 0
+    assert f"install tap-zohocrm[{extra}]" in run.stderr, run.stderr[-3000:]
+    assert "token_store" in run.stderr
+    for secret in (url, "s3cr3t-pw", "db.internal"):
+        assert secret not in run.stderr
+
+
+def test_missing_driver_in_the_store_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Used as a library (no config check first), the store says the same."""
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    url = "postgresql+psycopg://tap:s3cr3t-pw@db.internal:1/tokens"
+    assert "install tap-zohocrm[postgres]" in (check_setting(url) or "")
+    with pytest.raises(TokenStoreError) as caught:
+        TokenStore(url).read(TokenKey("client", "refresh"))
+    message = str(caught.value)
+    assert "PostgreSQL" in message and "install tap-zohocrm[postgres]" in message
+    assert "s3cr3t-pw" not in message and "db.internal" not in message
