@@ -16,6 +16,7 @@ from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.plugin_base import _ConfigInput
 
 from tap_zohocrm import data_centers, token_store
+from tap_zohocrm._version import __version__
 from tap_zohocrm.auth import ZohoAuthenticator
 from tap_zohocrm.errors import ZohoAuthError
 from tap_zohocrm.limits import ApiLimits
@@ -45,6 +46,12 @@ class TapZohoCRM(Tap):
     name = "tap-zohocrm"
     dynamic_catalog = True
     message_writer_class = BufferedMsgSpecWriter
+
+    @classmethod
+    def get_plugin_version(cls) -> str:
+        """The package's version (`--version`, `--about`), read from the source rather than
+        installed metadata, which an editable install leaves stale after a bump."""
+        return __version__
 
     config_jsonschema = th.PropertiesList(
         th.Property("client_id", th.StringType, required=True,
