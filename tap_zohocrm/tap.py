@@ -5,13 +5,11 @@ from __future__ import annotations
 import copy
 import json
 import threading
-from datetime import datetime
 from functools import cached_property
 from typing import Any
 
 import click
 from singer_sdk import Stream, Tap
-from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.plugin_base import _ConfigInput
 
@@ -25,6 +23,7 @@ from tap_zohocrm.plan import format_plan, make_plan
 from tap_zohocrm.prefetch import PageFeed, Prefetcher
 from tap_zohocrm.report import RunReport
 from tap_zohocrm.schema import module_schema
+from tap_zohocrm.settings import CONFIG_SCHEMA, check_settings, drop_empty_settings, hide_secrets
 from tap_zohocrm.state import validate_state
 from tap_zohocrm.streams import MetadataReader, ModuleStream, stream_name
 from tap_zohocrm.streams_attachments import AttachmentsStream
@@ -35,9 +34,6 @@ from tap_zohocrm.streams_deleted import (
 )
 from tap_zohocrm.streams_org import ORG_STREAM_TYPES, FieldsMetadataStream
 
-API_VERSIONS = ("v2", "v2.1", "v3", "v4", "v5", "v6", "v7", "v8")
-SECRET_SETTINGS = ("client_secret", "refresh_token", "token_store")
-
 
 class TapZohoCRM(Tap):
     """Singer tap for Zoho CRM."""
@@ -46,83 +42,16 @@ class TapZohoCRM(Tap):
     dynamic_catalog = True
     message_writer_class = BufferedMsgSpecWriter
 
-    config_jsonschema = th.PropertiesList(
-        th.Property("client_id", th.StringType, required=True,
-                    description="OAuth client id (Zoho API console, Self Client)."),
-        th.Property("client_secret", th.StringType, required=True, secret=True,
-                    description="OAuth client secret."),
-        th.Property("refresh_token", th.StringType, required=True, secret=True,
-                    description="Refresh token from a Self Client grant code."),
-        th.Property("data_center", th.StringType, default="us",
-                    allowed_values=list(data_centers.DATA_CENTERS),
-                    description="Zoho data center of the org: us, eu, in, au, cn, jp, ca, sa."),
-        th.Property("environment", th.StringType, default="production",
-                    allowed_values=list(data_centers.ENVIRONMENTS),
-                    description="production, sandbox or developer."),
-        th.Property("accounts_url", th.StringType,
-                    description="Override of the accounts server (https, or loopback for tests)."),
-        th.Property("api_url", th.StringType,
-                    description="Override of the API domain; default: the token's api_domain."),
-        th.Property("api_version", th.StringType, default="v8", allowed_values=list(API_VERSIONS),
-                    description="Zoho CRM API version: v8 (default) down to v2."),
-        th.Property("start_date", th.DateTimeType,
-                    description="Read records modified at or after this time when no bookmark."),
-        th.Property("modules", th.ArrayType(th.StringType),
-                    description="Module API names to discover (default: every readable module)."),
-        th.Property("per_page", th.IntegerType, default=200,
-                    description="Records per Get Records call, 1 to 200."),
-        th.Property("full_rich_text", th.BooleanType, default=True,
-                    description="Re-read rich text that v7+ list calls cut at 500 characters "
-                    "(one call per such record)."),
-        th.Property("emit_deletes", th.BooleanType, default=False,
-                    description="Also emit, on each module stream, a record with "
-                    "_sdc_deleted_at for every id deleted in Zoho since the last run."),
-        th.Property("attachment_modules", th.ArrayType(th.StringType),
-                    description="Modules whose records' attachment metadata the `attachments` "
-                    "stream reads (one call per record read in the run)."),
-        th.Property("bulk_read_threshold", th.IntegerType,
-                    description="Backfill a module with no bookmark through Bulk Read jobs when "
-                    "it has more records than this (e.g. 50000); unset: REST only."),
-        th.Property("progress_interval_seconds", th.NumberType, default=30,
-                    description="Seconds between progress lines per stream (records, total "
-                    "from Zoho's count, rate, ETA); 0 turns them and the count calls off."),
-        th.Property("request_timeout", th.IntegerType, default=300,
-                    description="Read timeout of one API call, in seconds."),
-        th.Property("max_retries", th.IntegerType, default=7,
-                    description="Retries of a failing call (429, 5xx, timeouts) before giving up."),
-        th.Property("token_store", th.StringType, secret=True,
-                    description="SQLAlchemy URL of the database where tap processes share the "
-                    "access token (postgresql+psycopg://, mysql+pymysql://, sqlite:///); "
-                    "'memory' for none. Default: $XDG_STATE_HOME/tap-zohocrm/tokens.db."),
-        th.Property("token_store_legacy_table", th.StringType,
-                    description="Table in the archived Zoho SDKs' layout (useridentifier, "
-                    "accesstoken, refreshtoken, expirytime) to read access tokens from; default "
-                    "`oauthtokens` if the store's database has it, '' for none."),
-        th.Property("retry_backoff_seconds", th.NumberType, default=2.0,
-                    description="First retry wait; doubles per try up to 120 s (Retry-After "
-                    "wins when Zoho sends it)."),
-        th.Property("max_concurrency", th.IntegerType, default=5,
-                    description="Most API calls in flight at once, all streams together (Zoho "
-                    "allows 5 to 25 per org by edition)."),
-        th.Property("parallel_modules", th.IntegerType, default=4,
-                    description="Module streams synced at the same time, their records "
-                    "interleaved in the output (modules with attachments, and the other streams, "
-                    "sync one after another); API calls stay within max_concurrency. 1 syncs "
-                    "one module after another (the next ones are still read ahead)."),
-        th.Property("max_api_credits", th.IntegerType,
-                    description="Stop cleanly (resumable STATE) before this run spends more "
-                    "API credits."),
-        th.Property("api_credits_reserve", th.IntegerType, default=0,
-                    description="Stop cleanly when Zoho reports (X-API-CREDITS-REMAINING) fewer "
-                    "credits left today than this."),
-    ).to_dict()
+    config_jsonschema = CONFIG_SCHEMA
 
     # -- settings --------------------------------------------------------------------------
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        errors = [_hide_secrets(e, self.config) for e in super()._validate_config(
+        for key in drop_empty_settings(self._config):
+            self.logger.debug("Setting `%s` is empty: treated as unset", key)
+        errors = [hide_secrets(e, self.config) for e in super()._validate_config(
             raise_errors=False)]
-        errors += _check_settings(self.config)
+        errors += check_settings(self.config)
         if errors and raise_errors:
             raise ConfigValidationError(
                 "Config validation failed: " + "; ".join(errors), errors=errors
@@ -360,51 +289,3 @@ class TapZohoCRM(Tap):
         ]
         others = [s for s in self._org_streams(selected_modules, schemas) if s.name in entries]
         return [*modules, *others]
-
-
-def _check_settings(config: dict[str, Any]) -> list[str]:
-    """Checks JSON Schema cannot express; each message names the setting."""
-    errors = []
-    for key in ("accounts_url", "api_url"):
-        url = config.get(key)
-        if url is None:
-            continue
-        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-            errors.append(f"`{key}` must be an https:// URL, got {url!r}")
-        elif url.startswith("http://") and not data_centers.is_loopback(url):
-            errors.append(f"`{key}` must use https:// (plain http only for 127.0.0.1/localhost)")
-    store_error = token_store.check_setting(config.get("token_store"))
-    if store_error:
-        errors.append(store_error)
-    start = config.get("start_date")
-    if start is not None:
-        try:
-            datetime.fromisoformat(str(start).replace("Z", "+00:00"))
-        except ValueError:
-            errors.append(f"`start_date` must be an ISO-8601 date or datetime, got {start!r}")
-    per_page = config.get("per_page")
-    if per_page is not None and (not isinstance(per_page, int) or not 1 <= per_page <= 200):
-        errors.append(f"`per_page` must be an integer from 1 to 200, got {per_page!r}")
-    for key, least in (("max_concurrency", 1), ("max_retries", 0), ("api_credits_reserve", 0),
-                       ("max_api_credits", 1)):
-        value = config.get(key)
-        if value is not None and (not isinstance(value, int) or value < least):
-            errors.append(f"`{key}` must be an integer of at least {least}, got {value!r}")
-    modules = config.get("modules")
-    if modules is not None and (
-        not isinstance(modules, list) or not all(isinstance(m, str) and m for m in modules)
-    ):
-        errors.append("`modules` must be a list of module API names, e.g. [\"Leads\", \"Deals\"]")
-    return errors
-
-
-def _hide_secrets(error: str, config: dict[str, Any]) -> str:
-    for key in SECRET_SETTINGS:
-        value = config.get(key)
-        if isinstance(value, str) and value and value in error:
-            error = error.replace(value, "***")
-    return error
-
-
-if __name__ == "__main__":
-    TapZohoCRM.cli()

@@ -275,6 +275,29 @@ def test_postgres_typed_tables_hold_the_simulator_data(
     assert leads["Interests"] == "text[]"  # multi-select picklist
 
 
+def test_default_environment_passes_exported_settings_through(
+        make_simulator: Callable[..., Simulator], tmp_path: Path, pg_database: str,
+        meltano_sys_dir: Path) -> None:
+    # A user exports TAP_ZOHOCRM_* and runs `meltano run` with no MELTANO_ENVIRONMENT: the
+    # default environment must hand their settings to the tap unchanged.
+    sim = make_simulator(seed=37, sizes={"Leads": 300, "Contacts": 40})
+    env = meltano_env(sim, tmp_path, ["Leads", "Contacts"], **target_postgres_env(pg_database),
+                      MELTANO_SYS_DIR_ROOT=str(meltano_sys_dir))
+    for key in ("MELTANO_ENVIRONMENT", "ZOHO_SIMULATOR_URL"):
+        env.pop(key)
+    env.update(TAP_ZOHOCRM_API_URL=sim.url, TAP_ZOHOCRM_ACCOUNTS_URL=sim.url,
+               TAP_ZOHOCRM_START_DATE="")
+    meltano("run", "tap-zohocrm", "target-postgres", env=env)
+    rows = pg_rows(pg_database, "leads")
+    assert {r["id"] for r in rows} == {r["id"] for r in sim.records("Leads")}
+
+    # In the simulator's environment, an exported URL still wins over the environment's.
+    sim.update_record("Leads", sim.records("Leads")[0]["id"])
+    dev = dict(env, MELTANO_ENVIRONMENT="dev", ZOHO_SIMULATOR_URL="http://127.0.0.1:9")
+    meltano("run", "tap-zohocrm", "target-postgres", env=dev)
+    assert len(pg_rows(pg_database, "contacts")) == len(sim.records("Contacts"))
+
+
 def test_postgres_second_run_upserts_changes_and_new_field(
         make_simulator: Callable[..., Simulator], tmp_path: Path, pg_database: str,
         meltano_sys_dir: Path) -> None:

@@ -1,12 +1,15 @@
 """Airflow 3 DAG: Zoho CRM to the warehouse, one `meltano run` per module group, in parallel.
 
-The groups come from the `module_groups` extra of the tap-zohocrm extractor in meltano.yml:
+The groups come from the tap-zohocrm extractor's `annotations.airflow` in meltano.yml (Meltano
+ignores annotations; they are for tools like this one):
 
-    module_groups:            # group name -> Zoho module API names
-      sales: [Leads, Contacts, Accounts, Deals]
-      activities: [Tasks, Events, Calls]
-    org_concurrency: 15       # the org's Zoho API concurrency (edition: 5/10/15/20/25)
-    task_concurrency: 5       # API calls in flight per task (the tap's max_concurrency)
+    annotations:
+      airflow:
+        module_groups:            # group name -> Zoho module API names
+          sales: [Leads, Contacts, Accounts, Deals]
+          activities: [Tasks, Events, Calls]
+        org_concurrency: 15       # the org's Zoho API concurrency (edition: 5/10/15/20/25)
+        task_concurrency: 5       # API calls in flight per task (the tap's max_concurrency)
 
 Each group is one task: `meltano run --state-id-suffix <group> tap-zohocrm <loader>` with
 TAP_ZOHOCRM_MODULES set to the group's modules, so every group keeps its own bookmarks. All
@@ -56,18 +59,22 @@ DEFAULT_TASK_CONCURRENCY = 5  # the tap's default max_concurrency
 _GROUP_NAME = re.compile(r"[A-Za-z0-9_]+")
 
 
-def extractor_definition(project_root: Path = PROJECT_ROOT) -> dict[str, Any]:
+def extractor_annotations(project_root: Path = PROJECT_ROOT) -> dict[str, Any]:
+    """The extractor's `annotations.airflow` in meltano.yml ({} when it has none)."""
     meltano_yml = project_root / "meltano.yml"
     data = yaml.safe_load(meltano_yml.read_text())
     for plugin in (data.get("plugins") or {}).get("extractors") or []:
         if plugin.get("name") == EXTRACTOR:
-            return plugin
+            annotations = (plugin.get("annotations") or {}).get("airflow") or {}
+            if not isinstance(annotations, dict):
+                raise ValueError(f"{meltano_yml}: annotations.airflow must be a mapping")
+            return annotations
     raise ValueError(f"{meltano_yml} has no extractor named {EXTRACTOR}")
 
 
 def module_groups(project_root: Path = PROJECT_ROOT) -> dict[str, list[str]]:
     """Group name -> module API names; one group `all` (every module) when none are set."""
-    groups = extractor_definition(project_root).get("module_groups") or {}
+    groups = extractor_annotations(project_root).get("module_groups") or {}
     if not isinstance(groups, dict):
         raise ValueError("module_groups in meltano.yml must map group names to module lists")
     checked: dict[str, list[str]] = {}
@@ -88,7 +95,7 @@ def module_groups(project_root: Path = PROJECT_ROOT) -> dict[str, list[str]]:
 
 def concurrency(project_root: Path = PROJECT_ROOT) -> tuple[int, int]:
     """(pool slots, slots per task): the org's API concurrency and one task's share of it."""
-    plugin = extractor_definition(project_root)
+    plugin = extractor_annotations(project_root)
     org = int(plugin.get("org_concurrency") or DEFAULT_ORG_CONCURRENCY)
     per_task = int(plugin.get("task_concurrency") or DEFAULT_TASK_CONCURRENCY)
     if org < 1 or per_task < 1:
