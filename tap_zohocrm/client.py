@@ -20,18 +20,19 @@ from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib import RecordMessage
 
+from tap_zohocrm.batch_files.jsonl import JsonlFiles
+from tap_zohocrm.batch_files.parquet import ParquetFiles, parquet_row, row_plan
 from tap_zohocrm.errors import ZohoAPIError
-from tap_zohocrm.jsonl_batch import JsonlFiles
-from tap_zohocrm.limits import CreditBudgetReached
 from tap_zohocrm.pagination import EMPTY_STATUSES, PAGE_LIMIT_CODES, response_json
-from tap_zohocrm.parquet_batch import ParquetFiles, parquet_row, row_plan
-from tap_zohocrm.report import StreamReport
-from tap_zohocrm.schema import MISMATCH_PROPERTY, Converter, value_converters
+from tap_zohocrm.schema.fields import MISMATCH_PROPERTY
+from tap_zohocrm.schema.values import Converter, value_converters
+from tap_zohocrm.sync.limits import CreditBudgetReached
+from tap_zohocrm.sync.run_report import StreamReport
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
-    from tap_zohocrm.auth import ZohoAuthenticator
+    from tap_zohocrm.auth.authenticator import ZohoAuthenticator
     from tap_zohocrm.tap import TapZohoCRM
 
 CONNECT_TIMEOUT_SECONDS = 15.0

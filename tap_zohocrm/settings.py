@@ -11,7 +11,8 @@ from typing import Any
 
 from singer_sdk import typing as th
 
-from tap_zohocrm import data_centers, token_store
+from tap_zohocrm import data_centers
+from tap_zohocrm.auth import token_store
 
 API_VERSIONS = ("v2", "v2.1", "v3", "v4", "v5", "v6", "v7", "v8")
 SECRET_SETTINGS = ("client_secret", "refresh_token", "token_store")

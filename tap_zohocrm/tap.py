@@ -13,26 +13,27 @@ from singer_sdk import Stream, Tap
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.plugin_base import _ConfigInput
 
-from tap_zohocrm import data_centers, token_store
-from tap_zohocrm.auth import ZohoAuthenticator
+from tap_zohocrm import data_centers
+from tap_zohocrm.auth import token_store
+from tap_zohocrm.auth.authenticator import ZohoAuthenticator
+from tap_zohocrm.cost_plan import format_plan, make_plan
 from tap_zohocrm.errors import ZohoAuthError
-from tap_zohocrm.limits import ApiLimits
-from tap_zohocrm.output import BufferedMsgSpecWriter
-from tap_zohocrm.parallel import sync_streams
-from tap_zohocrm.plan import format_plan, make_plan
-from tap_zohocrm.prefetch import PageFeed, Prefetcher
-from tap_zohocrm.report import RunReport
-from tap_zohocrm.schema import module_schema
+from tap_zohocrm.schema.fields import module_schema
 from tap_zohocrm.settings import CONFIG_SCHEMA, check_settings, drop_empty_settings, hide_secrets
-from tap_zohocrm.state import validate_state
-from tap_zohocrm.streams import MetadataReader, ModuleStream, stream_name
-from tap_zohocrm.streams_attachments import AttachmentsStream
-from tap_zohocrm.streams_deleted import (
+from tap_zohocrm.streams.attachments import AttachmentsStream
+from tap_zohocrm.streams.deleted import (
     DELETABLE_GENERATED_TYPES,
     DELETED_AT,
     DeletedRecordsStream,
 )
-from tap_zohocrm.streams_org import ORG_STREAM_TYPES, FieldsMetadataStream
+from tap_zohocrm.streams.module import MetadataReader, ModuleStream, stream_name
+from tap_zohocrm.streams.org import ORG_STREAM_TYPES, FieldsMetadataStream
+from tap_zohocrm.sync.limits import ApiLimits
+from tap_zohocrm.sync.message_writer import BufferedMsgSpecWriter
+from tap_zohocrm.sync.parallel_modules import sync_streams
+from tap_zohocrm.sync.read_ahead import PageFeed, Prefetcher
+from tap_zohocrm.sync.run_report import RunReport
+from tap_zohocrm.sync.state_checks import validate_state
 
 
 class TapZohoCRM(Tap):

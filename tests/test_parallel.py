@@ -6,7 +6,7 @@ import time
 from collections import Counter
 from itertools import pairwise
 
-from tap_zohocrm.prefetch import Prefetcher
+from tap_zohocrm.sync.read_ahead import Prefetcher
 from tests.helpers import discover, run_tap, select_streams, tap_config, utc
 
 MODULES = {"Leads": 2600, "Contacts": 1500, "Accounts": 900, "Deals": 700}

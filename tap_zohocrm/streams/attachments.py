@@ -14,8 +14,8 @@ from singer_sdk import typing as th
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_zohocrm.client import ZohoStream
-from tap_zohocrm.streams import ModuleStream
-from tap_zohocrm.streams_org import REF, InfoPaginator
+from tap_zohocrm.streams.module import ModuleStream
+from tap_zohocrm.streams.org import REF, InfoPaginator
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context

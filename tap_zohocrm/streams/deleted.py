@@ -14,8 +14,8 @@ from singer_sdk import typing as th
 
 from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.errors import ZohoAPIError
-from tap_zohocrm.schema import to_utc
-from tap_zohocrm.streams_org import REF, InfoPaginator
+from tap_zohocrm.schema.values import to_utc
+from tap_zohocrm.streams.org import REF, InfoPaginator
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context

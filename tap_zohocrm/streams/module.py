@@ -13,25 +13,25 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-from tap_zohocrm.bulk_read import BulkRead, PageDone
+from tap_zohocrm.bulk_read.jobs import BulkRead, PageDone
 from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.pagination import RecordsPage, RecordsPaginator, response_json
-from tap_zohocrm.prefetch import PageFeed
-from tap_zohocrm.schema import (
+from tap_zohocrm.schema.fields import (
     RICH_TEXT_CUT_FROM_VERSION,
     RICH_TEXT_LIST_CUT,
     RICH_TEXT_MEDIA_TYPE,
     requestable_fields,
-    to_utc,
 )
-from tap_zohocrm.state import BULK_EXPORT_KEY
-from tap_zohocrm.streams_deleted import (
+from tap_zohocrm.schema.values import to_utc
+from tap_zohocrm.streams.deleted import (
     DELETABLE_GENERATED_TYPES,
     DELETED_AT,
     delete_markers,
     install_marker_log_filter,
 )
+from tap_zohocrm.sync.read_ahead import PageFeed
+from tap_zohocrm.sync.state_checks import BULK_EXPORT_KEY
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context

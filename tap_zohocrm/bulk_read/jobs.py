@@ -24,15 +24,15 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from singer_sdk.helpers._batch import BatchConfig
 
-from tap_zohocrm.bulk_parquet import ArrowConverter, row_groups
-from tap_zohocrm.bulk_zip import ZipCsvInflater
+from tap_zohocrm.batch_files.parquet import ParquetFiles, parquet_row, row_plan
+from tap_zohocrm.bulk_read.csv_parquet import ArrowConverter, row_groups
+from tap_zohocrm.bulk_read.zip_stream import ZipCsvInflater
 from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.pagination import response_json
-from tap_zohocrm.parquet_batch import ParquetFiles, parquet_row, row_plan
-from tap_zohocrm.prefetch import PageFeed
+from tap_zohocrm.sync.read_ahead import PageFeed
 
 if TYPE_CHECKING:
-    from tap_zohocrm.streams import ModuleStream
+    from tap_zohocrm.streams.module import ModuleStream
 
 BATCH_ROWS = 2_000  # records per batch handed to the emitter
 # CSV bytes per Arrow block on the Parquet path. Arrow's CSV reader holds memory in proportion

@@ -15,7 +15,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
-from tap_zohocrm.streams import ModuleStream
+from tap_zohocrm.streams.module import ModuleStream
 
 if TYPE_CHECKING:
     from singer_sdk import Stream

@@ -12,11 +12,11 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from tap_zohocrm.limits import CREDITS_HEADER, call_cost
-from tap_zohocrm.streams import MAX_IDS_PER_CALL, ModuleStream
-from tap_zohocrm.streams_attachments import AttachmentsStream
-from tap_zohocrm.streams_deleted import DeletedRecordsStream
-from tap_zohocrm.streams_org import FieldsMetadataStream, UsersStream
+from tap_zohocrm.streams.attachments import AttachmentsStream
+from tap_zohocrm.streams.deleted import DeletedRecordsStream
+from tap_zohocrm.streams.module import MAX_IDS_PER_CALL, ModuleStream
+from tap_zohocrm.streams.org import FieldsMetadataStream, UsersStream
+from tap_zohocrm.sync.limits import CREDITS_HEADER, call_cost
 
 if TYPE_CHECKING:
     from tap_zohocrm.tap import TapZohoCRM
