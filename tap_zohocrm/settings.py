@@ -170,6 +170,13 @@ def drop_empty_settings(config: dict[str, Any]) -> list[str]:
     return empty
 
 
+def fill_defaults(config: dict[str, Any]) -> None:
+    """Give every unset setting its default from the schema, so code reads `config[key]`."""
+    for key, prop in CONFIG_SCHEMA["properties"].items():
+        if prop.get("default") is not None:
+            config.setdefault(key, prop["default"])
+
+
 def check_settings(config: dict[str, Any]) -> list[str]:
     """Checks JSON Schema cannot express; each message names the setting."""
     errors = []

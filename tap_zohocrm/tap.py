@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
 from functools import cached_property
 from typing import Any
 
@@ -12,14 +11,18 @@ import click
 from singer_sdk import Stream, Tap
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.plugin_base import _ConfigInput
+from typing_extensions import override
 
-from tap_zohocrm import data_centers
-from tap_zohocrm.auth import token_store
-from tap_zohocrm.auth.authenticator import ZohoAuthenticator
 from tap_zohocrm.cost_plan import format_plan, make_plan
 from tap_zohocrm.errors import ZohoAuthError
 from tap_zohocrm.schema.fields import module_schema
-from tap_zohocrm.settings import CONFIG_SCHEMA, check_settings, drop_empty_settings, hide_secrets
+from tap_zohocrm.settings import (
+    CONFIG_SCHEMA,
+    check_settings,
+    drop_empty_settings,
+    fill_defaults,
+    hide_secrets,
+)
 from tap_zohocrm.streams.attachments import AttachmentsStream
 from tap_zohocrm.streams.deleted import (
     DELETABLE_GENERATED_TYPES,
@@ -28,11 +31,9 @@ from tap_zohocrm.streams.deleted import (
 )
 from tap_zohocrm.streams.module import MetadataReader, ModuleStream, stream_name
 from tap_zohocrm.streams.org import ORG_STREAM_TYPES, FieldsMetadataStream
-from tap_zohocrm.sync.limits import ApiLimits
 from tap_zohocrm.sync.message_writer import BufferedMsgSpecWriter
 from tap_zohocrm.sync.parallel_modules import sync_streams
-from tap_zohocrm.sync.read_ahead import PageFeed, Prefetcher
-from tap_zohocrm.sync.run_report import RunReport
+from tap_zohocrm.sync.run import ZohoRun
 from tap_zohocrm.sync.state_checks import validate_state
 
 
@@ -47,9 +48,11 @@ class TapZohoCRM(Tap):
 
     # -- settings --------------------------------------------------------------------------
 
+    @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         for key in drop_empty_settings(self._config):
             self.logger.debug("Setting `%s` is empty: treated as unset", key)
+        fill_defaults(self._config)
         errors = [hide_secrets(e, self.config) for e in super()._validate_config(
             raise_errors=False)]
         errors += check_settings(self.config)
@@ -59,38 +62,32 @@ class TapZohoCRM(Tap):
             )
         return errors
 
-    stopped_reason: str | None = None  # set when a credit budget stopped the run early
-
+    @override
     def load_state(self, state: dict[str, Any]) -> None:
         validate_state(state)
         super().load_state(state)
 
     @cached_property
-    def limits(self) -> ApiLimits:
-        """Concurrency and credit limits shared by every stream of this run."""
-        return ApiLimits(
-            max_concurrency=int(self.config.get("max_concurrency", 5)),
-            max_api_credits=self.config.get("max_api_credits"),
-            credits_reserve=int(self.config.get("api_credits_reserve", 0)),
-        )
+    def run(self) -> ZohoRun:
+        """What the streams of this run share; built once, handed to every stream."""
+        return ZohoRun(self.config, streams=lambda: self.streams.values())
 
-    @cached_property
-    def report(self) -> RunReport:
-        return RunReport(float(self.config.get("progress_interval_seconds", 30)))
-
-    def sync_all(self) -> None:  # type: ignore[misc]
+    @override
+    def sync_all(self) -> None:
         """Sync every selected stream, then log the run report (also when the run fails)."""
+        run = self.run
         try:
-            workers = int(self.config.get("parallel_modules", 4))
+            workers = int(self.config["parallel_modules"])
             if workers > 1:
-                sync_streams(self, workers)
+                sync_streams(self, run, workers)
             else:
                 super().sync_all()
         finally:
-            self.report.log_summary(self.authenticator.token_requests, self.stopped_reason)
-            self.prefetcher.close()
+            run.report.log_summary(run.authenticator.token_requests, run.stopped_reason)
+            run.close()
 
     @classmethod
+    @override
     def get_singer_command(cls) -> click.Command:
         command = super().get_singer_command()
         command.params.append(click.Option(
@@ -101,6 +98,7 @@ class TapZohoCRM(Tap):
         return command
 
     @classmethod
+    @override
     def invoke(cls, *, plan: bool = False, **kwargs: Any) -> None:  # type: ignore[override]
         if not plan:
             super().invoke(**kwargs)
@@ -114,77 +112,16 @@ class TapZohoCRM(Tap):
             parse_env_config=config.parse_env,
             validate_config=True,
         )
-        print(format_plan(make_plan(tap)))
-
-    @cached_property
-    def state_lock(self) -> threading.RLock:
-        """Held for every change to the tap's state and every STATE message (parallel)."""
-        return threading.RLock()
-
-    @cached_property
-    def prefetcher(self) -> Prefetcher:
-        concurrency = int(self.config.get("max_concurrency", 5))
-        return Prefetcher(window=concurrency, workers=2 * concurrency)
-
-    def feed_for(self, stream: ModuleStream) -> PageFeed:
-        """The page feed of a module stream; starts reading the next modules in sync order."""
-        # A module whose Bulk Read goes straight to Parquet reads nothing over REST until its
-        # export is written: it is not read ahead.
-        order = [s for s in self.streams.values() if isinstance(s, ModuleStream) and s.selected
-                 and (s is stream or not s.backfills_to_parquet())]
-        return self.prefetcher.feed_for(stream, order)
-
-    @property
-    def api_version(self) -> str:
-        return str(self.config.get("api_version", "v8"))
-
-    @property
-    def api_version_number(self) -> float:
-        return float(self.api_version.lstrip("v"))
-
-    @property
-    def is_v2(self) -> bool:
-        return self.api_version in ("v2", "v2.1")
-
-    @cached_property
-    def authenticator(self) -> ZohoAuthenticator:
-        """One authenticator per tap: every stream shares the access token."""
-        config = self.config
-        accounts = config.get("accounts_url") or data_centers.accounts_url(
-            config.get("data_center", "us")
-        )
-        return ZohoAuthenticator(
-            auth_endpoint=f"{accounts.rstrip('/')}/oauth/v2/token",
-            client_id=config["client_id"],
-            client_secret=config["client_secret"],
-            refresh_token=config["refresh_token"],
-            token_store=token_store.from_config(config),
-        )
-
-    @cached_property
-    def api_domain(self) -> str:
-        """api_url if set; else the token's api_domain in production; else the DC's domain."""
-        config = self.config
-        if config.get("api_url"):
-            return str(config["api_url"]).rstrip("/")
-        dc = config.get("data_center", "us")
-        environment = config.get("environment", "production")
-        if environment == "production":
-            self.authenticator.ensure_token()
-            if self.authenticator.api_domain:
-                return self.authenticator.api_domain
-        return data_centers.api_domain(dc, environment)
-
-    @property
-    def api_base_url(self) -> str:
-        return f"{self.api_domain}/crm/{self.api_version}"
+        selected = [s for s in tap.streams.values() if s.selected]
+        print(format_plan(make_plan(selected, tap.run, tap.metadata_reader)))
 
     # -- discovery -------------------------------------------------------------------------
 
     @cached_property
     def metadata_reader(self) -> MetadataReader:
-        return MetadataReader(self)
+        return MetadataReader(self, self.run)
 
+    @override
     def discover_streams(self) -> list[Stream]:
         if self.input_catalog is not None:
             return self._streams_from_catalog()
@@ -240,20 +177,22 @@ class TapZohoCRM(Tap):
         if self.config.get("emit_deletes"):
             schema["properties"].setdefault(DELETED_AT, {"type": ["string", "null"],
                                                          "format": "date-time"})
-        return ModuleStream(self, module["api_name"], schema,
+        return ModuleStream(self, self.run, module["api_name"], schema,
                             generated_type=module.get("generated_type"))
 
     def _org_streams(
         self, modules: list[ModuleStream], schemas: dict[str, dict[str, Any]]
     ) -> list[Stream]:
         """Streams beyond the modules: org metadata, deleted records, attachments."""
-        streams: list[Stream] = [cls(self, schemas.get(cls.name)) for cls in ORG_STREAM_TYPES]
+        streams: list[Stream] = [cls(self, self.run, schemas.get(cls.name))
+                                 for cls in ORG_STREAM_TYPES]
         names = [m.api_name for m in modules]
-        streams.append(FieldsMetadataStream(self, schemas.get("fields"), modules=names))
+        streams.append(FieldsMetadataStream(self, self.run, schemas.get("fields"), modules=names))
         deletable = [m.api_name for m in modules
                      if m.generated_type in DELETABLE_GENERATED_TYPES and m.api_name != "Notes"]
-        streams.append(DeletedRecordsStream(self, schemas.get("deleted_records"), deletable))
-        streams.append(AttachmentsStream(self, schemas.get("attachments")))
+        streams.append(DeletedRecordsStream(self, self.run, schemas.get("deleted_records"),
+                                            deletable))
+        streams.append(AttachmentsStream(self, self.run, schemas.get("attachments")))
         return streams
 
     def _streams_from_catalog(self) -> list[Stream]:

@@ -122,8 +122,8 @@ class BulkRead:
                  resume: dict[str, Any] | None = None) -> None:
         self.stream = stream
         self.fields = fields
-        version = stream._zoho_tap.api_version
-        self.base = f"{stream._zoho_tap.api_domain}/crm/bulk/{version}/read"
+        version = stream.run.api_version
+        self.base = f"{stream.run.api_domain}/crm/bulk/{version}/read"
         self.parsers = csv_value_parsers(stream.schema)
         self.jobs = 0
         resume = resume or {}
@@ -170,11 +170,11 @@ class BulkRead:
         """Stream the ZIP and write its CSV, inflated as it arrives (bulk_zip), to `into`: an
         export of 200,000 records is over 100 MB zipped, 400 MB of CSV."""
         stream = self.stream
-        limits = stream._zoho_tap.limits
+        limits = stream.run.limits
 
         def fetch(prepared: Any, context: Any) -> Any:
             with limits.call_slots:
-                stream._zoho_tap.report.call(
+                stream.run.report.call(
                     stream.name, limits.reserve("GET", prepared.path_url or ""))
                 response = stream.requests_session.send(
                     stream.authenticator(prepared), timeout=stream.timeout, stream=True)
@@ -251,7 +251,7 @@ class BulkRead:
         stream = self.stream
         files = ParquetFiles(batch_config, stream.tap_name, stream.name)
         plan = row_plan(stream.schema)
-        report = stream._zoho_tap.report
+        report = stream.run.report
         for path in self._exports():
             if isinstance(path, PageDone):
                 yield path

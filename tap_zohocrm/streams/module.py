@@ -34,9 +34,10 @@ from tap_zohocrm.sync.read_ahead import PageFeed
 from tap_zohocrm.sync.state_checks import BULK_EXPORT_KEY
 
 if TYPE_CHECKING:
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-    from tap_zohocrm.tap import TapZohoCRM
+    from tap_zohocrm.sync.run import ZohoRun
 
 REPLICATION_KEY = "Modified_Time"
 MAX_FIELDS_PER_CALL = 50  # Zoho's `fields` limit from v3 on
@@ -111,17 +112,17 @@ class ModuleStream(ZohoStream):
     check_sorted = False
 
     def __init__(
-        self, tap: TapZohoCRM, module_api_name: str, schema: dict[str, Any],
+        self, tap: Tap, run: ZohoRun, module_api_name: str, schema: dict[str, Any],
         generated_type: str | None = None,
     ) -> None:
-        super().__init__(tap, name=stream_name(module_api_name), schema=schema)
+        super().__init__(tap, run, name=stream_name(module_api_name), schema=schema)
         self.api_name = module_api_name
         self.generated_type = generated_type
-        self._attachments = module_api_name in (tap.config.get("attachment_modules") or [])
-        self._emit_deletes = bool(tap.config.get("emit_deletes")) and (
+        self.reads_attachments = module_api_name in (tap.config.get("attachment_modules") or [])
+        self.emit_deletes = bool(tap.config.get("emit_deletes")) and (
             generated_type in DELETABLE_GENERATED_TYPES and module_api_name != "Notes"
         )
-        if self._emit_deletes:
+        if self.emit_deletes:
             install_marker_log_filter()
         self.path = f"/{module_api_name}"
         if REPLICATION_KEY in schema.get("properties", {}):
@@ -147,12 +148,25 @@ class ModuleStream(ZohoStream):
         return frozenset({"NOT_SUPPORTED"}) if self.api_name == "Notes" else frozenset()
 
     @property
+    def reads_ahead(self) -> bool:
+        """Whether the read-ahead may start this stream's pages early: a selected module, but
+        not one whose Bulk Read goes straight to Parquet (it reads nothing over REST until its
+        export is written)."""
+        return self.selected and not self.backfills_to_parquet()
+
+    @property
+    def syncs_side_by_side(self) -> bool:  # type: ignore[override]
+        """A module stream with no selected child may sync in its own thread."""
+        return not any(child.selected or child.has_selected_descendents
+                       for child in self.child_streams)
+
+    @property
     def is_sorted(self) -> bool:
         return self.replication_key is not None
 
     @property
     def is_v2(self) -> bool:
-        return self._zoho_tap.is_v2
+        return self.run.is_v2
 
     # -- requests --------------------------------------------------------------------------
 
@@ -175,14 +189,14 @@ class ModuleStream(ZohoStream):
 
     def rich_text_fields(self) -> list[str]:
         """Selected rich-text fields whose list-call values may be cut (API v7 and later)."""
-        if self._zoho_tap.api_version_number < RICH_TEXT_CUT_FROM_VERSION:
+        if self.run.api_version_number < RICH_TEXT_CUT_FROM_VERSION:
             return []
         rich = [
             name for name, prop in self.schema["properties"].items()
             if prop.get("contentMediaType") == RICH_TEXT_MEDIA_TYPE
             and self.mask.get(("properties", name), True)
         ]
-        if rich and not self.config.get("full_rich_text", True):
+        if rich and not self.config["full_rich_text"]:
             self.logger.warning(
                 "%s: rich-text values longer than 500 characters are cut by Zoho's list calls "
                 "and kept cut (full_rich_text is false)", self.api_name,
@@ -200,7 +214,7 @@ class ModuleStream(ZohoStream):
     def get_new_paginator(self) -> RecordsPaginator:
         return RecordsPaginator(
             self._start,
-            per_page=int(self.config.get("per_page", 200)),
+            per_page=int(self.config["per_page"]),
             use_page_tokens=not self.is_v2,
             restart_key=self.replication_key,
         )
@@ -209,7 +223,7 @@ class ModuleStream(ZohoStream):
         token: RecordsPage = page.next_page_token or self._start
         chunks = self._chunks
         params: dict[str, Any] = {
-            "per_page": int(self.config.get("per_page", 200)),
+            "per_page": int(self.config["per_page"]),
             "sort_by": self.replication_key or "id",
             "sort_order": "asc",
             **self._filter_params(),
@@ -232,7 +246,7 @@ class ModuleStream(ZohoStream):
     # the completed pages in order, so the SDK sees the same sequence as a sequential read.
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        feed = self._zoho_tap.feed_for(self)
+        feed = self.run.feed_for(self)
         try:
             for page in feed:
                 records = page.result()
@@ -265,7 +279,7 @@ class ModuleStream(ZohoStream):
         after the next BATCH message, whose file holds the last of those rows; the state is
         not marked unwritten, so a failure before then does not write it either.
         """
-        with self._zoho_tap.state_lock:
+        with self.run.state_lock:
             change(self.stream_state)
             if out:
                 self.state_manager.is_flushed = False
@@ -292,7 +306,7 @@ class ModuleStream(ZohoStream):
     @property
     def counts_records(self) -> bool:
         """Whether the sync asks Zoho for the record count (progress lines with an ETA)."""
-        return float(self.config.get("progress_interval_seconds", 30)) > 0
+        return float(self.config["progress_interval_seconds"]) > 0
 
     def expected_records(self) -> int:
         """Records the sync will read: Zoho's count action with the sync's own filter (once)."""
@@ -335,7 +349,7 @@ class ModuleStream(ZohoStream):
         start = RecordsPage(modified_since=since)
         self._last_modified = None
         self._ids_at_last_modified = set()
-        pool = self._zoho_tap.prefetcher.pool
+        pool = self.run.read_ahead.pool
         if self.uses_bulk_read():
             since = self._bulk_backfill(feed) or since
             start = RecordsPage(modified_since=since)
@@ -353,7 +367,7 @@ class ModuleStream(ZohoStream):
                 # Go on from the last Modified_Time read; the repeats there are dropped.
                 start = RecordsPage(modified_since=self._last_modified or since,
                                     query=start.query + 1)
-        if self._emit_deletes:
+        if self.emit_deletes:
             done: Future = Future()
             done.set_result(delete_markers(self, self.api_name, since))
             feed.put(done)
@@ -362,7 +376,7 @@ class ModuleStream(ZohoStream):
         self, record: dict, context: Context | None
     ) -> Iterator[dict[str, Any]]:
         # Attachments only for the modules asked for, and not for delete markers.
-        if self._attachments and not record.get(DELETED_AT):
+        if self.reads_attachments and not record.get(DELETED_AT):
             yield {"module": self.api_name, "record_id": record["id"]}
 
     def uses_bulk_read(self) -> bool:
@@ -439,7 +453,7 @@ class ModuleStream(ZohoStream):
         request = self.request_decorator(self._request)
         while not paginator.finished:
             # Read ahead only what the credit budget can also complete (other field groups).
-            self._zoho_tap.limits.check_headroom(1 + self._promised_credits)
+            self.run.limits.check_headroom(1 + self._promised_credits)
             prepared = self._prepare_request(context=None, page=paginator)
             response = request(prepared, None)
             raw = list(ZohoStream.parse_response(self, response))
@@ -527,7 +541,7 @@ class ModuleStream(ZohoStream):
 
         From v8, Get Rich Text Fields returns it for up to 200 records a call: one call per
         page. v7 has it for one record at a time, so each cut record is re-read by its own
-        call; those calls run side by side in the prefetcher's second pool (this runs in a
+        call; those calls run side by side in the read_ahead's second pool (this runs in a
         task of the first one, which must not wait on its own pool).
         """
         cut = [
@@ -558,13 +572,13 @@ class ModuleStream(ZohoStream):
 
         calls: list[tuple[str, dict[str, Any]]] = []
         for fields in batched(self._rich_text_fields, MAX_FIELDS_PER_CALL):
-            if self._zoho_tap.api_version_number >= 8:
+            if self.run.api_version_number >= 8:
                 calls += [(f"{self.path}/actions/fetch_full_data",
                            {"ids": ",".join(ids), "fields": ",".join(fields)})
                           for ids in batched(by_id, RICH_TEXT_IDS_PER_CALL)]
             else:
                 calls += [(f"{self.path}/{rid}", {"fields": ",".join(fields)}) for rid in by_id]
-        pool = self._zoho_tap.prefetcher.side_pool
+        pool = self.run.read_ahead.side_pool
         for done in [pool.submit(complete, path, params) for path, params in calls]:
             done.result()
 
