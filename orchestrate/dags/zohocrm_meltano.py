@@ -27,6 +27,9 @@ Environment (of the Airflow workers):
   ZOHO_AIRFLOW_POOL     the pool name (default zoho_crm)
   ZOHO_DAG_SCHEDULE     the schedule (default @daily; "none" for manual runs only)
   ZOHO_TASK_RETRIES     retries of a failed task (default 1, after 5 minutes)
+  MELTANO_CLI_LOG_FORMAT  `json` for task logs a machine can read: the tap's run report is then
+                        the `run_report` object of its line (the default text log shows the
+                        readable report only)
 plus the tap's and loader's settings (TAP_ZOHOCRM_*, TARGET_POSTGRES_*), MELTANO_ENVIRONMENT and
 MELTANO_STATE_BACKEND_URI. With tasks on several machines, set TAP_ZOHOCRM_TOKEN_STORE to a
 database they share so they all use one access token (README, "Running at scale").
