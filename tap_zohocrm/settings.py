@@ -13,6 +13,7 @@ from singer_sdk import typing as th
 
 from tap_zohocrm import data_centers
 from tap_zohocrm.auth import token_store
+from tap_zohocrm.schema.property_kinds import json_types
 
 API_VERSIONS = ("v2", "v2.1", "v3", "v4", "v5", "v6", "v7", "v8")
 SECRET_SETTINGS = ("client_secret", "refresh_token", "token_store")
@@ -168,6 +169,27 @@ def drop_empty_settings(config: dict[str, Any]) -> list[str]:
     for key in empty:
         del config[key]
     return empty
+
+
+def read_numbers_given_as_text(config: dict[str, Any]) -> None:
+    """Read numeric settings given as text ("0.5") as numbers.
+
+    Meltano passes such settings as text: they are declared `kind: string` there, because
+    Meltano's `decimal` kind breaks `meltano run` when the value comes from the environment.
+    A value that is not a number is left for validation to report.
+    """
+    for key, prop in CONFIG_SCHEMA["properties"].items():
+        value = config.get(key)
+        if not isinstance(value, str) or not json_types(prop) & {"number", "integer"}:
+            continue
+        try:
+            number = float(value)
+        except ValueError:
+            continue
+        if "integer" in json_types(prop) and number.is_integer():
+            config[key] = int(number)
+        elif "number" in json_types(prop):
+            config[key] = number
 
 
 def fill_defaults(config: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ from tap_zohocrm.settings import (
     drop_empty_settings,
     fill_defaults,
     hide_secrets,
+    read_numbers_given_as_text,
 )
 from tap_zohocrm.streams.attachments import AttachmentsStream
 from tap_zohocrm.streams.deleted import (
@@ -52,6 +53,7 @@ class TapZohoCRM(Tap):
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         for key in drop_empty_settings(self._config):
             self.logger.debug("Setting `%s` is empty: treated as unset", key)
+        read_numbers_given_as_text(self._config)
         fill_defaults(self._config)
         errors = [hide_secrets(e, self.config) for e in super()._validate_config(
             raise_errors=False)]

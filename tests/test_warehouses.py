@@ -286,7 +286,7 @@ def test_default_environment_passes_exported_settings_through(
     for key in ("MELTANO_ENVIRONMENT", "ZOHO_SIMULATOR_URL"):
         env.pop(key)
     env.update(TAP_ZOHOCRM_API_URL=sim.url, TAP_ZOHOCRM_ACCOUNTS_URL=sim.url,
-               TAP_ZOHOCRM_START_DATE="")
+               TAP_ZOHOCRM_START_DATE="", TAP_ZOHOCRM_RETRY_BACKOFF_SECONDS="0.5")
     meltano("run", "tap-zohocrm", "target-postgres", env=env)
     rows = pg_rows(pg_database, "leads")
     assert {r["id"] for r in rows} == {r["id"] for r in sim.records("Leads")}
