@@ -285,7 +285,7 @@ class ZohoStream(RESTStream[Any]):
         return value_converters(self.schema)
 
     @cached_property
-    def _known_keys(self) -> frozenset[str]:
+    def known_keys(self) -> frozenset[str]:
         return frozenset(self.schema.get("properties", {}))
 
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict | None:
@@ -304,7 +304,7 @@ class ZohoStream(RESTStream[Any]):
                 self.mismatch_counts[key] = self.mismatch_counts.get(key, 0) + 1
         if mismatched:
             row[MISMATCH_PROPERTY] = mismatched
-        if not self._known_keys.issuperset(row):
+        if not self.known_keys.issuperset(row):
             self._drop_unknown_keys(row)
         self.run.report.record(self.name, self._report, self.logger)
         return row
@@ -354,7 +354,7 @@ class ZohoStream(RESTStream[Any]):
 
     def _drop_unknown_keys(self, row: dict[str, Any]) -> None:
         """Drop keys the catalog's schema lacks (a field added since discovery), logged once."""
-        unknown = [key for key in row if key not in self._known_keys]
+        unknown = [key for key in row if key not in self.known_keys]
         for key in unknown:
             del row[key]
         new = set(unknown) - self._unknown_keys_logged

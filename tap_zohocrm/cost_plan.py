@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from tap_zohocrm.streams.attachments import AttachmentsStream
 from tap_zohocrm.streams.deleted import DeletedRecordsStream
-from tap_zohocrm.streams.module import MAX_IDS_PER_CALL, MetadataReader, ModuleStream
+from tap_zohocrm.streams.field_groups import MAX_IDS_PER_CALL
+from tap_zohocrm.streams.metadata_reader import MetadataReader
+from tap_zohocrm.streams.module import ModuleStream
 from tap_zohocrm.streams.org import FieldsMetadataStream, UsersStream
 from tap_zohocrm.sync.limits import CREDITS_HEADER, call_cost
 
@@ -68,7 +70,7 @@ def make_plan(streams: list[Stream], run: ZohoRun, metadata_reader: MetadataRead
     rows.append({"stream": "(metadata)", "records": None, "calls": 1, "credits": 1})
     for stream in modules:
         expected = stream.expected_records()
-        groups = max(1, len(stream.field_chunks()))
+        groups = max(1, len(stream.field_groups()))
         note = ""
         bulk = stream.uses_bulk_read()
         if bulk:

@@ -25,12 +25,10 @@ from tap_zohocrm.settings import (
     read_numbers_given_as_text,
 )
 from tap_zohocrm.streams.attachments import AttachmentsStream
-from tap_zohocrm.streams.deleted import (
-    DELETABLE_GENERATED_TYPES,
-    DELETED_AT,
-    DeletedRecordsStream,
-)
-from tap_zohocrm.streams.module import MetadataReader, ModuleStream, stream_name
+from tap_zohocrm.streams.deleted import DELETED_AT, DeletedRecordsStream
+from tap_zohocrm.streams.metadata_reader import MetadataReader
+from tap_zohocrm.streams.module import ModuleStream
+from tap_zohocrm.streams.module_rules import lists_deletions, stream_name
 from tap_zohocrm.streams.org import ORG_STREAM_TYPES, FieldsMetadataStream
 from tap_zohocrm.sync.message_writer import BufferedMsgSpecWriter
 from tap_zohocrm.sync.parallel_modules import sync_streams
@@ -190,8 +188,7 @@ class TapZohoCRM(Tap):
                                  for cls in ORG_STREAM_TYPES]
         names = [m.api_name for m in modules]
         streams.append(FieldsMetadataStream(self, self.run, schemas.get("fields"), modules=names))
-        deletable = [m.api_name for m in modules
-                     if m.generated_type in DELETABLE_GENERATED_TYPES and m.api_name != "Notes"]
+        deletable = [m.api_name for m in modules if lists_deletions(m.api_name, m.generated_type)]
         streams.append(DeletedRecordsStream(self, self.run, schemas.get("deleted_records"),
                                             deletable))
         streams.append(AttachmentsStream(self, self.run, schemas.get("attachments")))

@@ -23,6 +23,14 @@ def to_utc(value: Any) -> Any:
     return parsed.astimezone(UTC).isoformat()
 
 
+def utc_or_none(value: Any) -> str | None:
+    """A Zoho datetime in UTC; None when it is missing or not a datetime."""
+    try:
+        return to_utc(value) if value is not None else None
+    except ValueError:
+        return None
+
+
 def to_date(value: Any) -> Any:
     if not isinstance(value, str):
         raise ValueMismatch(value)

@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 
     from tap_zohocrm.sync.run import ZohoRun
 
-# Modules whose deletions Zoho lists: standard and custom ones (not linking/subform/Notes).
-DELETABLE_GENERATED_TYPES = frozenset({"default", "custom", None})
 DELETED_AT = "_sdc_deleted_at"
 
 
