@@ -338,7 +338,7 @@ def test_postgres_second_run_upserts_changes_and_new_field(
         ids = [r["id"] for r in rows]
         assert len(ids) == len(set(ids)), f"{stream}: duplicate ids after the second run"
         current = {r["id"] for r in sim.records(module)}
-        # Deletes belong to another issue: the deleted row may stay, nothing else may.
+        # Without emit_deletes the deleted row may stay; nothing else may.
         assert current <= set(ids) <= current | {deleted}, stream
         columns = pg_columns(pg_database, stream)
         assert set(schema["properties"]) <= set(columns), stream  # the new field is a column
@@ -423,7 +423,7 @@ def unchanged(value: Any) -> Any:
 def test_parquet_batch_files_match_simulator(make_simulator: Callable[..., Simulator],
                                              tmp_path: Path) -> None:
     sim = make_simulator(seed=34, sizes=SMALL_ORG)
-    # Modules whose every record has the same keys (see the xfail tests below for the rest).
+    # Modules whose every record has the same keys (the tests below cover records that differ).
     modules = ["Leads", "Contacts", "Accounts", "Deals", "Products", "Quotes", "Shipments",
                "Contacts_X_Deals"]
     folder = tmp_path / "parquet"
@@ -596,7 +596,7 @@ def test_target_configs_with_plain_pipes(
     assert got == want
 
 
-# --- deletes (issue 4): emit_deletes flags exactly the deleted rows ---------------------------
+# --- deletes: emit_deletes flags exactly the deleted rows -------------------------------------
 
 
 def test_postgres_flags_exactly_the_deleted_leads(

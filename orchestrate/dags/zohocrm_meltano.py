@@ -117,9 +117,9 @@ def meltano_command(group: str) -> str:
     """The task's shell command.
 
     Meltano 4 writes a tap's catalog and state to `.meltano/run/<plugin>/` whatever the state
-    ID, so two `meltano run` of one tap in one project overwrite each other's files (meltano
-    issue 8763). Each group therefore runs with its own `.meltano` (MELTANO_SYS_DIR_ROOT) that
-    links to the installed plugins and keeps the project's system database.
+    ID, so two `meltano run` of one tap in one project overwrite each other's files. Each group
+    therefore runs with its own `.meltano` (MELTANO_SYS_DIR_ROOT) that links to the installed
+    plugins and keeps the project's system database.
     """
     q = shlex.quote
     return "\n".join([
