@@ -1,4 +1,4 @@
-"""Bulk Read benchmark (issue 5): a module's backfill through Bulk Read, three ways.
+"""Bulk Read benchmark: a module's backfill through Bulk Read, three ways.
 
     bash bench/run --bulk-read [--size Leads=200000]
 

@@ -1,4 +1,4 @@
-"""Pipeline benchmark (issue 5): tap-zohocrm into target-postgres, records vs BATCH files.
+"""Pipeline benchmark: tap-zohocrm into target-postgres, records vs BATCH files.
 
     bash bench/run --pipeline [--size Leads=50000] [--tap-setting KEY=JSON]
 

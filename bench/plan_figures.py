@@ -1,4 +1,4 @@
-"""Issue 8 figures: `--plan` against the real run's API calls and credits (full, incremental).
+"""Plan figures: `--plan` against the real run's API calls and credits (full, incremental).
 
 Run from the repository root: `.venv/bin/python bench/plan_figures.py`.
 """

@@ -1,4 +1,4 @@
-"""Benchmark (issue 5): tap-zohocrm against Airbyte's source-zoho-crm and a plain singer-sdk tap.
+"""Benchmark: tap-zohocrm against Airbyte's source-zoho-crm and a plain singer-sdk tap.
 
     bash bench/run --latency-ms 100 --size Leads=20000,Contacts=20000,Accounts=10000,Deals=10000
     bash bench/run --per-record

@@ -1,4 +1,4 @@
-"""Issue 2 figures: full sync of 5,000 Leads (v8, v2), then an incremental run after 70 changes.
+"""Sync figures: full sync of 5,000 Leads (v8, v2), then an incremental run after 70 changes.
 
 Run from the repository root: `.venv/bin/python bench/sync_figures.py`.
 """

@@ -7,7 +7,7 @@ import sys
 
 def main() -> None:
     if sys.argv[1:2] == ["auth"]:
-        from tap_zohocrm.auth_command import main as auth_main
+        from tap_zohocrm.auth.grant_command import main as auth_main
 
         raise SystemExit(auth_main(sys.argv[2:]))
     from tap_zohocrm.tap import TapZohoCRM

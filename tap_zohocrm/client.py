@@ -20,19 +20,21 @@ from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib import RecordMessage
 
+from tap_zohocrm.batch_files.jsonl import JsonlFiles
+from tap_zohocrm.batch_files.parquet import ParquetFiles, parquet_row, row_plan
 from tap_zohocrm.errors import ZohoAPIError
-from tap_zohocrm.jsonl_batch import JsonlFiles
-from tap_zohocrm.limits import CreditBudgetReached
 from tap_zohocrm.pagination import EMPTY_STATUSES, PAGE_LIMIT_CODES, response_json
-from tap_zohocrm.parquet_batch import ParquetFiles, parquet_row, row_plan
-from tap_zohocrm.report import StreamReport
-from tap_zohocrm.schema import MISMATCH_PROPERTY, Converter, value_converters
+from tap_zohocrm.schema.fields import MISMATCH_PROPERTY
+from tap_zohocrm.schema.values import Converter, value_converters
+from tap_zohocrm.sync.limits import CreditBudgetReached
+from tap_zohocrm.sync.run_report import StreamReport
 
 if TYPE_CHECKING:
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-    from tap_zohocrm.auth import ZohoAuthenticator
-    from tap_zohocrm.tap import TapZohoCRM
+    from tap_zohocrm.auth.authenticator import ZohoAuthenticator
+    from tap_zohocrm.sync.run import ZohoRun
 
 CONNECT_TIMEOUT_SECONDS = 15.0
 BACKOFF_CAP_SECONDS = 120.0
@@ -58,12 +60,12 @@ class ZohoStream(RESTStream[Any]):
     # post_process already emits JSON-native values of the schema's types and drops unknown
     # keys; the SDK's conformance pass would only repeat that, at half the per-record cost.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
-    # Zoho asks for restraint on 429; the SDK's default 5 tries can give up within a minute.
-    _MAX_TRIES = 8
+    # Streams that may sync in threads of their own, side by side (parallel_modules).
+    syncs_side_by_side = False
 
-    def __init__(self, tap: TapZohoCRM, **kwargs: Any) -> None:
+    def __init__(self, tap: Tap, run: ZohoRun, **kwargs: Any) -> None:
         super().__init__(tap=tap, **kwargs)
-        self._zoho_tap = tap
+        self.run = run
         self.mismatch_counts: dict[str, int] = {}
         self._unknown_keys_logged: set[str] = set()
 
@@ -71,15 +73,15 @@ class ZohoStream(RESTStream[Any]):
 
     @property
     def url_base(self) -> str:
-        return self._zoho_tap.api_base_url
+        return self.run.api_base_url
 
     @property
     def authenticator(self) -> ZohoAuthenticator:
-        return self._zoho_tap.authenticator
+        return self.run.authenticator
 
     @property
     def timeout(self) -> tuple[float, float]:  # type: ignore[override]
-        return (CONNECT_TIMEOUT_SECONDS, float(self.config.get("request_timeout", 300)))
+        return (CONNECT_TIMEOUT_SECONDS, float(self.config["request_timeout"]))
 
     @property
     def module_api_name(self) -> str:
@@ -158,7 +160,7 @@ class ZohoStream(RESTStream[Any]):
     # -- retries ---------------------------------------------------------------------------
 
     def backoff_max_tries(self) -> int:
-        return int(self.config.get("max_retries", self._MAX_TRIES - 1)) + 1
+        return int(self.config["max_retries"]) + 1
 
     def backoff_wait_generator(self) -> Generator[float, Any, None]:
         """Exponential backoff, but wait as long as Zoho's Retry-After says when it says so."""
@@ -167,14 +169,14 @@ class ZohoStream(RESTStream[Any]):
         while True:
             wait = _retry_after(exc)
             if wait is None:
-                base = float(self.config.get("retry_backoff_seconds", 2.0))
+                base = float(self.config["retry_backoff_seconds"])
                 wait = min(BACKOFF_CAP_SECONDS, base * 2**attempt)
             attempt += 1
             exc = yield wait
 
     def backoff_handler(self, details: Any) -> None:
         exc = details.get("exception")
-        self._zoho_tap.report.retry(self.name, _short_reason(exc))
+        self.run.report.retry(self.name, _short_reason(exc))
         self.logger.warning(
             "Retrying %s after %s (try %d, waiting %.1f s)",
             self.module_api_name,
@@ -204,13 +206,13 @@ class ZohoStream(RESTStream[Any]):
     def _request(
         self, prepared_request: requests.PreparedRequest, context: Context | None
     ) -> requests.Response:
-        limits = self._zoho_tap.limits
+        limits = self.run.limits
         with limits.call_slots:  # never more calls in flight than max_concurrency
             # Budget checked once this call has its slot: calls queued for a slot must see
             # the credits the calls before them reported.
             credits = limits.reserve(prepared_request.method or "GET",
                                      prepared_request.path_url or "")
-            self._zoho_tap.report.call(self.name, credits)
+            self.run.report.call(self.name, credits)
             response = super()._request(prepared_request, context)
             limits.observe(response)
         return response
@@ -223,24 +225,24 @@ class ZohoStream(RESTStream[Any]):
 
     def _increment_stream_state(self, latest_record: dict[str, Any], *,
                                 context: Context | None = None) -> None:
-        with self._zoho_tap.state_lock:
+        with self.run.state_lock:
             super()._increment_stream_state(latest_record, context=context)
 
     def _write_state_message(self) -> None:
-        with self._zoho_tap.state_lock:
+        with self.run.state_lock:
             super()._write_state_message()
 
     def _write_starting_replication_value(self, context: Context | None) -> None:
-        with self._zoho_tap.state_lock:
+        with self.run.state_lock:
             super()._write_starting_replication_value(context)
 
     def _finalize_state(self, state: dict | None = None) -> None:
-        with self._zoho_tap.state_lock:
+        with self.run.state_lock:
             super()._finalize_state(state)
 
     def sync(self, context: Context | None = None) -> None:
         """Sync, making sure a resumable STATE is written however the stream ends."""
-        report = self._zoho_tap.report
+        report = self.run.report
         status = "failed"
         try:
             if self._report.started is None:
@@ -250,7 +252,7 @@ class ZohoStream(RESTStream[Any]):
             status = "ok"
         except CreditBudgetReached as exc:
             self._write_state_message()
-            self._zoho_tap.stopped_reason = str(exc)
+            self.run.stopped_reason = str(exc)
             self.logger.warning("Stopping %s cleanly: %s", self.name, exc)
             status = "stopped: credit budget"
         except ZohoAPIError as exc:
@@ -283,7 +285,7 @@ class ZohoStream(RESTStream[Any]):
         return value_converters(self.schema)
 
     @cached_property
-    def _known_keys(self) -> frozenset[str]:
+    def known_keys(self) -> frozenset[str]:
         return frozenset(self.schema.get("properties", {}))
 
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict | None:
@@ -302,9 +304,9 @@ class ZohoStream(RESTStream[Any]):
                 self.mismatch_counts[key] = self.mismatch_counts.get(key, 0) + 1
         if mismatched:
             row[MISMATCH_PROPERTY] = mismatched
-        if not self._known_keys.issuperset(row):
+        if not self.known_keys.issuperset(row):
             self._drop_unknown_keys(row)
-        self._zoho_tap.report.record(self.name, self._report, self.logger)
+        self.run.report.record(self.name, self._report, self.logger)
         return row
 
     def get_batches(
@@ -348,11 +350,11 @@ class ZohoStream(RESTStream[Any]):
 
     @cached_property
     def _report(self) -> StreamReport:
-        return self._zoho_tap.report.stream(self.name)
+        return self.run.report.stream(self.name)
 
     def _drop_unknown_keys(self, row: dict[str, Any]) -> None:
         """Drop keys the catalog's schema lacks (a field added since discovery), logged once."""
-        unknown = [key for key in row if key not in self._known_keys]
+        unknown = [key for key in row if key not in self.known_keys]
         for key in unknown:
             del row[key]
         new = set(unknown) - self._unknown_keys_logged

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-DATA_CENTERS = ("us", "eu", "in", "au", "cn", "jp", "ca", "sa")
+DATA_CENTER_NAMES: dict[str, str] = {
+    "us": "United States",
+    "eu": "Europe",
+    "in": "India",
+    "au": "Australia",
+    "cn": "China",
+    "jp": "Japan",
+    "ca": "Canada",
+    "sa": "Saudi Arabia",
+}
+DATA_CENTERS = tuple(DATA_CENTER_NAMES)
 ENVIRONMENTS = ("production", "sandbox", "developer")
 
 ACCOUNTS_URLS: dict[str, str] = {

@@ -39,7 +39,7 @@ def airflow_bin() -> Path:
 def module_groups() -> dict[str, list[str]]:
     data = yaml.safe_load((ROOT / "meltano.yml").read_text())
     tap = next(p for p in data["plugins"]["extractors"] if p["name"] == "tap-zohocrm")
-    return tap["module_groups"]
+    return tap["annotations"]["airflow"]["module_groups"]
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Smoke test of the benchmark (bench/run.py, issue 5) in a tiny configuration.
+"""Smoke test of the benchmark (bench/run.py) in a tiny configuration.
 
 Only tap-zohocrm and the plain singer-sdk baseline: Airbyte's connector lives in its own
 virtual environment, which CI does not build.

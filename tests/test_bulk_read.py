@@ -156,8 +156,8 @@ def test_parquet_files_roll_over_at_batch_size_in_order(tmp_path) -> None:
     import pyarrow as pa
     from singer_sdk.helpers._batch import BatchConfig
 
-    from tap_zohocrm.bulk_parquet import row_groups
-    from tap_zohocrm.parquet_batch import ParquetFiles
+    from tap_zohocrm.batch_files.parquet import ParquetFiles
+    from tap_zohocrm.bulk_read.csv_parquet import row_groups
 
     config = BatchConfig.from_dict({"encoding": {"format": "parquet", "compression": "none"},
                                     "storage": {"root": tmp_path.as_uri()}, "batch_size": 1000})
@@ -181,7 +181,7 @@ def test_parquet_file_abandoned_mid_write_is_not_left_behind(tmp_path) -> None:
     import pytest
     from singer_sdk.helpers._batch import BatchConfig
 
-    from tap_zohocrm.parquet_batch import ParquetFiles
+    from tap_zohocrm.batch_files.parquet import ParquetFiles
 
     config = BatchConfig.from_dict({"encoding": {"format": "parquet", "compression": "none"},
                                     "storage": {"root": tmp_path.as_uri()}, "batch_size": 1000})

@@ -1,5 +1,5 @@
-"""The Bulk Read ZIP inflated as it downloads (tap_zohocrm.bulk_zip): every layout a ZIP writer
-may use for the one CSV, and damaged downloads failing instead of losing rows."""
+"""The Bulk Read ZIP inflated as it downloads (tap_zohocrm.bulk_read.zip_stream): every layout
+a ZIP writer may use for the one CSV, and damaged downloads failing instead of losing rows."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from tap_zohocrm.bulk_zip import ZipCsvInflater
+from tap_zohocrm.bulk_read.zip_stream import ZipCsvInflater
 from tap_zohocrm.errors import ZohoAPIError
 
 

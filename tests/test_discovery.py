@@ -90,3 +90,11 @@ def test_about_lists_every_setting() -> None:
         assert name in settings, name
     assert settings["client_secret"].get("writeOnly") is True
     assert settings["refresh_token"].get("writeOnly") is True
+
+
+def test_empty_optional_settings_count_as_unset(sim) -> None:
+    # An orchestrator writes "" for a declared but unset variable: the default must apply.
+    config = tap_config(sim, start_date="", modules="", data_center="", environment="",
+                        token_store_legacy_table="", max_api_credits="", attachment_modules="")
+    streams = _streams(discover(config))
+    assert {"leads", "contacts", "shipments", "deals"} <= set(streams)

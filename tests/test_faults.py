@@ -11,9 +11,10 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
-from tests.helpers import discover, run_tap, select_streams, tap_config
+from tests.helpers import discover, run_tap, select_streams, tap_config, utc
 
 FAST_RETRIES = {"retry_backoff_seconds": 0.05, "full_rich_text": False}
 
@@ -227,10 +228,49 @@ def test_bad_state_is_rejected_with_a_clear_message(sim) -> None:
          "not an ISO-8601"),
         ({"bookmarks": {"Leads": {"Modified_Time": "2024-01-01T00:00:00+00:00"}}},
          "older version"),
-        ({"bookmarks": {"leads": {"last_modified": "2024-01-01"}}}, "older version"),
+        ({"bookmarks": {"leads": {"replication_key": "Modified_Time",
+                                  "replication_key_value": "2024-01-01T00:00:00",
+                                  "written_by": "a newer SDK"}}},
+         "not an ISO-8601 datetime with a UTC offset"),
     ):
         run = run_tap(config, catalog=catalog, state=state, check=False)
         assert run.returncode != 0 and words in run.stderr
+
+
+def test_unknown_bookmark_keys_are_a_warning_and_the_bookmark_is_honoured(make_simulator) -> None:
+    """Keys a newer SDK (or another tool) adds to a bookmark: the run warns, reads from the
+    bookmark over HTTP and passes the keys on in its STATE as they are."""
+    sim = make_simulator(seed=97, sizes={"Leads": 600})
+    config, catalog = _leads(sim)
+    first = run_tap(config, catalog=catalog)
+    bookmark = first.last_state["bookmarks"]["leads"]
+    since = bookmark["replication_key_value"]
+    changed = {sim.update_record("Leads", r["id"])["id"] for r in sim.records("Leads")[100:130]}
+    extra = {"sync_mode": "incremental", "progress": {"pages": 3, "done": True}}
+    state = {"bookmarks": {**first.last_state["bookmarks"], "leads": {**bookmark, **extra}}}
+    sim.reset_stats()
+    second = run_tap(config, catalog=catalog, state=state)
+    warning = next(x for x in second.stderr.splitlines() if "does not know" in x)
+    assert "'leads'" in warning and "(progress, sync_mode)" in warning
+    assert "keeps them in the state" in warning and "start_date" not in warning
+    # Only what changed after the bookmark (and records of the bookmark's own second).
+    emitted = second.records("leads")
+    assert changed <= {r["id"] for r in emitted}
+    assert all(utc(r["Modified_Time"]) >= utc(since) for r in emitted)
+    assert len(emitted) < len(changed) + 10
+    lists = [r for r in sim.requests() if r["path"] == "/crm/v8/Leads" and "ids" not in r["params"]]
+    assert lists and {r["headers"].get("If-Modified-Since") for r in lists} == {
+        datetime.fromisoformat(since).replace(microsecond=0).isoformat()}
+    final = second.last_state["bookmarks"]["leads"]
+    assert {k: final[k] for k in extra} == extra
+    assert utc(final["replication_key_value"]) > utc(since)
+
+    # Unknown keys and no value of this tap's: a warning, and the stream is read in full.
+    third = run_tap(config, catalog=catalog,
+                    state={"bookmarks": {"leads": {"last_modified": "2024-01-01"}}})
+    assert "(last_modified)" in third.stderr and "read from start_date" in third.stderr
+    assert {r["id"] for r in third.records("leads")} == {r["id"] for r in sim.records("Leads")}
+    assert third.last_state["bookmarks"]["leads"]["last_modified"] == "2024-01-01"
 
 
 def test_credit_reserve_read_from_zoho_stops_before_the_org_runs_out(make_simulator) -> None:

@@ -86,7 +86,7 @@ def test_wheel_ships_the_tap_only(wheel: Path) -> None:
     assert {name.split("/")[0] for name in names} == {"tap_zohocrm", DIST_INFO}
     assert not [name for name in names if "zoho_simulator" in name or "tests/" in name]
     assert {"tap_zohocrm/__init__.py", "tap_zohocrm/_version.py", "tap_zohocrm/tap.py",
-            "tap_zohocrm/token_store.py"} <= set(names)
+            "tap_zohocrm/auth/token_store.py"} <= set(names)
     assert license_text == (ROOT / "LICENSE").read_text()
     assert "Apache License" in license_text and "Version 2.0" in license_text
 

@@ -6,7 +6,7 @@ import time
 from collections import Counter
 from itertools import pairwise
 
-from tap_zohocrm.prefetch import Prefetcher
+from tap_zohocrm.sync.read_ahead import ReadAhead
 from tests.helpers import discover, run_tap, select_streams, tap_config, utc
 
 MODULES = {"Leads": 2600, "Contacts": 1500, "Accounts": 900, "Deals": 700}
@@ -65,14 +65,14 @@ def test_each_module_is_read_by_one_producer_whatever_order_threads_ask() -> Non
             self.producers += 1
 
     order = [Module(n) for n in ("leads", "contacts", "accounts", "deals")]
-    prefetcher = Prefetcher(window=3, workers=1)
+    read_ahead = ReadAhead(window=3, workers=1)
     try:
         for module in (order[3], order[1], order[0], order[2]):  # threads ask out of order
-            prefetcher.feed_for(module, order)
+            read_ahead.feed_for(module, order)
         time.sleep(0.3)  # producers run in their own threads
         assert [m.producers for m in order] == [1, 1, 1, 1]
     finally:
-        prefetcher.close()
+        read_ahead.close()
 
 
 def test_parallel_modules_1_syncs_one_module_after_another(make_simulator) -> None:

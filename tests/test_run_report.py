@@ -4,13 +4,59 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
+
+import pytest
 
 from tests.helpers import discover, run_tap, select_streams, tap_config
 
+# The logging config Meltano writes (SINGER_SDK_LOG_CONFIG) for a plugin that declares the
+# `structured-logging` capability: the SDK's JSON formatter on stderr.
+STRUCTURED_LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"singer_formatter": {"()": "singer_sdk.logging.StructuredFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "singer_formatter",
+                             "stream": "ext://sys.stderr"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+}
+LOG_FORMATS = pytest.mark.parametrize("structured", [False, True], ids=["text", "json"])
 
-def _report(stderr: str) -> dict:
-    line = next(x for x in stderr.splitlines() if "ZOHO_RUN_REPORT " in x)
-    return json.loads(line.split("ZOHO_RUN_REPORT ", 1)[1])
+
+def _log_env(structured: bool, tmp_path: Path) -> dict[str, str]:
+    if not structured:
+        return {}
+    path = tmp_path / "logging.json"
+    path.write_text(json.dumps(STRUCTURED_LOGGING))
+    return {"SINGER_SDK_LOG_CONFIG": str(path)}
+
+
+def _log_records(stderr: str) -> list[dict]:
+    """Every stderr line of a structured run is one JSON log record."""
+    return [json.loads(line) for line in stderr.splitlines() if line.strip()]
+
+
+def _messages(stderr: str, structured: bool) -> list[str]:
+    if structured:
+        return [r["message"] for r in _log_records(stderr)]
+    return stderr.splitlines()
+
+
+def _report(stderr: str, structured: bool = False) -> dict:
+    """The report's figures: one text line in plain logs, a field of the readable report's own
+    record (an object, not JSON text) in structured logs."""
+    if not structured:
+        assert "Run report:" in stderr
+        line = next(x for x in stderr.splitlines() if "ZOHO_RUN_REPORT " in x)
+        return json.loads(line.split("ZOHO_RUN_REPORT ", 1)[1])
+    records = _log_records(stderr)
+    reports = [r for r in records if "run_report" in r["extra"]]
+    assert len(reports) == 1
+    assert reports[0]["logger_name"] == "tap-zohocrm.report"
+    assert reports[0]["message"].startswith("Run report: ")
+    assert not [r for r in records if "ZOHO_RUN_REPORT" in r["message"]]
+    assert isinstance(reports[0]["extra"]["run_report"], dict)
+    return reports[0]["extra"]["run_report"]
 
 
 def _plan(stdout: str) -> dict:
@@ -46,12 +92,16 @@ def test_plan_matches_the_calls_of_the_real_run(make_simulator) -> None:
             first = run  # noqa: F841
 
 
-def test_progress_lines_with_total_rate_and_eta(make_simulator) -> None:
+@LOG_FORMATS
+def test_progress_lines_with_total_rate_and_eta(make_simulator, structured: bool,
+                                                tmp_path: Path) -> None:
     sim = make_simulator(seed=79, sizes={"Leads": 3000}, latency_ms=60)
     config = tap_config(sim, modules=["Leads"], full_rich_text=False, progress_interval_seconds=0.5,
                         max_concurrency=1)
-    run = run_tap(config, catalog=select_streams(discover(config), {"leads"}))
-    lines = [x for x in run.stderr.splitlines() if "Progress leads:" in x]
+    run = run_tap(config, catalog=select_streams(discover(config), {"leads"}),
+                  env=_log_env(structured, tmp_path))
+    # Readable text, also as the message of a structured record.
+    lines = [x for x in _messages(run.stderr, structured) if "Progress leads:" in x]
     assert len(lines) >= 3
     assert len(lines) < 3000 / 200  # a steady cadence, not one per page
     done = [int(re.search(r"leads: (\d+) records of 3000", x).group(1)) for x in lines]
@@ -59,7 +109,8 @@ def test_progress_lines_with_total_rate_and_eta(make_simulator) -> None:
     assert all(re.search(r"\d+ records/s, ETA \d+ s", x) for x in lines)
 
 
-def test_report_figures_match_the_run(make_simulator) -> None:
+@LOG_FORMATS
+def test_report_figures_match_the_run(make_simulator, structured: bool, tmp_path: Path) -> None:
     sim = make_simulator(seed=83, sizes={"Leads": 1200, "Contacts": 300})
     config = tap_config(sim, modules=["Leads", "Contacts"], full_rich_text=False,
                         retry_backoff_seconds=0.05)
@@ -67,8 +118,8 @@ def test_report_figures_match_the_run(make_simulator) -> None:
     sim.reset_stats()
     sim.add_fault(r"^/crm/v8/Leads$", status=500, count=3)
     sim.add_fault(r"^/crm/v8/Contacts$", status=429, count=2, retry_after=1)
-    run = run_tap(config, catalog=catalog)
-    report = _report(run.stderr)
+    run = run_tap(config, catalog=catalog, env=_log_env(structured, tmp_path))
+    report = _report(run.stderr, structured)
     stats = sim.stats()
     assert report["api_calls"] == stats["api_calls"]
     assert report["token_requests"] == stats["token_requests"]
@@ -79,17 +130,18 @@ def test_report_figures_match_the_run(make_simulator) -> None:
     causes = list(report["streams"]["leads"]["retry_causes"])
     assert causes == ["HTTP 500 INTERNAL_ERROR from GET /crm/v8/Leads"]
     assert report["streams"]["contacts"]["retries"] == 2
-    assert "Run report:" in run.stderr
 
 
-def test_report_is_written_when_the_run_fails(make_simulator) -> None:
+@LOG_FORMATS
+def test_report_is_written_when_the_run_fails(make_simulator, structured: bool,
+                                              tmp_path: Path) -> None:
     sim = make_simulator(seed=89, sizes={"Leads": 400})
     config = tap_config(sim, modules=["Leads"], max_retries=1, retry_backoff_seconds=0.05)
     catalog = select_streams(discover(config), {"leads"})
     sim.add_fault(r"^/crm/v8/Leads$", status=500, count=None)
-    run = run_tap(config, catalog=catalog, check=False)
+    run = run_tap(config, catalog=catalog, check=False, env=_log_env(structured, tmp_path))
     assert run.returncode != 0
-    report = _report(run.stderr)
+    report = _report(run.stderr, structured)
     assert report["streams"]["leads"]["status"] == "failed"
     assert report["streams"]["leads"]["retries"] == 1
 

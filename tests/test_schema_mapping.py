@@ -7,7 +7,7 @@ import logging
 import pytest
 import requests
 
-from tap_zohocrm.schema import field_schema, module_schema
+from tap_zohocrm.schema.fields import field_schema, module_schema
 from tests.helpers import discover, tap_config
 
 EXPECTED = {

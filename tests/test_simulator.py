@@ -521,7 +521,7 @@ def test_latency_and_page_speed() -> None:
             r = session.get(f"{s.url}/crm/v8/Leads", params=params, headers=hdr)
             slowest = max(slowest, time.monotonic() - t0)
             token = r.json()["info"]["next_page_token"]
-        assert slowest < 0.25  # generous for CI; typically ~30 ms
+        assert slowest < 0.25  # generous: CI machines are slow and shared
         s.set_config(latency_ms=200)
         t0 = time.monotonic()
         session.get(f"{s.url}/crm/v8/Leads", params={"fields": "Last_Name"}, headers=hdr)

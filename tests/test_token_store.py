@@ -22,8 +22,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from tap_zohocrm.auth import ZohoAuthenticator
-from tap_zohocrm.token_store import (
+from tap_zohocrm.auth.authenticator import ZohoAuthenticator
+from tap_zohocrm.auth.token_store import (
     DEFAULT_TABLE,
     TokenKey,
     TokenStore,

@@ -275,6 +275,29 @@ def test_postgres_typed_tables_hold_the_simulator_data(
     assert leads["Interests"] == "text[]"  # multi-select picklist
 
 
+def test_default_environment_passes_exported_settings_through(
+        make_simulator: Callable[..., Simulator], tmp_path: Path, pg_database: str,
+        meltano_sys_dir: Path) -> None:
+    # A user exports TAP_ZOHOCRM_* and runs `meltano run` with no MELTANO_ENVIRONMENT: the
+    # default environment must hand their settings to the tap unchanged.
+    sim = make_simulator(seed=37, sizes={"Leads": 300, "Contacts": 40})
+    env = meltano_env(sim, tmp_path, ["Leads", "Contacts"], **target_postgres_env(pg_database),
+                      MELTANO_SYS_DIR_ROOT=str(meltano_sys_dir))
+    for key in ("MELTANO_ENVIRONMENT", "ZOHO_SIMULATOR_URL"):
+        env.pop(key)
+    env.update(TAP_ZOHOCRM_API_URL=sim.url, TAP_ZOHOCRM_ACCOUNTS_URL=sim.url,
+               TAP_ZOHOCRM_START_DATE="", TAP_ZOHOCRM_RETRY_BACKOFF_SECONDS="0.5")
+    meltano("run", "tap-zohocrm", "target-postgres", env=env)
+    rows = pg_rows(pg_database, "leads")
+    assert {r["id"] for r in rows} == {r["id"] for r in sim.records("Leads")}
+
+    # In the simulator's environment, an exported URL still wins over the environment's.
+    sim.update_record("Leads", sim.records("Leads")[0]["id"])
+    dev = dict(env, MELTANO_ENVIRONMENT="dev", ZOHO_SIMULATOR_URL="http://127.0.0.1:9")
+    meltano("run", "tap-zohocrm", "target-postgres", env=dev)
+    assert len(pg_rows(pg_database, "contacts")) == len(sim.records("Contacts"))
+
+
 def test_postgres_second_run_upserts_changes_and_new_field(
         make_simulator: Callable[..., Simulator], tmp_path: Path, pg_database: str,
         meltano_sys_dir: Path) -> None:
@@ -315,7 +338,7 @@ def test_postgres_second_run_upserts_changes_and_new_field(
         ids = [r["id"] for r in rows]
         assert len(ids) == len(set(ids)), f"{stream}: duplicate ids after the second run"
         current = {r["id"] for r in sim.records(module)}
-        # Deletes belong to another issue: the deleted row may stay, nothing else may.
+        # Without emit_deletes the deleted row may stay; nothing else may.
         assert current <= set(ids) <= current | {deleted}, stream
         columns = pg_columns(pg_database, stream)
         assert set(schema["properties"]) <= set(columns), stream  # the new field is a column
@@ -400,7 +423,7 @@ def unchanged(value: Any) -> Any:
 def test_parquet_batch_files_match_simulator(make_simulator: Callable[..., Simulator],
                                              tmp_path: Path) -> None:
     sim = make_simulator(seed=34, sizes=SMALL_ORG)
-    # Modules whose every record has the same keys (see the xfail tests below for the rest).
+    # Modules whose every record has the same keys (the tests below cover records that differ).
     modules = ["Leads", "Contacts", "Accounts", "Deals", "Products", "Quotes", "Shipments",
                "Contacts_X_Deals"]
     folder = tmp_path / "parquet"
@@ -573,7 +596,7 @@ def test_target_configs_with_plain_pipes(
     assert got == want
 
 
-# --- deletes (issue 4): emit_deletes flags exactly the deleted rows ---------------------------
+# --- deletes: emit_deletes flags exactly the deleted rows -------------------------------------
 
 
 def test_postgres_flags_exactly_the_deleted_leads(

@@ -18,8 +18,8 @@ import time
 
 import requests
 
-from tap_zohocrm.auth import ZohoAuthenticator
-from tap_zohocrm.token_store import TokenStore
+from tap_zohocrm.auth.authenticator import ZohoAuthenticator
+from tap_zohocrm.auth.token_store import TokenStore
 
 
 def main() -> int:

@@ -1,12 +1,15 @@
 """Airflow 3 DAG: Zoho CRM to the warehouse, one `meltano run` per module group, in parallel.
 
-The groups come from the `module_groups` extra of the tap-zohocrm extractor in meltano.yml:
+The groups come from the tap-zohocrm extractor's `annotations.airflow` in meltano.yml (Meltano
+ignores annotations; they are for tools like this one):
 
-    module_groups:            # group name -> Zoho module API names
-      sales: [Leads, Contacts, Accounts, Deals]
-      activities: [Tasks, Events, Calls]
-    org_concurrency: 15       # the org's Zoho API concurrency (edition: 5/10/15/20/25)
-    task_concurrency: 5       # API calls in flight per task (the tap's max_concurrency)
+    annotations:
+      airflow:
+        module_groups:            # group name -> Zoho module API names
+          sales: [Leads, Contacts, Accounts, Deals]
+          activities: [Tasks, Events, Calls]
+        org_concurrency: 15       # the org's Zoho API concurrency (edition: 5/10/15/20/25)
+        task_concurrency: 5       # API calls in flight per task (the tap's max_concurrency)
 
 Each group is one task: `meltano run --state-id-suffix <group> tap-zohocrm <loader>` with
 TAP_ZOHOCRM_MODULES set to the group's modules, so every group keeps its own bookmarks. All
@@ -24,6 +27,9 @@ Environment (of the Airflow workers):
   ZOHO_AIRFLOW_POOL     the pool name (default zoho_crm)
   ZOHO_DAG_SCHEDULE     the schedule (default @daily; "none" for manual runs only)
   ZOHO_TASK_RETRIES     retries of a failed task (default 1, after 5 minutes)
+  MELTANO_CLI_LOG_FORMAT  `json` for task logs a machine can read: the tap's run report is then
+                        the `run_report` object of its line (the default text log shows the
+                        readable report only)
 plus the tap's and loader's settings (TAP_ZOHOCRM_*, TARGET_POSTGRES_*), MELTANO_ENVIRONMENT and
 MELTANO_STATE_BACKEND_URI. With tasks on several machines, set TAP_ZOHOCRM_TOKEN_STORE to a
 database they share so they all use one access token (README, "Running at scale").
@@ -56,18 +62,22 @@ DEFAULT_TASK_CONCURRENCY = 5  # the tap's default max_concurrency
 _GROUP_NAME = re.compile(r"[A-Za-z0-9_]+")
 
 
-def extractor_definition(project_root: Path = PROJECT_ROOT) -> dict[str, Any]:
+def extractor_annotations(project_root: Path = PROJECT_ROOT) -> dict[str, Any]:
+    """The extractor's `annotations.airflow` in meltano.yml ({} when it has none)."""
     meltano_yml = project_root / "meltano.yml"
     data = yaml.safe_load(meltano_yml.read_text())
     for plugin in (data.get("plugins") or {}).get("extractors") or []:
         if plugin.get("name") == EXTRACTOR:
-            return plugin
+            annotations = (plugin.get("annotations") or {}).get("airflow") or {}
+            if not isinstance(annotations, dict):
+                raise ValueError(f"{meltano_yml}: annotations.airflow must be a mapping")
+            return annotations
     raise ValueError(f"{meltano_yml} has no extractor named {EXTRACTOR}")
 
 
 def module_groups(project_root: Path = PROJECT_ROOT) -> dict[str, list[str]]:
     """Group name -> module API names; one group `all` (every module) when none are set."""
-    groups = extractor_definition(project_root).get("module_groups") or {}
+    groups = extractor_annotations(project_root).get("module_groups") or {}
     if not isinstance(groups, dict):
         raise ValueError("module_groups in meltano.yml must map group names to module lists")
     checked: dict[str, list[str]] = {}
@@ -88,7 +98,7 @@ def module_groups(project_root: Path = PROJECT_ROOT) -> dict[str, list[str]]:
 
 def concurrency(project_root: Path = PROJECT_ROOT) -> tuple[int, int]:
     """(pool slots, slots per task): the org's API concurrency and one task's share of it."""
-    plugin = extractor_definition(project_root)
+    plugin = extractor_annotations(project_root)
     org = int(plugin.get("org_concurrency") or DEFAULT_ORG_CONCURRENCY)
     per_task = int(plugin.get("task_concurrency") or DEFAULT_TASK_CONCURRENCY)
     if org < 1 or per_task < 1:
@@ -107,9 +117,9 @@ def meltano_command(group: str) -> str:
     """The task's shell command.
 
     Meltano 4 writes a tap's catalog and state to `.meltano/run/<plugin>/` whatever the state
-    ID, so two `meltano run` of one tap in one project overwrite each other's files (meltano
-    issue 8763). Each group therefore runs with its own `.meltano` (MELTANO_SYS_DIR_ROOT) that
-    links to the installed plugins and keeps the project's system database.
+    ID, so two `meltano run` of one tap in one project overwrite each other's files. Each group
+    therefore runs with its own `.meltano` (MELTANO_SYS_DIR_ROOT) that links to the installed
+    plugins and keeps the project's system database.
     """
     q = shlex.quote
     return "\n".join([

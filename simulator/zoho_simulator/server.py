@@ -85,7 +85,7 @@ class Response:
             with open(self.body.path, "rb") as f:
                 return f.read()
         try:
-            # msgspec writes the same compact UTF-8 JSON as json.dumps, ~5x faster: the
+            # msgspec writes the same compact UTF-8 JSON as json.dumps, faster: the
             # simulator shares the machine's cores with the tap it serves in benchmarks.
             return msgspec.json.encode(self.body)
         except (TypeError, msgspec.EncodeError):  # e.g. a non-string key: json's rules
@@ -158,7 +158,7 @@ class Api:
         ims = headers.get("If-Modified-Since")
         if ims is not None:
             entry["headers"]["If-Modified-Since"] = ims
-        # Get Deleted Records costs 2 credits, creating a Bulk Read job 50 (reference §5/§9);
+        # Get Deleted Records costs 2 credits, creating a Bulk Read job 50 (Zoho's API limits);
         # every other call 1 (Bulk Read job details and downloads included: not documented).
         cost = 2 if path.rstrip("/").endswith("/deleted") else 1
         if method == "POST" and resp.status == 201 and path.startswith("/crm/bulk/"):

@@ -14,13 +14,14 @@ from singer_sdk import typing as th
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_zohocrm.client import ZohoStream
-from tap_zohocrm.streams import ModuleStream
-from tap_zohocrm.streams_org import REF, InfoPaginator
+from tap_zohocrm.streams.module import ModuleStream
+from tap_zohocrm.streams.org import REF, InfoPaginator
 
 if TYPE_CHECKING:
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-    from tap_zohocrm.tap import TapZohoCRM
+    from tap_zohocrm.sync.run import ZohoRun
 
 ATTACHMENT_FIELDS = ("id", "File_Name", "Size", "Parent_Id", "Owner", "Created_Time",
                      "Modified_Time", "Created_By", "Modified_By", "$file_id", "$type",
@@ -50,8 +51,8 @@ class AttachmentsStream(ZohoStream):
         th.Property("$type", th.StringType),
     ).to_dict()
 
-    def __init__(self, tap: TapZohoCRM, schema: dict | None = None) -> None:
-        super().__init__(tap, schema=schema or self.schema)
+    def __init__(self, tap: Tap, run: ZohoRun, schema: dict | None = None) -> None:
+        super().__init__(tap, run, schema=schema or self.schema)
 
     @property
     def module_api_name(self) -> str:

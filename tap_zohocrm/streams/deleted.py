@@ -14,16 +14,15 @@ from singer_sdk import typing as th
 
 from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.errors import ZohoAPIError
-from tap_zohocrm.schema import to_utc
-from tap_zohocrm.streams_org import REF, InfoPaginator
+from tap_zohocrm.schema.values import to_utc
+from tap_zohocrm.streams.org import REF, InfoPaginator
 
 if TYPE_CHECKING:
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-    from tap_zohocrm.tap import TapZohoCRM
+    from tap_zohocrm.sync.run import ZohoRun
 
-# Modules whose deletions Zoho lists: standard and custom ones (not linking/subform/Notes).
-DELETABLE_GENERATED_TYPES = frozenset({"default", "custom", None})
 DELETED_AT = "_sdc_deleted_at"
 
 
@@ -65,9 +64,9 @@ class DeletedRecordsStream(ZohoStream):
     ).to_dict()
     path = "/deleted"
 
-    def __init__(self, tap: TapZohoCRM, schema: dict | None = None,
+    def __init__(self, tap: Tap, run: ZohoRun, schema: dict | None = None,
                  modules: list[str] | None = None) -> None:
-        super().__init__(tap, schema=schema or self.schema)
+        super().__init__(tap, run, schema=schema or self.schema)
         self.modules = modules or []
 
     @property

@@ -1,13 +1,18 @@
 """Module streams synced side by side (`parallel_modules`), their records interleaved.
 
-The SDK syncs streams one after another. With `parallel_modules` above 1, module streams without
-child streams each sync in a thread of their own; the other streams (org metadata, deleted
-records, modules with attachments: one attachments stream serves every parent) then sync one after
-another as usual. Every API call still passes the process-wide `max_concurrency` gate.
+The SDK syncs streams one after another. With `parallel_modules` above 1, the streams that may
+(`syncs_side_by_side`: module streams without selected child streams) each sync in a thread of
+their own; the other streams (org metadata, deleted records, modules with attachments: one
+attachments stream serves every parent) then sync one after another as usual. Every API call
+still passes the process-wide `max_concurrency` gate.
 
 Singer allows one stream's records to interleave with another's. STATE stays correct because a
 stream writes each record before it moves its bookmark, and every change to the tap's state, and
-every STATE message (which copies it), happens under the tap's `state_lock`.
+every STATE message (which copies it), happens under the run's `state_lock`.
+
+`sync_streams` replaces the SDK's `Tap.sync_all`, step for step; it relies on the SDK private
+APIs listed in docs/development.md, and tests/unit/test_sdk_contract.py fails when the pinned
+SDK's `sync_all` changes.
 """
 
 from __future__ import annotations
@@ -15,22 +20,14 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
-from tap_zohocrm.streams import ModuleStream
-
 if TYPE_CHECKING:
-    from singer_sdk import Stream
+    from singer_sdk import Stream, Tap
 
-    from tap_zohocrm.tap import TapZohoCRM
-
-
-def runs_alone(stream: Stream) -> bool:
-    """Whether a stream may sync in its own thread: a module stream with no selected child."""
-    return isinstance(stream, ModuleStream) and not any(
-        child.selected or child.has_selected_descendents for child in stream.child_streams)
+    from tap_zohocrm.sync.run import ZohoRun
 
 
-def sync_streams(tap: TapZohoCRM, workers: int) -> None:
-    """The SDK's sync_all, with the module streams `workers` at a time."""
+def sync_streams(tap: Tap, run: ZohoRun, workers: int) -> None:
+    """The SDK's sync_all, with the streams that may `workers` at a time."""
     tap._reset_state_progress_markers()
     tap._set_compatible_replication_methods()
     if tap.state:
@@ -39,17 +36,15 @@ def sync_streams(tap: TapZohoCRM, workers: int) -> None:
         s for s in tap.streams.values()
         if (s.selected or s.has_selected_descendents) and not s.parent_stream_type
     ]
-    side_by_side = [s for s in streams if runs_alone(s)]
-    # The tap's shared parts are built here, once: from Python 3.12 on, cached_property does
-    # not lock, and two threads could each build, say, their own concurrency gate.
-    _ = tap.state_lock, tap.prefetcher, tap.limits, tap.report, tap.authenticator
-    with tap.state_lock:
+    side_by_side = [s for s in streams if getattr(s, "syncs_side_by_side", False)]
+    run.build_shared_parts()
+    with run.state_lock:
         for stream in side_by_side:
             _ = stream.stream_state  # each bookmark entry created here, not by two threads
 
     def sync(stream: Stream) -> None:
         stream.sync()
-        with tap.state_lock:
+        with run.state_lock:
             stream.finalize_state_progress_markers()
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zoho-module") as pool:

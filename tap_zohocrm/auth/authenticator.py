@@ -11,8 +11,8 @@ from typing import Any
 import requests
 from singer_sdk.authenticators import OAuthAuthenticator
 
+from tap_zohocrm.auth.token_store import StoredToken, TokenKey, TokenStore, TokenStoreError
 from tap_zohocrm.errors import ZohoAuthError
-from tap_zohocrm.token_store import StoredToken, TokenKey, TokenStore, TokenStoreError
 
 LOGGER = logging.getLogger("tap-zohocrm.auth")
 

@@ -170,7 +170,8 @@ def from_config(config: dict[str, Any]) -> TokenStore | None:
     if url == MEMORY:
         return None
     legacy = config.get("token_store_legacy_table")
-    return TokenStore(url or None, legacy_table=legacy)
+    # `none` turns the legacy table off; "" cannot, since an empty setting counts as unset.
+    return TokenStore(url or None, legacy_table="" if legacy == "none" else legacy)
 
 
 class TokenStore:

@@ -20,9 +20,10 @@ from tap_zohocrm.pagination import response_json
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-    from tap_zohocrm.tap import TapZohoCRM
+    from tap_zohocrm.sync.run import ZohoRun
 
 REF = th.ObjectType(th.Property("id", th.StringType), th.Property("name", th.StringType),
                     additional_properties=True)
@@ -45,8 +46,8 @@ class SettingsStream(ZohoStream):
     params: dict[str, Any] = {}
     # Zoho adds UI keys to these objects often; only the schema's keys are kept, logged once.
 
-    def __init__(self, tap: TapZohoCRM, schema: dict | None = None) -> None:
-        super().__init__(tap, schema=schema or self.schema_definition)
+    def __init__(self, tap: Tap, run: ZohoRun, schema: dict | None = None) -> None:
+        super().__init__(tap, run, schema=schema or self.schema_definition)
         self._records_key = self.records_key
 
     records_key = "data"
@@ -244,9 +245,9 @@ class FieldsMetadataStream(SettingsStream):
         th.Property("textarea", OPEN_OBJECT),
     )
 
-    def __init__(self, tap: TapZohoCRM, schema: dict | None = None,
+    def __init__(self, tap: Tap, run: ZohoRun, schema: dict | None = None,
                  modules: list[str] | None = None) -> None:
-        super().__init__(tap, schema)
+        super().__init__(tap, run, schema)
         self.modules = modules or []
 
     @property

@@ -24,8 +24,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from singer_sdk.helpers._batch import BatchConfig
 
-from tap_zohocrm.batch_files import open_batch_file
-from tap_zohocrm.schema import MISMATCH_PROPERTY
+from tap_zohocrm.batch_files.storage import open_batch_file
+from tap_zohocrm.schema.fields import MISMATCH_PROPERTY
 
 ROWS_PER_INFERENCE = 1_000
 

@@ -1,7 +1,10 @@
 """What a run did, per stream: live progress with an ETA, and a closing report.
 
-Progress lines come at a steady cadence (not per page); the report is printed at the end of the
-run, failed or not, as a readable block per stream and as one JSON line for Airflow logs.
+Progress lines come at a steady cadence (not per page); the report is logged at the end of the
+run, failed or not, as a readable block per stream that carries the figures as the log record's
+`run_report` field. Under structured (JSON) logging, as Meltano sets up for a plugin with the
+`structured-logging` capability, that field is a JSON object of the line; plain text logs show
+no fields, so there one `ZOHO_RUN_REPORT {json}` line follows for log scrapers.
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from singer_sdk.logging import StructuredFormatter
+
 LOGGER = logging.getLogger("tap-zohocrm.report")
 REPORT_PREFIX = "ZOHO_RUN_REPORT "
+REPORT_FIELD = "run_report"  # the report's field in a structured log record
 
 
 @dataclass
@@ -127,9 +133,23 @@ class RunReport:
                 + f", {s['api_calls']} calls, {s['credits']} credits, "
                 f"{s['retries']} retries ({causes}), {s['seconds']} s"
             )
-        LOGGER.info("\n".join(lines))
-        # One line a log scraper (Airflow) can parse.
-        LOGGER.info(REPORT_PREFIX + json.dumps(summary, separators=(",", ":")))
+        LOGGER.info("\n".join(lines), extra={REPORT_FIELD: summary})
+        if not logs_structured(LOGGER):
+            # Text formatters drop `extra` fields: one line a log scraper can parse.
+            LOGGER.info(REPORT_PREFIX + json.dumps(summary, separators=(",", ":")))
+
+
+def logs_structured(logger: logging.Logger) -> bool:
+    """Whether every handler the logger's records reach writes them with the SDK's JSON
+    formatter (which keeps `extra` fields)."""
+    handlers: list[logging.Handler] = []
+    current: logging.Logger | None = logger
+    while current is not None:
+        handlers += current.handlers
+        if not current.propagate:
+            break
+        current = current.parent
+    return bool(handlers) and all(isinstance(h.formatter, StructuredFormatter) for h in handlers)
 
 
 def progress_line(name: str, report: StreamReport) -> str:

@@ -12,14 +12,18 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from tap_zohocrm.limits import CREDITS_HEADER, call_cost
-from tap_zohocrm.streams import MAX_IDS_PER_CALL, ModuleStream
-from tap_zohocrm.streams_attachments import AttachmentsStream
-from tap_zohocrm.streams_deleted import DeletedRecordsStream
-from tap_zohocrm.streams_org import FieldsMetadataStream, UsersStream
+from tap_zohocrm.streams.attachments import AttachmentsStream
+from tap_zohocrm.streams.deleted import DeletedRecordsStream
+from tap_zohocrm.streams.field_groups import MAX_IDS_PER_CALL
+from tap_zohocrm.streams.metadata_reader import MetadataReader
+from tap_zohocrm.streams.module import ModuleStream
+from tap_zohocrm.streams.org import FieldsMetadataStream, UsersStream
+from tap_zohocrm.sync.limits import CREDITS_HEADER, call_cost
 
 if TYPE_CHECKING:
-    from tap_zohocrm.tap import TapZohoCRM
+    from singer_sdk import Stream
+
+    from tap_zohocrm.sync.run import ZohoRun
 
 BULK_PAGE = 200_000  # records per Bulk Read job
 # Daily credits by edition (Zoho API limits page): base + per user license, capped.
@@ -57,15 +61,16 @@ def daily_allowance(org: dict[str, Any]) -> int | None:
     return min(total, cap) if cap else total
 
 
-def make_plan(tap: TapZohoCRM) -> dict[str, Any]:
-    streams = [s for s in tap.streams.values() if s.selected]
+def make_plan(streams: list[Stream], run: ZohoRun, metadata_reader: MetadataReader
+              ) -> dict[str, Any]:
+    """The plan of a sync of the selected `streams`."""
     modules = [s for s in streams if isinstance(s, ModuleStream)]
     rows: list[dict[str, Any]] = []
     # The sync's own calls before any stream: settings/modules (catalog mode).
     rows.append({"stream": "(metadata)", "records": None, "calls": 1, "credits": 1})
     for stream in modules:
         expected = stream.expected_records()
-        groups = max(1, len(stream.field_chunks()))
+        groups = max(1, len(stream.field_groups()))
         note = ""
         bulk = stream.uses_bulk_read()
         if bulk:
@@ -75,21 +80,21 @@ def make_plan(tap: TapZohoCRM) -> dict[str, Any]:
             calls, credits = jobs * 5 + 1, jobs * (50 + 4) + 1
             note = f"Bulk Read: {jobs} job(s), polls vary"
         else:
-            calls = module_calls(expected, int(tap.config.get("per_page", 200)), groups)
+            calls = module_calls(expected, int(run.config["per_page"]), groups)
             credits = calls
         if stream.counts_records:  # the sync's count call (progress)
             calls += 1
             credits += 1
-        if stream._emit_deletes:
+        if stream.emit_deletes:
             calls += 1
             credits += call_cost("GET", "/deleted")
         if stream.rich_text_fields() and not bulk:  # an export carries rich text whole
             # v8 re-reads a page's cut rich text in one call; v7 one call per cut record.
-            rereads = (math.ceil(expected / int(tap.config.get("per_page", 200)))
-                       if tap.api_version_number >= 8 else expected)
+            rereads = (math.ceil(expected / int(run.config["per_page"]))
+                       if run.api_version_number >= 8 else expected)
             note = f"+ up to {rereads} rich-text re-reads"
         attachments = next((c for c in stream.child_streams if c.selected), None)
-        if attachments is not None and stream._attachments:
+        if attachments is not None and stream.reads_attachments:
             calls += expected
             credits += expected
             note += f" + {expected} attachment calls"
@@ -107,9 +112,9 @@ def make_plan(tap: TapZohoCRM) -> dict[str, Any]:
         else:
             calls = credits = 1
         rows.append({"stream": stream.name, "records": None, "calls": calls, "credits": credits})
-    org = tap.metadata_reader.get_list("/org", "org")
+    org = metadata_reader.get_list("/org", "org")
     allowance = daily_allowance(org[0]) if org else None
-    remaining = tap.limits.credits_remaining
+    remaining = run.limits.credits_remaining
     total_credits = sum(r["credits"] for r in rows)
     return {
         "streams": rows,

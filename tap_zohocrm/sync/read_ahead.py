@@ -78,7 +78,7 @@ class PageFeed:
         self._closed.set()
 
 
-class Prefetcher:
+class ReadAhead:
     """Starts each module's feed, and the next modules' feeds, in the tap's sync order."""
 
     def __init__(self, *, window: int, workers: int) -> None:

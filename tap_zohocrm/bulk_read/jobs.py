@@ -24,15 +24,15 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from singer_sdk.helpers._batch import BatchConfig
 
-from tap_zohocrm.bulk_parquet import ArrowConverter, row_groups
-from tap_zohocrm.bulk_zip import ZipCsvInflater
+from tap_zohocrm.batch_files.parquet import ParquetFiles, parquet_row, row_plan
+from tap_zohocrm.bulk_read.csv_parquet import ArrowConverter, row_groups
+from tap_zohocrm.bulk_read.zip_stream import ZipCsvInflater
 from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.pagination import response_json
-from tap_zohocrm.parquet_batch import ParquetFiles, parquet_row, row_plan
-from tap_zohocrm.prefetch import PageFeed
+from tap_zohocrm.sync.read_ahead import PageFeed
 
 if TYPE_CHECKING:
-    from tap_zohocrm.streams import ModuleStream
+    from tap_zohocrm.client import ZohoStream
 
 BATCH_ROWS = 2_000  # records per batch handed to the emitter
 # CSV bytes per Arrow block on the Parquet path. Arrow's CSV reader holds memory in proportion
@@ -118,12 +118,12 @@ class BulkRead:
     export goes on from the next page, and its start stays the first job's.
     """
 
-    def __init__(self, stream: ModuleStream, fields: list[str] | None,
+    def __init__(self, stream: ZohoStream, fields: list[str] | None,
                  resume: dict[str, Any] | None = None) -> None:
         self.stream = stream
         self.fields = fields
-        version = stream._zoho_tap.api_version
-        self.base = f"{stream._zoho_tap.api_domain}/crm/bulk/{version}/read"
+        version = stream.run.api_version
+        self.base = f"{stream.run.api_domain}/crm/bulk/{version}/read"
         self.parsers = csv_value_parsers(stream.schema)
         self.jobs = 0
         resume = resume or {}
@@ -137,7 +137,7 @@ class BulkRead:
         return self.stream.request_json("", method=method, url=url, **kwargs)
 
     def create_job(self, page: int, page_token: str | None) -> str:
-        query: dict[str, Any] = {"module": {"api_name": self.stream.api_name}, "page": page}
+        query: dict[str, Any] = {"module": {"api_name": self.stream.module_api_name}, "page": page}
         if self.fields:
             query["fields"] = self.fields
         if page_token:
@@ -146,7 +146,7 @@ class BulkRead:
         response = self._call("POST", self.base, json={"query": query, "file_type": "csv"})
         details = (response_json(response).get("data") or [{}])[0].get("details") or {}
         if not details.get("id"):
-            raise ZohoAPIError(f"Bulk Read job for {self.stream.api_name} was not created")
+            raise ZohoAPIError(f"Bulk Read job for {self.stream.module_api_name} was not created")
         self.jobs += 1
         if self.started_at is None and details.get("created_time"):
             self.started_at = details["created_time"]
@@ -161,20 +161,22 @@ class BulkRead:
             if state == "COMPLETED":
                 return job.get("result") or {}
             if state in ("FAILURE", "FAILED"):
-                raise ZohoAPIError(f"Bulk Read job {job_id} of {self.stream.api_name} failed")
+                raise ZohoAPIError(
+                    f"Bulk Read job {job_id} of {self.stream.module_api_name} failed")
             time.sleep(wait)
             wait = min(wait * 1.5, POLL_MAX_SECONDS)
-        raise ZohoAPIError(f"Bulk Read job {job_id} of {self.stream.api_name} did not finish")
+        raise ZohoAPIError(
+            f"Bulk Read job {job_id} of {self.stream.module_api_name} did not finish")
 
     def download(self, job_id: str, into: BinaryIO) -> None:
         """Stream the ZIP and write its CSV, inflated as it arrives (bulk_zip), to `into`: an
         export of 200,000 records is over 100 MB zipped, 400 MB of CSV."""
         stream = self.stream
-        limits = stream._zoho_tap.limits
+        limits = stream.run.limits
 
         def fetch(prepared: Any, context: Any) -> Any:
             with limits.call_slots:
-                stream._zoho_tap.report.call(
+                stream.run.report.call(
                     stream.name, limits.reserve("GET", prepared.path_url or ""))
                 response = stream.requests_session.send(
                     stream.authenticator(prepared), timeout=stream.timeout, stream=True)
@@ -203,7 +205,7 @@ class BulkRead:
                 raise
             self.stream.logger.warning(
                 "%s: the Bulk Read export cut off by an earlier run cannot go on (%s); it "
-                "starts over from its first page", self.stream.api_name, exc.code)
+                "starts over from its first page", self.stream.module_api_name, exc.code)
         self.started_at, self._page, self._token, self.resumed = None, 1, None, False
         return self.create_job(1, None)
 
@@ -251,7 +253,7 @@ class BulkRead:
         stream = self.stream
         files = ParquetFiles(batch_config, stream.tap_name, stream.name)
         plan = row_plan(stream.schema)
-        report = stream._zoho_tap.report
+        report = stream.run.report
         for path in self._exports():
             if isinstance(path, PageDone):
                 yield path
@@ -344,7 +346,7 @@ class BulkRead:
             reader.close()
 
     def _records(self, batch: pa.RecordBatch) -> list[dict[str, Any]]:
-        known = self.stream._known_keys
+        known = self.stream.known_keys
         rows = batch.to_pylist()
         parsers = [(k, p) for k, p in self.parsers.items() if k in batch.schema.names]
         for row in rows:

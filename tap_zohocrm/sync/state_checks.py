@@ -1,15 +1,20 @@
 """Checks on the STATE a run starts from: a bad bookmark is an error, never silently ignored.
 
-A bookmark this tap did not write (hand-edited, from an older version, from another Zoho tap)
-could silently skip or re-read data, so the run stops and says how to fix it.
+A bookmark this tap cannot use (hand-edited, from an older version, from another Zoho tap)
+could silently skip or re-read data, so the run stops and says how to fix it. Keys the tap does
+not know next to a usable bookmark (a newer SDK writes more) are named in a warning and left
+in the state as they are: the tap does not read them, the SDK carries them into its STATE.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
 from tap_zohocrm.errors import ZohoConfigError
+
+LOGGER = logging.getLogger("tap-zohocrm.state")
 
 # Where a Bulk Read export cut off by a failed run goes on from (streams.BULK_EXPORT_KEY).
 BULK_EXPORT_KEY = "bulk_read_export"
@@ -47,12 +52,15 @@ def validate_state(state: Any) -> None:
             raise InvalidStateError(f"State bookmark for '{stream}' must be an object. {_FIX}")
         unknown = set(bookmark) - _KNOWN_KEYS
         if unknown:
-            msg = (
-                f"State bookmark for '{stream}' has keys this tap does not write "
-                f"({', '.join(sorted(unknown))}): it comes from an older version of the tap or "
-                f"another Zoho tap. {_FIX}"
+            # Without a value of its own the stream starts over; say so, it costs API credits.
+            start = ("" if set(bookmark) & {"replication_key_value", "partitions", BULK_EXPORT_KEY}
+                     else " The bookmark has no replication_key_value: the stream is read from "
+                     "start_date.")
+            LOGGER.warning(
+                "State bookmark for '%s' has keys this tap does not know (%s), e.g. from a "
+                "newer SDK: this run ignores them and keeps them in the state as they are.%s",
+                stream, ", ".join(sorted(unknown)), start,
             )
-            raise InvalidStateError(msg)
         for partition in [bookmark, *bookmark.get("partitions", [])]:
             _check_value(stream, partition.get("replication_key_value"))
         if BULK_EXPORT_KEY in bookmark:

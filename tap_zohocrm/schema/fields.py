@@ -1,4 +1,4 @@
-"""Map Zoho field metadata (settings/fields) to JSON Schema, and API values to those types.
+"""Map Zoho field metadata (settings/fields) to JSON Schema.
 
 Types follow Zoho's `data_type` (formula and rollup_summary by their `return_type`), falling back
 to `json_type` for types Zoho adds later; a field whose type is unknown is kept with an open
@@ -8,8 +8,7 @@ schema and a warning rather than dropped.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
+from collections.abc import Iterable
 from typing import Any
 
 LOGGER = logging.getLogger("tap-zohocrm.schema")
@@ -218,105 +217,7 @@ def requestable_fields(schema: dict[str, Any]) -> list[str]:
     return [name for name in schema["properties"] if name != "id" and name[0] not in "$_"]
 
 
-# --- values -------------------------------------------------------------------------------
-
 MISMATCH_PROPERTY = "_zoho_mismatched_values"
 # Values that do not fit their field's type go here, untouched, and the field is set to null:
 # the typed column stays typed and nothing is lost.
 MISMATCH_SCHEMA = {"type": ["object", "null"], "properties": {}, "additionalProperties": True}
-
-
-class ValueMismatch(ValueError):
-    """A value does not fit its field's JSON Schema type."""
-
-
-def to_utc(value: Any) -> Any:
-    """Normalise a Zoho datetime (any offset) to UTC, e.g. `2025-03-04T17:15:02+00:00`."""
-    if not isinstance(value, str):
-        raise ValueMismatch(value)
-    parsed = datetime.fromisoformat(value)  # ValueError (a ValueMismatch too) when not a date
-    if parsed.tzinfo is None:
-        raise ValueMismatch(value)
-    return parsed.astimezone(UTC).isoformat()
-
-
-def to_date(value: Any) -> Any:
-    if not isinstance(value, str):
-        raise ValueMismatch(value)
-    date.fromisoformat(value)
-    return value
-
-
-def to_integer(value: Any) -> Any:
-    """Zoho sends bigint values as strings."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        return int(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise ValueMismatch(value)
-
-
-def to_number(value: Any) -> Any:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        return float(value) if any(c in value for c in ".eE") else int(value)
-    raise ValueMismatch(value)
-
-
-def to_boolean(value: Any) -> Any:
-    if isinstance(value, bool):
-        return value
-    if value in ("true", "false"):
-        return value == "true"
-    raise ValueMismatch(value)
-
-
-def to_string(value: Any) -> Any:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)):  # a number in a text field: its text is lossless
-        return str(value)
-    raise ValueMismatch(value)
-
-
-Converter = Callable[[Any], Any]
-
-
-def _reject(value: Any) -> Any:
-    raise ValueMismatch(value)
-
-
-def value_converters(schema: dict[str, Any]) -> list[tuple[str, tuple[type, ...], Converter]]:
-    """Per property: the Python types that pass as they are, else the converter to apply.
-
-    Built once per stream; the per-record loop then only converts what needs converting
-    (datetimes to UTC, bigint strings) and checks the rest with one `type(v) in ok` test.
-    Properties with an open schema are absent: any value fits.
-    """
-    plan: list[tuple[str, tuple[type, ...], Converter]] = []
-    for name, prop in schema.get("properties", {}).items():
-        types = prop.get("type") or []
-        types = [types] if isinstance(types, str) else [t for t in types if t != "null"]
-        if len(types) != 1:
-            continue
-        kind, fmt = types[0], prop.get("format")
-        if kind == "string" and fmt == "date-time":
-            plan.append((name, (), to_utc))
-        elif kind == "string" and fmt == "date":
-            plan.append((name, (), to_date))
-        elif kind == "string":
-            plan.append((name, (str,), to_string))
-        elif kind == "integer":
-            plan.append((name, (int,), to_integer))
-        elif kind == "number":
-            plan.append((name, (int, float), to_number))
-        elif kind == "boolean":
-            plan.append((name, (bool,), to_boolean))
-        elif kind == "object":
-            plan.append((name, (dict,), _reject))
-        elif kind == "array":
-            plan.append((name, (list,), _reject))
-    return plan

@@ -18,7 +18,7 @@ from uuid import uuid4
 import msgspec
 from singer_sdk.helpers._batch import BatchConfig
 
-from tap_zohocrm.batch_files import open_batch_file
+from tap_zohocrm.batch_files.storage import open_batch_file
 
 LINES_PER_WRITE = 500
 

@@ -1,0 +1,27 @@
+"""What kind of value a JSON Schema property holds: the one answer every schema walker uses."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+PropertyKind = Literal["date-time", "date", "string", "integer", "number", "boolean",
+                       "object", "array"]
+
+
+def json_types(prop: dict[str, Any]) -> set[str]:
+    """The property's JSON types other than null."""
+    types = prop.get("type") or []
+    return ({types} if isinstance(types, str) else set(types)) - {"null"}
+
+
+def property_kind(prop: dict[str, Any]) -> PropertyKind | None:
+    """The one kind of a property's values; None when it may hold several (an open field)."""
+    types = json_types(prop)
+    if len(types) != 1:
+        return None
+    kind = next(iter(types))
+    if kind == "string" and prop.get("format") in ("date-time", "date"):
+        return prop["format"]  # type: ignore[no-any-return]
+    if kind in ("string", "integer", "number", "boolean", "object", "array"):
+        return kind  # type: ignore[return-value]
+    return None

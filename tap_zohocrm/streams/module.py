@@ -1,0 +1,275 @@
+"""Streams: one per Zoho module, read page by page in Modified_Time order."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk.streams.rest import HTTPRequest, PageContext
+
+from tap_zohocrm.bulk_read.jobs import PageDone
+from tap_zohocrm.client import ZohoStream
+from tap_zohocrm.errors import ZohoAPIError
+from tap_zohocrm.pagination import RecordsPage, RecordsPaginator, response_json
+from tap_zohocrm.schema.values import utc_or_none
+from tap_zohocrm.streams.bulk_backfill import BulkBackfill, BulkDone, BulkRows
+from tap_zohocrm.streams.deleted import DELETED_AT, delete_markers, install_marker_log_filter
+from tap_zohocrm.streams.field_groups import FieldGroups
+from tap_zohocrm.streams.module_rules import (
+    REPLICATION_KEY,
+    filter_params,
+    lists_deletions,
+    skippable_codes,
+    stream_name,
+)
+from tap_zohocrm.streams.rich_text import RichText
+
+if TYPE_CHECKING:
+    from singer_sdk import Tap
+    from singer_sdk.helpers.types import Context
+
+    from tap_zohocrm.sync.read_ahead import PageFeed
+    from tap_zohocrm.sync.run import ZohoRun
+
+
+class ModuleStream(BulkBackfill, FieldGroups, RichText, ZohoStream):
+    """Records of one Zoho module (Leads, Deals, a custom module, ...)."""
+
+    primary_keys = ("id",)
+    # A STATE every 1,000 records: a killed run redoes little (records are sorted, so each
+    # STATE is a safe resume point).
+    STATE_MSG_FREQUENCY = 1000
+    # Out-of-order records (clock skew in Zoho) only move the bookmark back, which is safe.
+    check_sorted = False
+
+    def __init__(
+        self, tap: Tap, run: ZohoRun, module_api_name: str, schema: dict[str, Any],
+        generated_type: str | None = None,
+    ) -> None:
+        super().__init__(tap, run, name=stream_name(module_api_name), schema=schema)
+        self.api_name = module_api_name
+        self.generated_type = generated_type
+        self.reads_attachments = module_api_name in (tap.config.get("attachment_modules") or [])
+        self.emit_deletes = bool(tap.config.get("emit_deletes")) and lists_deletions(
+            module_api_name, generated_type)
+        if self.emit_deletes:
+            install_marker_log_filter()
+        self.path = f"/{module_api_name}"
+        if REPLICATION_KEY in schema.get("properties", {}):
+            self.replication_key = REPLICATION_KEY
+        self._start = RecordsPage()
+        self._last_modified: str | None = None  # UTC, latest Modified_Time emitted
+        self._ids_at_last_modified: set[str] = set()
+        self._fields_lock = threading.Lock()
+        self._promised_credits = 0  # credits the queued pages still need to complete
+        self._expected: int | None = None
+        self._field_groups: list[list[str]] = []
+        self._rich_text_fields: list[str] = []
+        self._gone_fields: set[str] = set()  # removed in Zoho since discovery
+        self._bulk_rows = False  # the records being emitted are Bulk Read export rows
+
+    @property
+    def module_api_name(self) -> str:
+        return self.api_name
+
+    @property
+    def skippable_codes(self) -> frozenset[str]:  # type: ignore[override]
+        return skippable_codes(self.api_name)
+
+    @property
+    def reads_ahead(self) -> bool:
+        """Whether the read-ahead may start this stream's pages early: a selected module, but
+        not one whose Bulk Read goes straight to Parquet (it reads nothing over REST until its
+        export is written)."""
+        return self.selected and not self.backfills_to_parquet()
+
+    @property
+    def syncs_side_by_side(self) -> bool:  # type: ignore[override]
+        """A module stream with no selected child may sync in its own thread."""
+        return not any(child.selected or child.has_selected_descendents
+                       for child in self.child_streams)
+
+    @property
+    def is_sorted(self) -> bool:
+        return self.replication_key is not None
+
+    @property
+    def is_v2(self) -> bool:
+        return self.run.is_v2
+
+    # -- requests --------------------------------------------------------------------------
+
+    def get_new_paginator(self) -> RecordsPaginator:
+        return RecordsPaginator(
+            self._start,
+            per_page=int(self.config["per_page"]),
+            use_page_tokens=not self.is_v2,
+            restart_key=self.replication_key,
+        )
+
+    def get_http_request(self, *, page: PageContext) -> HTTPRequest:
+        token: RecordsPage = page.next_page_token or self._start
+        chunks = self._field_groups
+        params: dict[str, Any] = {
+            "per_page": int(self.config["per_page"]),
+            "sort_by": self.replication_key or "id",
+            "sort_order": "asc",
+            **filter_params(self.api_name),
+        }
+        if chunks:
+            params["fields"] = ",".join(chunks[0])
+        if token.page_token:
+            params["page_token"] = token.page_token
+        else:
+            params["page"] = token.page
+        headers = dict(self.http_headers)
+        if token.modified_since:
+            headers["If-Modified-Since"] = token.modified_since
+        return HTTPRequest(url=self.get_url(page.stream_context), params=params, headers=headers)
+
+    # -- records ---------------------------------------------------------------------------
+    #
+    # A page chain runs in a producer thread (prefetch.PageFeed) a few pages ahead; each page's
+    # other field groups and rich-text re-reads run in the tap's pool; the main thread yields
+    # the completed pages in order, so the SDK sees the same sequence as a sequential read.
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        feed = self.run.feed_for(self)
+        try:
+            for page in feed:
+                records = page.result()
+                # Export progress: its rows are out already as RECORD messages, but with BATCH
+                # output they may sit in a file still being written (see _export_progress).
+                if isinstance(records, PageDone):
+                    self._save_export_position(records.position, out=not self._writes_batches)
+                    continue
+                if isinstance(records, BulkDone):
+                    self._end_export(records.since, context, out=not self._writes_batches)
+                    continue
+                # The SDK advances the state after each record it takes, before the next.
+                self._bulk_rows = isinstance(records, BulkRows)
+                try:
+                    yield from records
+                finally:
+                    self._bulk_rows = False
+        finally:
+            feed.close()
+
+    @property
+    def counts_records(self) -> bool:
+        """Whether the sync asks Zoho for the record count (progress lines with an ETA)."""
+        return float(self.config["progress_interval_seconds"]) > 0
+
+    def expected_records(self) -> int:
+        """Records the sync will read: Zoho's count action with the sync's own filter (once)."""
+        if self._expected is not None:
+            return self._expected
+        headers = {"If-Modified-Since": since} if (since := self.starting_since()) else {}
+        response = self.request_json(f"{self.path}/actions/count", filter_params(self.api_name),
+                                     headers=headers)
+        empty = response.status_code in (204, 304)
+        self._expected = 0 if empty else int(response_json(response).get("count") or 0)
+        return self._expected
+
+    def expected_total(self) -> int | None:
+        return self.expected_records() if self.counts_records else None
+
+    def starting_since(self) -> str | None:
+        """If-Modified-Since of the first query: the bookmark, or start_date, the later one.
+
+        Computed from the state directly (not the SDK's starting value, which is written only
+        when this stream's sync begins) because the read may start ahead of that.
+        """
+        if not self.replication_key:
+            return None
+        candidates = []
+        bookmark = self.stream_state.get("replication_key_value")
+        if bookmark:
+            candidates.append(datetime.fromisoformat(str(bookmark).replace("Z", "+00:00")))
+        if self.config.get("start_date"):
+            start = datetime.fromisoformat(str(self.config["start_date"]).replace("Z", "+00:00"))
+            candidates.append(start if start.tzinfo else start.replace(tzinfo=UTC))
+        if not candidates:
+            return None
+        return max(candidates).replace(microsecond=0).isoformat()
+
+    def produce_pages(self, feed: PageFeed) -> None:
+        """Producer thread: walk the page chain, queue each page's completion in order."""
+        self._field_groups = self.field_groups()
+        self._rich_text_fields = self.rich_text_fields()
+        since = self.starting_since()
+        start = RecordsPage(modified_since=since)
+        self._last_modified = None
+        self._ids_at_last_modified = set()
+        pool = self.run.read_ahead.pool
+        if self.uses_bulk_read():
+            since = self._bulk_backfill(feed) or since
+            start = RecordsPage(modified_since=since)
+        while True:
+            try:
+                for records in self._primary_pages(start):
+                    cost = self._completion_credits(records)
+                    with self._fields_lock:
+                        self._promised_credits += cost
+                    feed.put(pool.submit(self._complete_page, records, cost))
+                break
+            except ZohoAPIError as exc:
+                if not self._drop_gone_field(exc):
+                    raise
+                # Go on from the last Modified_Time read; the repeats there are dropped.
+                start = RecordsPage(modified_since=self._last_modified or since,
+                                    query=start.query + 1)
+        if self.emit_deletes:
+            done: Future = Future()
+            done.set_result(delete_markers(self, self.api_name, since))
+            feed.put(done)
+
+    def generate_child_contexts(
+        self, record: dict, context: Context | None
+    ) -> Iterator[dict[str, Any]]:
+        # Attachments only for the modules asked for, and not for delete markers.
+        if self.reads_attachments and not record.get(DELETED_AT):
+            yield {"module": self.api_name, "record_id": record["id"]}
+
+    def _primary_pages(self, start: RecordsPage) -> Iterator[list[dict[str, Any]]]:
+        """Pages of the first field group, following the paginator (the SDK's loop, by page).
+
+        Unlike the SDK's loop, a page whose records were all repeats of a restart boundary does
+        not end the read: only an empty answer does.
+        """
+        self._start = start
+        paginator = self.get_new_paginator()
+        request = self.request_decorator(self._request)
+        while not paginator.finished:
+            # Read ahead only what the credit budget can also complete (other field groups).
+            self.run.limits.check_headroom(1 + self._promised_credits)
+            prepared = self._prepare_request(context=None, page=paginator)
+            response = request(prepared, None)
+            raw = list(ZohoStream.parse_response(self, response))
+            if not raw and not paginator.continue_if_empty(response):
+                return
+            records = list(self._drop_restart_duplicates(raw))
+            if records:
+                yield records
+            paginator.advance(response)
+
+    def _drop_restart_duplicates(self, records: list[dict[str, Any]]) -> Iterator[dict]:
+        """Skip records already read at the Modified_Time a restarted query begins at."""
+        key = self.replication_key
+        for record in records:
+            modified = utc_or_none(record.get(key)) if key else None
+            if modified is None:
+                yield record
+                continue
+            if self._last_modified is None or modified > self._last_modified:
+                self._last_modified = modified
+                self._ids_at_last_modified = {record["id"]}
+            elif modified == self._last_modified:
+                if record["id"] in self._ids_at_last_modified:
+                    continue
+                self._ids_at_last_modified.add(record["id"])
+            yield record
+
