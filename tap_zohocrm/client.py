@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import email.utils
-import json
 import logging
-import time
 from collections.abc import Generator, Iterable, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -23,7 +20,17 @@ from singer_sdk.singerlib import RecordMessage
 from tap_zohocrm.batch_files.jsonl import JsonlFiles
 from tap_zohocrm.batch_files.parquet import ParquetFiles, parquet_row, row_plan
 from tap_zohocrm.errors import ZohoAPIError
-from tap_zohocrm.pagination import EMPTY_STATUSES, PAGE_LIMIT_CODES, response_json
+from tap_zohocrm.responses import (
+    ACCESS_HINTS,
+    EMPTY_STATUSES,
+    PAGE_LIMIT_CODES,
+    describe,
+    error_code,
+    response_json,
+    retry_after_seconds,
+    sent_token,
+    short_reason,
+)
 from tap_zohocrm.schema.fields import MISMATCH_PROPERTY
 from tap_zohocrm.schema.values import Converter, value_converters
 from tap_zohocrm.sync.limits import CreditBudgetReached
@@ -38,20 +45,6 @@ if TYPE_CHECKING:
 
 CONNECT_TIMEOUT_SECONDS = 15.0
 BACKOFF_CAP_SECONDS = 120.0
-RETRY_AFTER_CAP_SECONDS = 900.0
-
-# What to grant when Zoho refuses a read, by error code.
-_ACCESS_HINTS = {
-    "OAUTH_SCOPE_MISMATCH": "the OAuth client lacks the scope {scope}; generate a new grant "
-    "code with it (see README, 'Zoho console')",
-    "NO_PERMISSION": "the Zoho user of this refresh token has no permission to read it; give "
-    "the user's profile read access to the module, or drop it from `modules`",
-    "INVALID_MODULE": "Zoho says the module does not exist or is not supported in this API "
-    "version; check the module API name in `modules` and `api_version`",
-    "NOT_SUPPORTED": "Zoho allows this only for administrators; use an admin user's refresh token",
-    "FEATURE_NOT_ENABLED": "the feature is not enabled in this Zoho edition",
-}
-
 
 class ZohoStream(RESTStream[Any]):
     """A stream read from Zoho CRM's REST API."""
@@ -97,15 +90,15 @@ class ZohoStream(RESTStream[Any]):
     def validate_response(self, response: requests.Response) -> None:
         status = response.status_code
         if status < 400:  # the token works: a later rejection may be answered by a refresh
-            self.authenticator.token_accepted(_sent_token(response))
+            self.authenticator.token_accepted(sent_token(response))
         if status in EMPTY_STATUSES:
             return
         if status == 429 or status >= 500:
-            raise RetriableAPIError(self._describe(response), response)
+            raise RetriableAPIError(describe(response), response)
         if status >= 400:
-            code = _error_code(response)
+            code = error_code(response)
             if status == 401 and code == "INVALID_TOKEN":
-                if self.authenticator.invalidate(_sent_token(response)):
+                if self.authenticator.invalidate(sent_token(response)):
                     # Expired or revoked early: the retry runs with a fresh token.
                     self.logger.info("Zoho rejected the access token; retrying with a new one")
                     raise RetriableAPIError("access token rejected (INVALID_TOKEN)", response)
@@ -117,7 +110,7 @@ class ZohoStream(RESTStream[Any]):
                 raise ZohoAPIError(msg, code=code)
             if code in PAGE_LIMIT_CODES:
                 return  # the paginator restarts the query
-            hint = _ACCESS_HINTS.get(code or "")
+            hint = ACCESS_HINTS.get(code or "")
             if hint:
                 msg = (
                     f"Zoho refused to read module {self.module_api_name} ({code}): "
@@ -126,7 +119,7 @@ class ZohoStream(RESTStream[Any]):
                 raise ZohoAPIError(msg, code=code)
             details = response_json(response).get("details")
             raise ZohoAPIError(
-                self._describe(response), code=code,
+                describe(response), code=code,
                 details=details if isinstance(details, dict) else None,
             )
         # A 200 whose body was cut off mid-way is a transient failure, not bad data.
@@ -137,17 +130,6 @@ class ZohoStream(RESTStream[Any]):
         except ValueError as exc:
             msg = f"Truncated or invalid JSON from {response.request.path_url.split('?')[0]}"
             raise RetriableAPIError(msg, response) from exc
-
-    def _describe(self, response: requests.Response) -> str:
-        path = (response.request.path_url if response.request else self.path).split("?")[0]
-        code = _error_code(response)
-        message = ""
-        with contextlib.suppress(ValueError):
-            message = str(response_json(response).get("message") or "")
-        details = ""
-        with contextlib.suppress(ValueError):
-            details = json.dumps(response_json(response).get("details") or {})
-        return f"HTTP {response.status_code} {code or ''} from GET {path}: {message} {details}"
 
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         if response.status_code >= 400 or response.status_code in EMPTY_STATUSES:
@@ -167,7 +149,7 @@ class ZohoStream(RESTStream[Any]):
         attempt = 0
         exc = yield 0.0
         while True:
-            wait = _retry_after(exc)
+            wait = retry_after_seconds(exc)
             if wait is None:
                 base = float(self.config["retry_backoff_seconds"])
                 wait = min(BACKOFF_CAP_SECONDS, base * 2**attempt)
@@ -176,11 +158,11 @@ class ZohoStream(RESTStream[Any]):
 
     def backoff_handler(self, details: Any) -> None:
         exc = details.get("exception")
-        self.run.report.retry(self.name, _short_reason(exc))
+        self.run.report.retry(self.name, short_reason(exc))
         self.logger.warning(
             "Retrying %s after %s (try %d, waiting %.1f s)",
             self.module_api_name,
-            _short_reason(exc),
+            short_reason(exc),
             details.get("tries"),
             details.get("wait") or 0.0,
         )
@@ -196,7 +178,7 @@ class ZohoStream(RESTStream[Any]):
                 path = (prepared_request.path_url or "").split("?")[0]
                 msg = (
                     f"{prepared_request.method} {path} failed {self.backoff_max_tries()} times "
-                    f"(last: {_short_reason(exc)}); giving up. The last STATE message lets "
+                    f"(last: {short_reason(exc)}); giving up. The last STATE message lets "
                     "the next run resume."
                 )
                 raise ZohoAPIError(msg) from exc
@@ -206,16 +188,23 @@ class ZohoStream(RESTStream[Any]):
     def _request(
         self, prepared_request: requests.PreparedRequest, context: Context | None
     ) -> requests.Response:
+        with self.call_slot(prepared_request):
+            response = super()._request(prepared_request, context)
+            self.run.limits.observe(response)
+        return response
+
+    @contextlib.contextmanager
+    def call_slot(self, prepared_request: requests.PreparedRequest) -> Iterator[None]:
+        """Hold one of the run's call slots (never more calls in flight than max_concurrency)
+        and charge the call's credits; every API call goes through here."""
         limits = self.run.limits
-        with limits.call_slots:  # never more calls in flight than max_concurrency
+        with limits.call_slots:
             # Budget checked once this call has its slot: calls queued for a slot must see
             # the credits the calls before them reported.
             credits = limits.reserve(prepared_request.method or "GET",
                                      prepared_request.path_url or "")
             self.run.report.call(self.name, credits)
-            response = super()._request(prepared_request, context)
-            limits.observe(response)
-        return response
+            yield
 
     def expected_total(self) -> int | None:
         """Records this stream expects to read, for progress lines (None: unknown)."""
@@ -385,35 +374,3 @@ class ZohoStream(RESTStream[Any]):
         return self.request_decorator(self._request)(prepared, None)
 
 
-def _error_code(response: requests.Response) -> str | None:
-    try:
-        code = response_json(response).get("code")
-    except ValueError:
-        return None
-    return code if isinstance(code, str) else None
-
-
-def _sent_token(response: requests.Response) -> str | None:
-    header = (response.request.headers.get("Authorization") if response.request else "") or ""
-    return header.removeprefix("Zoho-oauthtoken ") or None
-
-
-def _retry_after(exc: Any) -> float | None:
-    response = getattr(exc, "response", None)
-    if response is None:
-        return None
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        seconds = parsed.timestamp() - time.time() if parsed else 0.0
-    return max(0.0, min(seconds, RETRY_AFTER_CAP_SECONDS))
-
-
-def _short_reason(exc: Any) -> str:
-    if isinstance(exc, RetriableAPIError):
-        return str(exc).split(":")[0]
-    return type(exc).__name__ if exc is not None else "an error"

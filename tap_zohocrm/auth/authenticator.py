@@ -28,7 +28,7 @@ THROTTLE_MAX_TOTAL_WAIT_SECONDS = 660.0
 # After a token store failure, keep the token in memory this long before trying the store again.
 STORE_RETRY_SECONDS = 300.0
 
-_CLIENT_ERRORS = {"invalid_client", "invalid_client_secret", "unauthorized_client"}
+CLIENT_ERRORS = frozenset({"invalid_client", "invalid_client_secret", "unauthorized_client"})
 
 
 class ZohoAuthenticator(OAuthAuthenticator):
@@ -315,10 +315,16 @@ def _token_error_message(error: Any, auth_endpoint: str) -> str:
             "(Self Client grant code, `tap-zohocrm auth`) and set `refresh_token`, or fix "
             "`data_center` / `environment`."
         )
-    if error in _CLIENT_ERRORS:
-        return (
-            f"Zoho rejected the client credentials ({error}): check `client_id` and "
-            f"`client_secret` (API console > Self Client) and that they belong to the data "
-            f"center of {auth_endpoint}."
-        )
+    if error in CLIENT_ERRORS:
+        return client_error_message(error, auth_endpoint)
     return f"Zoho refused the token request ({error!s}); check the OAuth settings."
+
+
+def client_error_message(error: str, accounts: str) -> str:
+    """Zoho refused the OAuth client itself: the same fix for the tap and `tap-zohocrm auth`."""
+    return (
+        f"Zoho rejected the client credentials ({error}) at {accounts}: check the client id "
+        "(`client_id`, --client-id) and the client secret (`client_secret`, "
+        "--client-secret) of the Self Client (API console > Self Client > Client Secret "
+        "tab), and that they belong to this data center."
+    )

@@ -28,7 +28,7 @@ from tap_zohocrm.batch_files.parquet import ParquetFiles, parquet_row, row_plan
 from tap_zohocrm.bulk_read.csv_parquet import ArrowConverter, row_groups
 from tap_zohocrm.bulk_read.zip_stream import ZipCsvInflater
 from tap_zohocrm.errors import ZohoAPIError
-from tap_zohocrm.pagination import response_json
+from tap_zohocrm.responses import response_json
 from tap_zohocrm.sync.read_ahead import PageFeed
 
 if TYPE_CHECKING:
@@ -172,12 +172,9 @@ class BulkRead:
         """Stream the ZIP and write its CSV, inflated as it arrives (bulk_zip), to `into`: an
         export of 200,000 records is over 100 MB zipped, 400 MB of CSV."""
         stream = self.stream
-        limits = stream.run.limits
 
         def fetch(prepared: Any, context: Any) -> Any:
-            with limits.call_slots:
-                stream.run.report.call(
-                    stream.name, limits.reserve("GET", prepared.path_url or ""))
+            with stream.call_slot(prepared):
                 response = stream.requests_session.send(
                     stream.authenticator(prepared), timeout=stream.timeout, stream=True)
                 if response.status_code >= 400:
@@ -188,12 +185,12 @@ class BulkRead:
         prepared = stream.build_prepared_request(
             method="GET", url=f"{self.base}/{job_id}/result", headers=dict(stream.http_headers))
         response = stream.request_decorator(fetch)(prepared, None)
-        csv_file = ZipCsvInflater(into, f"{stream.api_name} job {job_id}")
+        csv_file = ZipCsvInflater(into, f"{stream.module_api_name} job {job_id}")
         for chunk in response.iter_content(chunk_size=1 << 20):
             csv_file.feed(chunk)
         csv_file.close()
         if not csv_file.name.lower().endswith(".csv"):
-            raise ZohoAPIError(f"Bulk Read result of {stream.api_name} job {job_id} holds "
+            raise ZohoAPIError(f"Bulk Read result of {stream.module_api_name} job {job_id} holds "
                                f"{csv_file.name!r}, not the CSV export asked for")
 
     def _first_job(self) -> str:

@@ -14,8 +14,9 @@ from singer_sdk import typing as th
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_zohocrm.client import ZohoStream
+from tap_zohocrm.pagination import PagePaginator
 from tap_zohocrm.streams.module import ModuleStream
-from tap_zohocrm.streams.org import REF, InfoPaginator
+from tap_zohocrm.streams.org import REF
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
@@ -24,8 +25,7 @@ if TYPE_CHECKING:
     from tap_zohocrm.sync.run import ZohoRun
 
 ATTACHMENT_FIELDS = ("id", "File_Name", "Size", "Parent_Id", "Owner", "Created_Time",
-                     "Modified_Time", "Created_By", "Modified_By", "$file_id", "$type",
-                     "$se_module")
+                     "Modified_Time", "Created_By", "Modified_By", "$file_id", "$type")
 
 
 class AttachmentsStream(ZohoStream):
@@ -58,8 +58,8 @@ class AttachmentsStream(ZohoStream):
     def module_api_name(self) -> str:
         return "Attachments"
 
-    def get_new_paginator(self) -> InfoPaginator:
-        return InfoPaginator(start_value=1)
+    def get_new_paginator(self) -> PagePaginator:
+        return PagePaginator(start_value=1)
 
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         fields = [f for f in ATTACHMENT_FIELDS if not f.startswith("$") and f != "id"]

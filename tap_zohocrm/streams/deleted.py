@@ -14,8 +14,9 @@ from singer_sdk import typing as th
 
 from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.errors import ZohoAPIError
+from tap_zohocrm.pagination import PagePaginator
 from tap_zohocrm.schema.values import to_utc
-from tap_zohocrm.streams.org import REF, InfoPaginator
+from tap_zohocrm.streams.org import REF
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
@@ -40,7 +41,7 @@ def deleted_pages(stream: ZohoStream, module: str, since: str | None) -> Iterato
         records = list(ZohoStream.parse_response(stream, response))
         if records:
             yield records
-        if not records or not InfoPaginator(1).has_more(response):
+        if not records or not PagePaginator(1).has_more(response):
             return
         page += 1
 

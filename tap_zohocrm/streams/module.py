@@ -13,7 +13,8 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext
 from tap_zohocrm.bulk_read.jobs import PageDone
 from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.errors import ZohoAPIError
-from tap_zohocrm.pagination import RecordsPage, RecordsPaginator, response_json
+from tap_zohocrm.pagination import RecordsPage, RecordsPaginator
+from tap_zohocrm.responses import response_json
 from tap_zohocrm.schema.values import utc_or_none
 from tap_zohocrm.streams.bulk_backfill import BulkBackfill, BulkDone, BulkRows
 from tap_zohocrm.streams.deleted import DELETED_AT, delete_markers, install_marker_log_filter

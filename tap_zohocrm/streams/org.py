@@ -9,13 +9,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-import requests
 from singer_sdk import typing as th
 from singer_sdk.pagination import PageNumberPaginator
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_zohocrm.client import ZohoStream
-from tap_zohocrm.pagination import response_json
+from tap_zohocrm.pagination import PagePaginator
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -28,15 +27,6 @@ if TYPE_CHECKING:
 REF = th.ObjectType(th.Property("id", th.StringType), th.Property("name", th.StringType),
                     additional_properties=True)
 OPEN_OBJECT = th.ObjectType(additional_properties=True)
-
-
-class InfoPaginator(PageNumberPaginator):
-    """page/per_page until `info.more_records` is false."""
-
-    def has_more(self, response: requests.Response) -> bool:
-        if response.status_code in (204, 304):
-            return False
-        return bool((response_json(response).get("info") or {}).get("more_records"))
 
 
 class SettingsStream(ZohoStream):
@@ -64,7 +54,7 @@ class SettingsStream(ZohoStream):
     scope = "ZohoCRM.settings.ALL"
 
     def get_new_paginator(self) -> PageNumberPaginator | None:
-        return InfoPaginator(start_value=1) if self.paginated else None
+        return PagePaginator(start_value=1) if self.paginated else None
 
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         params = dict(self.params)
