@@ -70,6 +70,7 @@ class RecordsPaginator(BaseAPIPaginator[RecordsPage]):
         info = response_json(response).get("info") or {}
         return bool(info.get("more_records"))
 
+    @override
     def continue_if_empty(self, response: requests.Response) -> bool:
         # A page-limit error carries no records but the query goes on from a restart point.
         return error_code(response) in PAGE_LIMIT_CODES

@@ -10,6 +10,7 @@ from typing import Any
 
 import requests
 from singer_sdk.authenticators import OAuthAuthenticator
+from typing_extensions import override
 
 from tap_zohocrm.auth.token_store import StoredToken, TokenKey, TokenStore, TokenStoreError
 from tap_zohocrm.errors import ZohoAuthError
@@ -75,6 +76,7 @@ class ZohoAuthenticator(OAuthAuthenticator):
         self._rejected: set[str] = set()
 
     @property
+    @override
     def oauth_request_body(self) -> dict[str, Any]:
         return {
             "grant_type": "refresh_token",
@@ -83,6 +85,7 @@ class ZohoAuthenticator(OAuthAuthenticator):
             "refresh_token": self.refresh_token,
         }
 
+    @override
     def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         with self._lock:
             if not self.is_token_valid():
@@ -92,6 +95,7 @@ class ZohoAuthenticator(OAuthAuthenticator):
         request.headers["Authorization"] = f"Zoho-oauthtoken {token}"
         return request
 
+    @override
     def is_token_valid(self) -> bool:
         if self.last_refreshed is None or self.access_token is None:
             return False
@@ -137,6 +141,7 @@ class ZohoAuthenticator(OAuthAuthenticator):
             assert self.access_token is not None
             return self.access_token
 
+    @override
     def update_access_token(self) -> None:
         with self._lock:
             if self._store_available() and self._update_through_store():

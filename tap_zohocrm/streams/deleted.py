@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import typing as th
+from typing_extensions import override
 
 from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.errors import ZohoAPIError
@@ -71,6 +72,7 @@ class DeletedRecordsStream(ZohoStream):
         self.modules = modules or []
 
     @property
+    @override
     def partitions(self) -> list[dict[str, Any]]:
         return [{"module": module} for module in self.modules]
 
@@ -78,6 +80,7 @@ class DeletedRecordsStream(ZohoStream):
     def module_api_name(self) -> str:
         return (self.context or {}).get("module", self.name)
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         module = (context or {})["module"]
         start = self.get_starting_timestamp(context)
@@ -96,6 +99,7 @@ class DeletedRecordsStream(ZohoStream):
 class _NullBookmarkFilter(logging.Filter):
     """Delete markers carry no Modified_Time; the SDK's note about that is expected."""
 
+    @override
     def filter(self, record: logging.LogRecord) -> bool:
         return "New replication value is null" not in record.getMessage()
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.streams.rest import HTTPRequest, PageContext
+from typing_extensions import override
 
 from tap_zohocrm.bulk_read.jobs import PageDone
 from tap_zohocrm.client import ZohoStream
@@ -94,6 +95,7 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, ZohoStream):
                        for child in self.child_streams)
 
     @property
+    @override
     def is_sorted(self) -> bool:
         return self.replication_key is not None
 
@@ -103,6 +105,7 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, ZohoStream):
 
     # -- requests --------------------------------------------------------------------------
 
+    @override
     def get_new_paginator(self) -> RecordsPaginator:
         return RecordsPaginator(
             self._start,
@@ -111,6 +114,7 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, ZohoStream):
             restart_key=self.replication_key,
         )
 
+    @override
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         token: RecordsPage = page.next_page_token or self._start
         chunks = self._field_groups
@@ -137,6 +141,7 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, ZohoStream):
     # other field groups and rich-text re-reads run in the tap's pool; the main thread yields
     # the completed pages in order, so the SDK sees the same sequence as a sequential read.
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         feed = self.run.feed_for(self)
         try:
@@ -228,6 +233,7 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, ZohoStream):
             done.set_result(delete_markers(self, self.api_name, since))
             feed.put(done)
 
+    @override
     def generate_child_contexts(
         self, record: dict, context: Context | None
     ) -> Iterator[dict[str, Any]]:
