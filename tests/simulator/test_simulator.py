@@ -530,7 +530,7 @@ def test_latency_and_page_speed() -> None:
 
 
 def test_cli_starts_and_stops() -> None:
-    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(__file__))}
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(__file__)))}
     proc = subprocess.Popen([sys.executable, "-m", "zoho_simulator", "--port", "0", "--size",
                              "Leads=20"], stdout=subprocess.PIPE, text=True, env=env)
     try:
