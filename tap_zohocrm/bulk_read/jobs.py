@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 
 BATCH_ROWS = 2_000  # records per batch handed to the emitter
 # CSV bytes per Arrow block on the Parquet path. Arrow's CSV reader holds memory in proportion
-# to its block size: with 8 MB blocks a 200,000-record export peaked at ~600 MB of RSS, with
-# 1 MB blocks (joined into row groups, bulk_parquet.row_groups) at ~280 MB.
+# to its block size: small blocks, joined into row groups (csv_parquet.row_groups), keep a large
+# export's peak memory low (docs/benchmarks.md has the figures).
 PARQUET_BLOCK_BYTES = 1 << 20
 POLL_FIRST_SECONDS = 1.0
 POLL_MAX_SECONDS = 30.0
@@ -47,8 +47,8 @@ JOB_TIMEOUT_SECONDS = 6 * 3600
 def use_jemalloc() -> None:
     """Arrow's jemalloc pool for the export's blocks, unless ARROW_DEFAULT_MEMORY_POOL names one.
 
-    Arrow's default (mimalloc) keeps the freed blocks of a 200,000-record export: peak RSS was
-    ~270 MB with it and ~200 MB with jemalloc, which hands them back, at the same speed.
+    Arrow's default (mimalloc) keeps the freed blocks of a large export; jemalloc hands them
+    back, at the same speed, so the peak memory is lower (docs/benchmarks.md).
     """
     if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
         return
@@ -169,8 +169,8 @@ class BulkRead:
             f"Bulk Read job {job_id} of {self.stream.module_api_name} did not finish")
 
     def download(self, job_id: str, into: BinaryIO) -> None:
-        """Stream the ZIP and write its CSV, inflated as it arrives (bulk_zip), to `into`: an
-        export of 200,000 records is over 100 MB zipped, 400 MB of CSV."""
+        """Stream the ZIP and write its CSV, inflated as it arrives (zip_stream), to `into`: a
+        job's export is far too large to hold in memory."""
         stream = self.stream
 
         def fetch(prepared: Any, context: Any) -> Any:
