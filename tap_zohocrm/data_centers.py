@@ -56,13 +56,19 @@ def api_domain(data_center: str, environment: str) -> str:
     return f"https://{_ENVIRONMENT_PREFIX[environment]}.{_API_HOST_SUFFIX[data_center]}"
 
 
-def is_zoho_accounts_host(url: str) -> bool:
-    """Tell whether a URL points at one of Zoho's own accounts servers."""
-    host = urlparse(url).hostname or ""
-    return any(host == urlparse(known).hostname for known in ACCOUNTS_URLS.values())
-
-
 def is_loopback(url: str) -> bool:
     """Tell whether a URL points at this machine (the simulator, a local proxy)."""
     host = urlparse(url).hostname or ""
     return host in {"localhost", "::1"} or host.startswith("127.")
+
+
+def url_error(name: str, url: object) -> str | None:
+    """Why `url` cannot be a Zoho server URL (named `name` in the message); None when it can.
+
+    Tokens and secrets travel to these URLs: https only, plain http for this machine alone.
+    """
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        return f"`{name}` must be an https:// URL, got {url!r}"
+    if url.startswith("http://") and not is_loopback(url):
+        return f"`{name}` must use https:// (plain http only for 127.0.0.1/localhost)"
+    return None

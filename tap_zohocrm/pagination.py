@@ -1,4 +1,4 @@
-"""Paging through Get Records past Zoho's caps.
+"""Zoho's paging: page/per_page for lists, and Get Records past Zoho's caps.
 
 `page` reaches only the first 2,000 records, a `page_token` chain at most 100,000 (and v2 has no
 page tokens at all). Past either cap the paginator starts a new query with `If-Modified-Since` at
@@ -9,17 +9,15 @@ skipped, and the stream drops the few records of that second it already emitted.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-import msgspec
 import requests
-from singer_sdk.pagination import BaseAPIPaginator
+from singer_sdk.pagination import BaseAPIPaginator, PageNumberPaginator
+from typing_extensions import override
 
 from tap_zohocrm.errors import ZohoAPIError
+from tap_zohocrm.responses import EMPTY_STATUSES, PAGE_LIMIT_CODES, error_code, response_json
 
 DISCRETE_PAGE_LIMIT = 2000  # records reachable with `page` alone
-PAGE_LIMIT_CODES = frozenset({"PAGINATION_LIMIT_EXCEEDED", "DISCRETE_PAGINATION_LIMIT_EXCEEDED"})
-EMPTY_STATUSES = frozenset({204, 304})
 
 
 @dataclass(frozen=True)
@@ -36,29 +34,14 @@ class RecordsPage:
     query: int = 0  # how many times the query was restarted; keeps tokens distinct
 
 
-def response_json(response: requests.Response) -> dict[str, Any]:
-    """Parse a response body once; 204/304 and empty bodies are an empty result."""
-    cached = getattr(response, "_zoho_json", None)
-    if cached is not None:
-        return cached
-    if response.status_code in EMPTY_STATUSES or not response.content:
-        body: dict[str, Any] = {}
-    else:
-        parsed = msgspec.json.decode(response.content)  # several times faster than json
-        body = parsed if isinstance(parsed, dict) else {"data": parsed}
-    response._zoho_json = body  # type: ignore[attr-defined]
-    return body
+class PagePaginator(PageNumberPaginator):
+    """Zoho's page/per_page paging: the next page until `info.more_records` is false."""
 
-
-def error_code(response: requests.Response) -> str | None:
-    if response.status_code < 400:
-        return None
-    try:
-        body = response_json(response)
-    except ValueError:
-        return None
-    code = body.get("code")
-    return code if isinstance(code, str) else None
+    @override
+    def has_more(self, response: requests.Response) -> bool:
+        if response.status_code in EMPTY_STATUSES:
+            return False
+        return bool((response_json(response).get("info") or {}).get("more_records"))
 
 
 class RecordsPaginator(BaseAPIPaginator[RecordsPage]):
@@ -78,6 +61,7 @@ class RecordsPaginator(BaseAPIPaginator[RecordsPage]):
         self.restart_key = restart_key
         self.last_restart_value: str | None = None  # last `restart_key` value seen (raw)
 
+    @override
     def has_more(self, response: requests.Response) -> bool:
         if error_code(response) in PAGE_LIMIT_CODES:
             return True
@@ -86,10 +70,12 @@ class RecordsPaginator(BaseAPIPaginator[RecordsPage]):
         info = response_json(response).get("info") or {}
         return bool(info.get("more_records"))
 
+    @override
     def continue_if_empty(self, response: requests.Response) -> bool:
         # A page-limit error carries no records but the query goes on from a restart point.
         return error_code(response) in PAGE_LIMIT_CODES
 
+    @override
     def get_next(self, response: requests.Response) -> RecordsPage | None:
         current = self.current_value
         if error_code(response) in PAGE_LIMIT_CODES:

@@ -203,13 +203,9 @@ def check_settings(config: dict[str, Any]) -> list[str]:
     """Checks JSON Schema cannot express; each message names the setting."""
     errors = []
     for key in ("accounts_url", "api_url"):
-        url = config.get(key)
-        if url is None:
-            continue
-        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-            errors.append(f"`{key}` must be an https:// URL, got {url!r}")
-        elif url.startswith("http://") and not data_centers.is_loopback(url):
-            errors.append(f"`{key}` must use https:// (plain http only for 127.0.0.1/localhost)")
+        url_error = None if config.get(key) is None else data_centers.url_error(key, config[key])
+        if url_error:
+            errors.append(url_error)
     store_error = token_store.check_setting(config.get("token_store"))
     if store_error:
         errors.append(store_error)

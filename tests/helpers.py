@@ -25,7 +25,7 @@ def tap_config(sim: Simulator, **overrides: Any) -> dict[str, Any]:
         "accounts_url": sim.url,
         "api_version": "v8",
         # Each simulator issues its own tokens: no token shared between tests through the
-        # default on-disk store (tests/test_token_store.py covers the store).
+        # default on-disk store (tests/integration/test_token_store.py covers the store).
         "token_store": "memory",
     }
     config.update(overrides)

@@ -10,6 +10,7 @@ from typing import Any
 
 import requests
 from singer_sdk.authenticators import OAuthAuthenticator
+from typing_extensions import override
 
 from tap_zohocrm.auth.token_store import StoredToken, TokenKey, TokenStore, TokenStoreError
 from tap_zohocrm.errors import ZohoAuthError
@@ -28,7 +29,7 @@ THROTTLE_MAX_TOTAL_WAIT_SECONDS = 660.0
 # After a token store failure, keep the token in memory this long before trying the store again.
 STORE_RETRY_SECONDS = 300.0
 
-_CLIENT_ERRORS = {"invalid_client", "invalid_client_secret", "unauthorized_client"}
+CLIENT_ERRORS = frozenset({"invalid_client", "invalid_client_secret", "unauthorized_client"})
 
 
 class ZohoAuthenticator(OAuthAuthenticator):
@@ -75,6 +76,7 @@ class ZohoAuthenticator(OAuthAuthenticator):
         self._rejected: set[str] = set()
 
     @property
+    @override
     def oauth_request_body(self) -> dict[str, Any]:
         return {
             "grant_type": "refresh_token",
@@ -83,6 +85,7 @@ class ZohoAuthenticator(OAuthAuthenticator):
             "refresh_token": self.refresh_token,
         }
 
+    @override
     def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         with self._lock:
             if not self.is_token_valid():
@@ -92,6 +95,7 @@ class ZohoAuthenticator(OAuthAuthenticator):
         request.headers["Authorization"] = f"Zoho-oauthtoken {token}"
         return request
 
+    @override
     def is_token_valid(self) -> bool:
         if self.last_refreshed is None or self.access_token is None:
             return False
@@ -137,6 +141,7 @@ class ZohoAuthenticator(OAuthAuthenticator):
             assert self.access_token is not None
             return self.access_token
 
+    @override
     def update_access_token(self) -> None:
         with self._lock:
             if self._store_available() and self._update_through_store():
@@ -315,10 +320,16 @@ def _token_error_message(error: Any, auth_endpoint: str) -> str:
             "(Self Client grant code, `tap-zohocrm auth`) and set `refresh_token`, or fix "
             "`data_center` / `environment`."
         )
-    if error in _CLIENT_ERRORS:
-        return (
-            f"Zoho rejected the client credentials ({error}): check `client_id` and "
-            f"`client_secret` (API console > Self Client) and that they belong to the data "
-            f"center of {auth_endpoint}."
-        )
+    if error in CLIENT_ERRORS:
+        return client_error_message(error, auth_endpoint)
     return f"Zoho refused the token request ({error!s}); check the OAuth settings."
+
+
+def client_error_message(error: str, accounts: str) -> str:
+    """Zoho refused the OAuth client itself: the same fix for the tap and `tap-zohocrm auth`."""
+    return (
+        f"Zoho rejected the client credentials ({error}) at {accounts}: check the client id "
+        "(`client_id`, --client-id) and the client secret (`client_secret`, "
+        "--client-secret) of the Self Client (API console > Self Client > Client Secret "
+        "tab), and that they belong to this data center."
+    )

@@ -24,6 +24,7 @@ from typing import Any
 import requests
 
 from tap_zohocrm import data_centers
+from tap_zohocrm.auth.authenticator import CLIENT_ERRORS, client_error_message
 
 API_VERSION = "v8"
 SCOPES = ("ZohoCRM.modules.ALL,ZohoCRM.settings.ALL,ZohoCRM.users.READ,ZohoCRM.org.READ,"
@@ -89,9 +90,9 @@ def run(args: argparse.Namespace) -> dict[str, str]:
     code = (args.code or "").strip() or _ask("Grant code: ", secret=True)
     accounts = (args.accounts_url or data_centers.accounts_url(args.data_center)).rstrip("/")
     for name, url in (("--accounts-url", args.accounts_url), ("--api-url", args.api_url)):
-        if url and not _url_ok(url):
-            raise AuthCommandError(f"{name} must be an https:// URL (plain http only for "
-                                   "127.0.0.1/localhost)")
+        url_error = data_centers.url_error(name, url) if url else None
+        if url_error:
+            raise AuthCommandError(url_error)
 
     body = exchange_grant_code(accounts, client_id, client_secret, code)
     refresh_token = body.get("refresh_token")
@@ -168,14 +169,8 @@ def _grant_error(error: str, accounts: str) -> str:
             "(api-console.zoho.com > Self Client > Generate Code) and run this again at once; "
             "use the data center of the console you generated it in (--data-center)."
         )
-    if error in ("invalid_client", "unauthorized_client"):
-        return (
-            f"Zoho does not know this client id ({error}) at {accounts}: check --client-id "
-            "(API console > Self Client > Client Secret tab) and --data-center."
-        )
-    if error == "invalid_client_secret":
-        return ("Zoho refused the client secret (invalid_client_secret): copy it again from "
-                "API console > Self Client > Client Secret.")
+    if error in CLIENT_ERRORS:
+        return client_error_message(error, accounts)
     if error == "Access Denied":
         return ("Zoho throttled token requests (Access Denied: too many in a short time); wait "
                 "a few minutes, generate a new code and run this again.")
@@ -251,11 +246,6 @@ def write_env(path: Path, settings: dict[str, str]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
-
-
-def _url_ok(url: str) -> bool:
-    return url.startswith("https://") or (url.startswith("http://")
-                                          and data_centers.is_loopback(url))
 
 
 def _ask(prompt: str, *, secret: bool) -> str:

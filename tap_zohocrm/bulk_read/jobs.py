@@ -28,7 +28,7 @@ from tap_zohocrm.batch_files.parquet import ParquetFiles, parquet_row, row_plan
 from tap_zohocrm.bulk_read.csv_parquet import ArrowConverter, row_groups
 from tap_zohocrm.bulk_read.zip_stream import ZipCsvInflater
 from tap_zohocrm.errors import ZohoAPIError
-from tap_zohocrm.pagination import response_json
+from tap_zohocrm.responses import response_json
 from tap_zohocrm.sync.read_ahead import PageFeed
 
 if TYPE_CHECKING:
@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 
 BATCH_ROWS = 2_000  # records per batch handed to the emitter
 # CSV bytes per Arrow block on the Parquet path. Arrow's CSV reader holds memory in proportion
-# to its block size: with 8 MB blocks a 200,000-record export peaked at ~600 MB of RSS, with
-# 1 MB blocks (joined into row groups, bulk_parquet.row_groups) at ~280 MB.
+# to its block size: small blocks, joined into row groups (csv_parquet.row_groups), keep a large
+# export's peak memory low (docs/benchmarks.md has the figures).
 PARQUET_BLOCK_BYTES = 1 << 20
 POLL_FIRST_SECONDS = 1.0
 POLL_MAX_SECONDS = 30.0
@@ -47,8 +47,8 @@ JOB_TIMEOUT_SECONDS = 6 * 3600
 def use_jemalloc() -> None:
     """Arrow's jemalloc pool for the export's blocks, unless ARROW_DEFAULT_MEMORY_POOL names one.
 
-    Arrow's default (mimalloc) keeps the freed blocks of a 200,000-record export: peak RSS was
-    ~270 MB with it and ~200 MB with jemalloc, which hands them back, at the same speed.
+    Arrow's default (mimalloc) keeps the freed blocks of a large export; jemalloc hands them
+    back, at the same speed, so the peak memory is lower (docs/benchmarks.md).
     """
     if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
         return
@@ -169,15 +169,12 @@ class BulkRead:
             f"Bulk Read job {job_id} of {self.stream.module_api_name} did not finish")
 
     def download(self, job_id: str, into: BinaryIO) -> None:
-        """Stream the ZIP and write its CSV, inflated as it arrives (bulk_zip), to `into`: an
-        export of 200,000 records is over 100 MB zipped, 400 MB of CSV."""
+        """Stream the ZIP and write its CSV, inflated as it arrives (zip_stream), to `into`: a
+        job's export is far too large to hold in memory."""
         stream = self.stream
-        limits = stream.run.limits
 
         def fetch(prepared: Any, context: Any) -> Any:
-            with limits.call_slots:
-                stream.run.report.call(
-                    stream.name, limits.reserve("GET", prepared.path_url or ""))
+            with stream.call_slot(prepared):
                 response = stream.requests_session.send(
                     stream.authenticator(prepared), timeout=stream.timeout, stream=True)
                 if response.status_code >= 400:
@@ -188,12 +185,12 @@ class BulkRead:
         prepared = stream.build_prepared_request(
             method="GET", url=f"{self.base}/{job_id}/result", headers=dict(stream.http_headers))
         response = stream.request_decorator(fetch)(prepared, None)
-        csv_file = ZipCsvInflater(into, f"{stream.api_name} job {job_id}")
+        csv_file = ZipCsvInflater(into, f"{stream.module_api_name} job {job_id}")
         for chunk in response.iter_content(chunk_size=1 << 20):
             csv_file.feed(chunk)
         csv_file.close()
         if not csv_file.name.lower().endswith(".csv"):
-            raise ZohoAPIError(f"Bulk Read result of {stream.api_name} job {job_id} holds "
+            raise ZohoAPIError(f"Bulk Read result of {stream.module_api_name} job {job_id} holds "
                                f"{csv_file.name!r}, not the CSV export asked for")
 
     def _first_job(self) -> str:

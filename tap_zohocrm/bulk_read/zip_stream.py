@@ -2,7 +2,7 @@
 arrives.
 
 Zoho sends one CSV per job, zipped. Reading it back through `zipfile` after the download costs a
-second pass (about 2 s of one core for a 200,000-record export) in which nothing else happens;
+second pass over a large file in which nothing else happens;
 inflated chunk by chunk as it arrives, the work overlaps the network wait, and Arrow then reads
 a plain file by its path (no Python file object in its reader threads). Only the first member
 is read: the CSV. Its CRC-32 and sizes are checked, so a truncated or damaged download fails

@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk import typing as th
 from singer_sdk.streams.rest import HTTPRequest, PageContext
+from typing_extensions import override
 
 from tap_zohocrm.client import ZohoStream
+from tap_zohocrm.pagination import PagePaginator
 from tap_zohocrm.streams.module import ModuleStream
-from tap_zohocrm.streams.org import REF, InfoPaginator
+from tap_zohocrm.streams.org import REF
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
@@ -24,8 +26,7 @@ if TYPE_CHECKING:
     from tap_zohocrm.sync.run import ZohoRun
 
 ATTACHMENT_FIELDS = ("id", "File_Name", "Size", "Parent_Id", "Owner", "Created_Time",
-                     "Modified_Time", "Created_By", "Modified_By", "$file_id", "$type",
-                     "$se_module")
+                     "Modified_Time", "Created_By", "Modified_By", "$file_id", "$type")
 
 
 class AttachmentsStream(ZohoStream):
@@ -58,9 +59,11 @@ class AttachmentsStream(ZohoStream):
     def module_api_name(self) -> str:
         return "Attachments"
 
-    def get_new_paginator(self) -> InfoPaginator:
-        return InfoPaginator(start_value=1)
+    @override
+    def get_new_paginator(self) -> PagePaginator:
+        return PagePaginator(start_value=1)
 
+    @override
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         fields = [f for f in ATTACHMENT_FIELDS if not f.startswith("$") and f != "id"]
         return HTTPRequest(
@@ -70,6 +73,7 @@ class AttachmentsStream(ZohoStream):
             headers=dict(self.http_headers),
         )
 
+    @override
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict | None:
         row.setdefault("module", (context or {}).get("module"))
         row.setdefault("record_id", (context or {}).get("record_id"))

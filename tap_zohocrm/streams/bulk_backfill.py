@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
+from typing_extensions import override
 
 from tap_zohocrm.bulk_read.jobs import BulkRead, PageDone
 from tap_zohocrm.schema.fields import requestable_fields
@@ -88,6 +89,7 @@ class BulkBackfill:
             self._increment_stream_state({REPLICATION_KEY: since}, context=context)
         self._export_progress(lambda state: state.pop(BULK_EXPORT_KEY, None), out=out)
 
+    @override
     def _increment_stream_state(self, latest_record: dict[str, Any], *,
                                 context: Context | None = None) -> None:
         if self._bulk_rows:
@@ -138,6 +140,7 @@ class BulkBackfill:
         feed.put(finished)
         return since
 
+    @override
     def get_batches(
         self, batch_config: BatchConfig, context: Context | None = None
     ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:

@@ -11,11 +11,13 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import typing as th
+from typing_extensions import override
 
 from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.errors import ZohoAPIError
+from tap_zohocrm.pagination import PagePaginator
 from tap_zohocrm.schema.values import to_utc
-from tap_zohocrm.streams.org import REF, InfoPaginator
+from tap_zohocrm.streams.org import REF
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
@@ -40,7 +42,7 @@ def deleted_pages(stream: ZohoStream, module: str, since: str | None) -> Iterato
         records = list(ZohoStream.parse_response(stream, response))
         if records:
             yield records
-        if not records or not InfoPaginator(1).has_more(response):
+        if not records or not PagePaginator(1).has_more(response):
             return
         page += 1
 
@@ -70,6 +72,7 @@ class DeletedRecordsStream(ZohoStream):
         self.modules = modules or []
 
     @property
+    @override
     def partitions(self) -> list[dict[str, Any]]:
         return [{"module": module} for module in self.modules]
 
@@ -77,6 +80,7 @@ class DeletedRecordsStream(ZohoStream):
     def module_api_name(self) -> str:
         return (self.context or {}).get("module", self.name)
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         module = (context or {})["module"]
         start = self.get_starting_timestamp(context)
@@ -95,6 +99,7 @@ class DeletedRecordsStream(ZohoStream):
 class _NullBookmarkFilter(logging.Filter):
     """Delete markers carry no Modified_Time; the SDK's note about that is expected."""
 
+    @override
     def filter(self, record: logging.LogRecord) -> bool:
         return "New replication value is null" not in record.getMessage()
 

@@ -11,7 +11,7 @@ class MetadataReader(ZohoStream):
     """Reads settings/* endpoints for discovery; never synced itself."""
 
     name = "zoho_metadata"
-    path = "/settings"
+    path = ""  # every call names its endpoint (get_list)
     schema: dict[str, Any] = {"type": "object", "properties": {}}  # type: ignore[assignment]
 
     _subject = "metadata"

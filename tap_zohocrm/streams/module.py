@@ -9,11 +9,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.streams.rest import HTTPRequest, PageContext
+from typing_extensions import override
 
 from tap_zohocrm.bulk_read.jobs import PageDone
 from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.errors import ZohoAPIError
-from tap_zohocrm.pagination import RecordsPage, RecordsPaginator, response_json
+from tap_zohocrm.pagination import RecordsPage, RecordsPaginator
+from tap_zohocrm.responses import response_json
 from tap_zohocrm.schema.values import utc_or_none
 from tap_zohocrm.streams.bulk_backfill import BulkBackfill, BulkDone, BulkRows
 from tap_zohocrm.streams.deleted import DELETED_AT, delete_markers, install_marker_log_filter
@@ -93,6 +95,7 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, ZohoStream):
                        for child in self.child_streams)
 
     @property
+    @override
     def is_sorted(self) -> bool:
         return self.replication_key is not None
 
@@ -102,6 +105,7 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, ZohoStream):
 
     # -- requests --------------------------------------------------------------------------
 
+    @override
     def get_new_paginator(self) -> RecordsPaginator:
         return RecordsPaginator(
             self._start,
@@ -110,6 +114,7 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, ZohoStream):
             restart_key=self.replication_key,
         )
 
+    @override
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         token: RecordsPage = page.next_page_token or self._start
         chunks = self._field_groups
@@ -136,6 +141,7 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, ZohoStream):
     # other field groups and rich-text re-reads run in the tap's pool; the main thread yields
     # the completed pages in order, so the SDK sees the same sequence as a sequential read.
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         feed = self.run.feed_for(self)
         try:
@@ -227,6 +233,7 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, ZohoStream):
             done.set_result(delete_markers(self, self.api_name, since))
             feed.put(done)
 
+    @override
     def generate_child_contexts(
         self, record: dict, context: Context | None
     ) -> Iterator[dict[str, Any]]:

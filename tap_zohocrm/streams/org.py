@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-import requests
 from singer_sdk import typing as th
 from singer_sdk.pagination import PageNumberPaginator
 from singer_sdk.streams.rest import HTTPRequest, PageContext
+from typing_extensions import override
 
 from tap_zohocrm.client import ZohoStream
-from tap_zohocrm.pagination import response_json
+from tap_zohocrm.pagination import PagePaginator
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -28,15 +28,6 @@ if TYPE_CHECKING:
 REF = th.ObjectType(th.Property("id", th.StringType), th.Property("name", th.StringType),
                     additional_properties=True)
 OPEN_OBJECT = th.ObjectType(additional_properties=True)
-
-
-class InfoPaginator(PageNumberPaginator):
-    """page/per_page until `info.more_records` is false."""
-
-    def has_more(self, response: requests.Response) -> bool:
-        if response.status_code in (204, 304):
-            return False
-        return bool((response_json(response).get("info") or {}).get("more_records"))
 
 
 class SettingsStream(ZohoStream):
@@ -63,9 +54,11 @@ class SettingsStream(ZohoStream):
 
     scope = "ZohoCRM.settings.ALL"
 
+    @override
     def get_new_paginator(self) -> PageNumberPaginator | None:
-        return InfoPaginator(start_value=1) if self.paginated else None
+        return PagePaginator(start_value=1) if self.paginated else None
 
+    @override
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         params = dict(self.params)
         if self.paginated:
@@ -111,6 +104,7 @@ class UsersStream(SettingsStream):
         th.Property("user_type", th.StringType),
     )
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         # AllUsers leaves out deleted users; they come with DeletedUsers.
         seen: set[str] = set()
@@ -251,14 +245,17 @@ class FieldsMetadataStream(SettingsStream):
         self.modules = modules or []
 
     @property
+    @override
     def partitions(self) -> list[dict[str, Any]]:
         return [{"module": module} for module in self.modules]
 
+    @override
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         request = super().get_http_request(page=page)
         request.params["module"] = (page.stream_context or {})["module"]
         return request
 
+    @override
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict | None:
         row["module"] = (context or {}).get("module")
         return super().post_process(row, context)

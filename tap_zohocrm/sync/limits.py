@@ -36,11 +36,9 @@ class ApiLimits:
         self, *, max_concurrency: int, max_api_credits: int | None, credits_reserve: int
     ) -> None:
         self.call_slots = threading.BoundedSemaphore(max_concurrency)
-        self.max_concurrency = max_concurrency
         self.max_api_credits = max_api_credits
         self.credits_reserve = credits_reserve
         self.credits_used = 0
-        self.calls = 0
         self.credits_remaining: int | None = None  # last X-API-CREDITS-REMAINING seen
         self._lock = threading.Lock()
 
@@ -61,7 +59,6 @@ class ApiLimits:
                 )
                 raise CreditBudgetReached(msg)
             self.credits_used += cost
-            self.calls += 1
         return cost
 
     def check_headroom(self, credits: int) -> None:

@@ -13,6 +13,7 @@ import threading
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib.encoding.base import SingerMessageType
 from singer_sdk.singerlib.encoding.simple import Message
+from typing_extensions import override
 
 
 class BufferedMsgSpecWriter(MsgSpecWriter):
@@ -24,6 +25,7 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
 
     _lock = threading.Lock()
 
+    @override
     def write_message(self, message: Message) -> None:
         out = sys.stdout.buffer
         with self._lock:

@@ -34,8 +34,8 @@ from tap_zohocrm.auth.token_store import (
 from tests.helpers import discover, run_tap, tap_config
 from zoho_simulator import Simulator
 
-ROOT = Path(__file__).resolve().parent.parent
-WORKER = ROOT / "tests" / "token_store_worker.py"
+ROOT = Path(__file__).resolve().parents[2]
+WORKER = ROOT / "tests" / "integration" / "token_store_worker.py"
 POSTGRES_ADMIN = os.environ.get("TEST_POSTGRES_URL",
                                 "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 MYSQL_ADMIN = os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/")

@@ -1,8 +1,8 @@
-"""One of N concurrent processes sharing a token store (driven by tests/test_token_store.py).
+"""One of N concurrent processes sharing a token store (driven by test_token_store.py).
 
-Usage: python tests/token_store_worker.py SIM_URL CLIENT_ID STORE_URL  (secret and refresh token
-on stdin's first line as JSON, so they are not in the process list). Prints `ready`, then for
-every command line on stdin runs it and prints one JSON line:
+Usage: python tests/integration/token_store_worker.py SIM_URL CLIENT_ID STORE_URL (secret and
+refresh token on stdin's first line as JSON, so they are not in the process list). Prints
+`ready`, then for every command line on stdin runs it and prints one JSON line:
 
     call          one API call (GET settings/modules), refreshing or retrying on 401 as the tap does
     loop SECONDS  API calls back to back for SECONDS

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HUB_FILE = ROOT / "hub" / "extractors" / "tap-zoho-crm" / "tap-zohocrm.yml"
 # number: see scripts/sync_settings.py (Meltano's decimal kind fails with environment values).
 KIND_OF_TYPE = {"string": "string", "integer": "integer", "number": "string",

@@ -1,0 +1,103 @@
+"""The package's shape: imports run one way (no cycles, nothing but the entry points imports
+the tap module) and no class grows past 300 lines. Read from the source, with every import
+counted, including those under TYPE_CHECKING and inside functions."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[2] / "tap_zohocrm"
+ENTRY_POINTS = {"tap_zohocrm.cli", "tap_zohocrm.__main__"}
+MAX_CLASS_LINES = 300
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, ast.Module]:
+    return {module_name(p): ast.parse(p.read_text(), str(p))
+            for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def imports(name: str, tree: ast.Module, known: set[str]) -> set[str]:
+    """The package's modules that `name` imports, wherever the import statement sits."""
+    found: set[str] = set()
+    package = name if name in known and any(k.startswith(name + ".") for k in known) \
+        else name.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name in known}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, *([base] if base else [])])
+            for alias in node.names:
+                target = f"{base}.{alias.name}"
+                found.add(target if target in known else base)
+    return {m for m in found if m in known and m != name}
+
+
+def graph() -> dict[str, set[str]]:
+    trees = modules()
+    known = set(trees)
+    return {name: imports(name, tree, known) for name, tree in trees.items()}
+
+
+def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt):], nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(edges):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_the_walker_sees_imports_and_cycles() -> None:
+    # The checks below are only as good as this reading of the source.
+    edges = graph()
+    assert "tap_zohocrm.tap" in edges["tap_zohocrm.cli"]
+    assert "tap_zohocrm.client" in edges["tap_zohocrm.streams.module"]
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_import_cycle_in_the_package() -> None:
+    cycle = find_cycle(graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_only_the_entry_points_import_the_tap_module() -> None:
+    importers = sorted(name for name, targets in graph().items()
+                       if "tap_zohocrm.tap" in targets and name not in ENTRY_POINTS)
+    assert importers == [], f"modules importing tap_zohocrm.tap: {importers}"
+
+
+def test_no_class_over_300_lines() -> None:
+    long = [f"{name}.{node.name}: {node.end_lineno - node.lineno + 1} lines"
+            for name, tree in modules().items() for node in ast.walk(tree)
+            if isinstance(node, ast.ClassDef)
+            and (node.end_lineno or 0) - node.lineno + 1 > MAX_CLASS_LINES]
+    assert long == []
+
+
+def test_top_level_holds_only_the_tap_and_its_shared_parts() -> None:
+    top = {p.stem for p in PACKAGE.glob("*.py")}
+    assert top <= {"__init__", "__main__", "cli", "tap", "settings", "client", "pagination",
+                   "responses", "errors", "data_centers", "cost_plan"}, top
