@@ -13,7 +13,7 @@ from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.plugin_base import _ConfigInput
 from typing_extensions import override
 
-from tap_zohocrm._version import __version__
+from tap_zohocrm import __version__
 from tap_zohocrm.cost_plan import format_plan, make_plan
 from tap_zohocrm.errors import ZohoAuthError
 from tap_zohocrm.schema.fields import module_schema

@@ -273,13 +273,10 @@ class TokenStore:
             yield
         except TokenStoreError:
             raise
-        except ImportError as exc:  # the database driver: name the extra, not the URL
-            raise TokenStoreError(
-                missing_driver(self.url) or f"token store: {what} failed: {self._reason(exc)}"
-            ) from None
-        except (SQLAlchemyError, OSError) as exc:
-            raise TokenStoreError(
-                f"token store {self.description}: {what} failed: {self._reason(exc)}"
+        except (SQLAlchemyError, OSError, ImportError) as exc:
+            driver = isinstance(exc, ImportError) and missing_driver(self.url)
+            raise TokenStoreError(  # a missing driver: the extra to install, never the URL
+                driver or f"token store {self.description}: {what} failed: {self._reason(exc)}"
             ) from None
 
     def _reason(self, exc: BaseException) -> str:

@@ -24,8 +24,8 @@ import pytest
 from tests.helpers import ROOT, tap_config
 from zoho_simulator import Simulator
 
-VERSION = re.search(r'__version__ = "([^"]+)"',
-                    (ROOT / "tap_zohocrm" / "_version.py").read_text()).group(1)
+VERSION = re.search(r'^__version__ = "([^"]+)"$',
+                    (ROOT / "tap_zohocrm" / "__init__.py").read_text(), re.M).group(1)
 DIST_INFO = f"tap_zohocrm-{VERSION}.dist-info"
 
 
@@ -85,7 +85,7 @@ def test_wheel_ships_the_tap_only(wheel: Path) -> None:
         entry_points = whl.read(f"{DIST_INFO}/entry_points.txt").decode()
     assert {name.split("/")[0] for name in names} == {"tap_zohocrm", DIST_INFO}
     assert not [name for name in names if "zoho_simulator" in name or "tests/" in name]
-    assert {"tap_zohocrm/__init__.py", "tap_zohocrm/_version.py", "tap_zohocrm/tap.py",
+    assert {"tap_zohocrm/__init__.py", "tap_zohocrm/tap.py",
             "tap_zohocrm/auth/token_store.py"} <= set(names)
     assert license_text == (ROOT / "LICENSE").read_text()
     assert "Apache License" in license_text and "Version 2.0" in license_text
