@@ -19,17 +19,21 @@ migrate.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import socket
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULT_TABLE = "tap_zohocrm_tokens"
-LEGACY_TABLE = "oauthtokens"
+from tap_zohocrm.auth.legacy_tokens import find_legacy_table, legacy_token, prefer
+from tap_zohocrm.auth.tokens import (
+    DEFAULT_TABLE,
+    StoredToken,
+    TokenKey,
+    TokenStoreError,
+)
+
 MEMORY = "memory"
 # How long a process waits for the row lock another process holds while it refreshes. The holder
 # may be waiting out Zoho's token throttle (up to ~11 minutes), and waiting is still better than
@@ -45,35 +49,6 @@ _EXTRAS = {
     "mysql": ("MySQL/MariaDB", "mysql"),
     "mariadb": ("MySQL/MariaDB", "mysql"),
 }
-
-
-class TokenStoreError(Exception):
-    """The store could not be read or written; the message carries no secret."""
-
-
-@dataclass(frozen=True)
-class TokenKey:
-    """Which row: the OAuth client and a fingerprint of the refresh token (never the token)."""
-
-    client_id: str
-    refresh_token: str = field(repr=False)
-
-    @property
-    def fingerprint(self) -> str:
-        return refresh_token_fingerprint(self.refresh_token)
-
-
-@dataclass(frozen=True)
-class StoredToken:
-    access_token: str = field(repr=False)
-    expires_at: float  # epoch seconds
-    lifetime: int | None = None  # seconds the token was issued for
-    api_domain: str | None = None
-    source: str = DEFAULT_TABLE
-
-
-def refresh_token_fingerprint(refresh_token: str) -> str:
-    return hashlib.sha256(refresh_token.encode("utf-8")).hexdigest()
 
 
 def default_store_path() -> Path:
@@ -205,7 +180,7 @@ class TokenStore:
             engine = self._ready()
             with engine.connect() as conn:
                 own = self._select(conn, key, lock=False)
-                return self._prefer(own, self._legacy_token(conn, key))
+                return prefer(own, legacy_token(conn, self._legacy, key))
 
     @contextlib.contextmanager
     def lock(self, key: TokenKey) -> Iterator[LockedRow]:
@@ -228,7 +203,7 @@ class TokenStore:
                 if engine.dialect.name == "sqlite":
                     self._insert_missing(conn, key)
                 own = self._select(conn, key, lock=True)
-                current = self._prefer(own, self._legacy_token(conn, key))
+                current = prefer(own, legacy_token(conn, self._legacy, key))
             row = LockedRow(self, conn, key, current)
             yield row
             with self._errors("write"):
@@ -295,7 +270,8 @@ class TokenStore:
             engine = self._make_engine()
             try:
                 self._create_table(engine)
-                self._legacy = self._find_legacy_table(engine)
+                self._legacy = find_legacy_table(engine, self.legacy_table_setting,
+                                                 self.description)
             except BaseException:
                 engine.dispose()
                 raise
@@ -367,36 +343,6 @@ class TokenStore:
             if not inspect(engine).has_table(self.table_name):
                 raise
 
-    def _find_legacy_table(self, engine: Any) -> Any:
-        from sqlalchemy import BigInteger, Column, MetaData, String, Table, inspect
-
-        name = self.legacy_table_setting
-        if name == "":
-            return None
-        explicit = name is not None
-        name = name or LEGACY_TABLE
-        inspector = inspect(engine)
-        if not inspector.has_table(name):
-            if explicit:
-                msg = f"legacy token table {name!r} does not exist"
-                raise TokenStoreError(f"token store {self.description}: {msg}")
-            return None
-        columns = {c["name"].lower() for c in inspector.get_columns(name)}
-        wanted = {"useridentifier", "accesstoken", "refreshtoken", "expirytime"}
-        if not wanted <= columns:
-            if explicit:
-                msg = (f"table {name!r} is not in the Zoho SDK layout (columns "
-                       f"{', '.join(sorted(wanted))})")
-                raise TokenStoreError(f"token store {self.description}: {msg}")
-            return None
-        return Table(
-            name, MetaData(),
-            Column("useridentifier", String(100)),
-            Column("accesstoken", String(1000)),
-            Column("refreshtoken", String(1000)),
-            Column("expirytime", BigInteger),
-        )
-
     def _select(self, conn: Any, key: TokenKey, *, lock: bool) -> StoredToken | None:
         from sqlalchemy import select
 
@@ -411,32 +357,6 @@ class TokenStore:
             return None
         return StoredToken(row.access_token, row.expires_at / 1000.0, row.lifetime,
                            row.api_domain)
-
-    def _legacy_token(self, conn: Any, key: TokenKey) -> StoredToken | None:
-        from sqlalchemy import select
-
-        t = self._legacy
-        if t is None:
-            return None
-        row = conn.execute(
-            select(t.c.accesstoken, t.c.expirytime)
-            .where(t.c.refreshtoken == key.refresh_token)
-            .order_by(t.c.expirytime.desc())
-            .limit(1)
-        ).first()
-        if row is None or not row.accesstoken or not row.expirytime:
-            return None
-        return StoredToken(row.accesstoken, int(row.expirytime) / 1000.0, None, None,
-                           source=t.name)
-
-    @staticmethod
-    def _prefer(own: StoredToken | None, legacy: StoredToken | None) -> StoredToken | None:
-        """Our own row while it has a good while left, else whichever lives longer."""
-        if legacy is None or (own is not None and own.expires_at > time.time() + 600):
-            return own
-        if own is None or legacy.expires_at > own.expires_at:
-            return legacy
-        return own
 
     def _ensure_row(self, engine: Any, key: TokenKey) -> None:
         """Make sure the row to lock exists (PostgreSQL, MySQL: FOR UPDATE needs a row)."""

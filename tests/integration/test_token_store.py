@@ -23,12 +23,11 @@ import requests
 import sqlalchemy as sa
 
 from tap_zohocrm.auth.authenticator import ZohoAuthenticator
-from tap_zohocrm.auth.token_store import (
+from tap_zohocrm.auth.token_store import TokenStore, check_setting
+from tap_zohocrm.auth.tokens import (
     DEFAULT_TABLE,
     TokenKey,
-    TokenStore,
     TokenStoreError,
-    check_setting,
     refresh_token_fingerprint,
 )
 from tests.helpers import discover, run_tap, tap_config
