@@ -285,6 +285,18 @@ def to_string(value: Any) -> Any:
 Converter = Callable[[Any], Any]
 
 
+def property_kind(prop: dict[str, Any]) -> str | None:
+    """A property's one JSON type besides null ("string", "integer", "object"...), or for text
+    its format ("date-time", "date"); None when several types are allowed (open values)."""
+    types = prop.get("type") or []
+    types = [types] if isinstance(types, str) else [t for t in types if t != "null"]
+    if len(types) != 1:
+        return None
+    if types[0] == "string" and prop.get("format") in ("date-time", "date"):
+        return prop["format"]
+    return types[0]
+
+
 def _reject(value: Any) -> Any:
     raise ValueMismatch(value)
 
@@ -298,14 +310,10 @@ def value_converters(schema: dict[str, Any]) -> list[tuple[str, tuple[type, ...]
     """
     plan: list[tuple[str, tuple[type, ...], Converter]] = []
     for name, prop in schema.get("properties", {}).items():
-        types = prop.get("type") or []
-        types = [types] if isinstance(types, str) else [t for t in types if t != "null"]
-        if len(types) != 1:
-            continue
-        kind, fmt = types[0], prop.get("format")
-        if kind == "string" and fmt == "date-time":
+        kind = property_kind(prop)
+        if kind == "date-time":
             plan.append((name, (), to_utc))
-        elif kind == "string" and fmt == "date":
+        elif kind == "date":
             plan.append((name, (), to_date))
         elif kind == "string":
             plan.append((name, (str,), to_string))
