@@ -28,7 +28,7 @@ from tap_zohocrm.bulk_parquet import ArrowConverter, row_groups
 from tap_zohocrm.bulk_zip import ZipCsvInflater
 from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.pagination import response_json
-from tap_zohocrm.parquet_batch import ParquetFiles, parquet_row, row_plan
+from tap_zohocrm.parquet_batch import ParquetFiles, ParquetRows
 from tap_zohocrm.prefetch import PageFeed
 
 if TYPE_CHECKING:
@@ -250,7 +250,7 @@ class BulkRead:
         """
         stream = self.stream
         files = ParquetFiles(batch_config, stream.tap_name, stream.name)
-        plan = row_plan(stream.schema)
+        rows = ParquetRows(stream.schema)
         report = stream._zoho_tap.report
         for path in self._exports():
             if isinstance(path, PageDone):
@@ -266,9 +266,9 @@ class BulkRead:
                 stream.logger.warning(
                     "%s: Bulk Read columns %s have no Arrow conversion; the export goes "
                     "through the per-record path", stream.api_name, converter.unsupported)
-                yield from record_files.write_rows(
-                    parquet_row(plan, record) for batch in reader
-                    for record in self._typed_records(batch))
+                yield from record_files.write(rows.batches(
+                    record for batch in reader for record in self._typed_records(batch)),
+                    rows.schema)
                 continue
             leftovers: list[pa.RecordBatch] = []
 
@@ -298,9 +298,9 @@ class BulkRead:
             finally:
                 feed.close()
             if leftovers:
-                yield from record_files.write_rows(
-                    parquet_row(plan, record) for batch in leftovers
-                    for record in self._typed_records(batch))
+                yield from record_files.write(rows.batches(
+                    record for batch in leftovers for record in self._typed_records(batch)),
+                    rows.schema)
         if files.rows:
             stream.logger.info(
                 "%s: %d Bulk Read records converted CSV -> Parquet by Arrow in %.2f s "

@@ -24,7 +24,7 @@ from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.jsonl_batch import JsonlFiles
 from tap_zohocrm.limits import CreditBudgetReached
 from tap_zohocrm.pagination import EMPTY_STATUSES, PAGE_LIMIT_CODES, response_json
-from tap_zohocrm.parquet_batch import ParquetFiles, parquet_row, row_plan
+from tap_zohocrm.parquet_batch import ParquetFiles, ParquetRows
 from tap_zohocrm.report import StreamReport
 from tap_zohocrm.schema import MISMATCH_PROPERTY, Converter, value_converters
 
@@ -320,10 +320,10 @@ class ZohoStream(RESTStream[Any]):
         if batch_config.encoding.format != "parquet":
             yield from super().get_batches(batch_config, context)
             return
-        plan = row_plan(self.schema)
+        rows = ParquetRows(self.schema)
         files = ParquetFiles(batch_config, self.tap_name, self.name)
-        rows = (parquet_row(plan, r) for r in self._sync_records(context, write_messages=False))
-        for manifest in files.write_rows(rows):
+        records = self._sync_records(context, write_messages=False)
+        for manifest in files.write(rows.batches(records), rows.schema):
             yield batch_config.encoding, manifest
 
     @cached_property
