@@ -294,7 +294,7 @@ class BulkRead:
 
             feed = PageFeed(f"{stream.name}-bulk", produce, ahead=1)
             try:
-                yield from files.write(iter(feed), converter.schema)
+                yield from files.write(iter(feed), rows.schema)  # the REST path's schema
             finally:
                 feed.close()
             if leftovers:

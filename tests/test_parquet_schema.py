@@ -101,6 +101,33 @@ def test_parquet_files_of_a_stream_read_as_one_typed_table(
     assert sum(r[3] is not None for r in rows) == 10
 
 
+def test_bulk_read_parquet_files_have_the_rest_paths_schema(
+        make_simulator: Callable[..., Simulator], tmp_path: Path) -> None:
+    sim = make_simulator(seed=72, sizes={"Leads": 1300}, bulk_job_seconds=0.2)
+    _make_sparse(sim, keep=40)
+    base = tap_config(sim, modules=["Leads"])
+    catalog = select_streams(discover(base), {"leads"})
+    rest = run_tap({**base, "batch_config": _parquet_config(tmp_path / "rest", 500)},
+                   catalog=catalog)
+    bulk = run_tap({**base, "bulk_read_threshold": 1000,
+                    "batch_config": _parquet_config(tmp_path / "bulk", 500)}, catalog=catalog)
+    assert "1300 Bulk Read records converted CSV -> Parquet by Arrow" in bulk.stderr
+    assert not [line for line in bulk.stderr.splitlines() if "per-record path" in line]
+    want = arrow_schema(rest.schema("leads"))
+    files = {"rest": _files(rest, "leads"), "bulk": _files(bulk, "leads")}
+    assert len(files["rest"]) == len(files["bulk"]) == 3
+    for f in files["rest"] + files["bulk"]:
+        assert pq.read_schema(f).equals(want), f
+
+    # Same types in DuckDB, and the same typed values as the REST path's files.
+    assert _column_types(tmp_path / "bulk") == _column_types(tmp_path / "rest")
+    query = ('SELECT id, "Created_Time", "Modified_Time", "Next_Call_At", "Follow_Up_Date", '
+             '"Annual_Revenue", "Email_Opt_Out", "Owner".id FROM LEADS ORDER BY id')
+    bulk_rows = _duckdb(query, tmp_path / "bulk").fetchall()
+    assert len(bulk_rows) == 1300
+    assert bulk_rows == _duckdb(query, tmp_path / "rest").fetchall()
+
+
 def test_parquet_value_that_does_not_fit_its_column_is_kept_aside(
         make_simulator: Callable[..., Simulator], tmp_path: Path) -> None:
     """A nested value of another type, an integer beyond int64: the record path emits them,
