@@ -551,6 +551,12 @@ def test_target_configs_with_plain_pipes(
                                    str(CONFIGS / "postgres.json"), "--config", "ENV"],
              env, tmp_path)
         got = {t: {r["id"] for r in pg_rows(database, t)} for t in want}
+        # Every value as the simulator holds it, whichever way it came. From Parquet the
+        # loader gets UTC datetimes and dates, from records ISO text it parses: both UTC.
+        schemas = stream_schemas(sim, ["Leads", "Shipments"])
+        for table, module in (("leads", "Leads"), ("shipments", "Shipments")):
+            assert_rows_match(pg_rows(database, table), sim.records(module), schemas[table],
+                              f"{recipe} {table}")
         if recipe == "parquet-to-postgres":  # the rows came through Parquet files
             assert list(output.glob("parquet/tap-zohocrm--leads-*.parquet.gz"))
         elif recipe == "jsonl-batch-to-postgres":  # 60 leads in files of 25
