@@ -1,16 +1,16 @@
 """Parquet BATCH files: rows built from the schema, files written by Arrow.
 
 The SDK's Parquet batcher infers each file's columns from its rows (`pa.Table.from_pylist`),
-so a key missing from the first record vanishes from the whole file, an object that is `{}`
-everywhere cannot be written (a struct needs fields) and a field whose JSON type varies between
-records fails. Rows are therefore built from the schema: every property present, empty objects
-as null, and values whose type may vary (open "any" fields, `_zoho_mismatched_values`) as JSON
-text.
+so a key missing from the first record vanishes from the whole file, a column null throughout
+a file has no type there, an object that is `{}` everywhere cannot be written (a struct needs
+fields) and a field whose JSON type varies between records fails. Here every file of a stream
+has the one schema schema.arrow_schema derives from the stream's JSON Schema, REST rows included.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -25,55 +25,87 @@ import pyarrow.parquet as pq
 from singer_sdk.helpers._batch import BatchConfig
 
 from tap_zohocrm.batch_files.storage import open_batch_file
+from tap_zohocrm.schema.arrow_schema import arrow_schema, columns
 from tap_zohocrm.schema.fields import MISMATCH_PROPERTY
 
-ROWS_PER_INFERENCE = 1_000
+LOGGER = logging.getLogger("tap-zohocrm.parquet")
+
+ROWS_PER_BATCH = 1_000  # REST rows held as Python dicts at a time; a row group each
+# What Arrow raises for a value that does not fit its column's type.
+ARROW_ERRORS = (pa.ArrowException, ValueError, TypeError, OverflowError)
 
 
-def _varies(prop: dict[str, Any]) -> bool:
-    types = prop.get("type") or []
-    types = {types} if isinstance(types, str) else set(types)
-    return len(types - {"null"}) != 1
+def _array(values: list[Any], intake: pa.DataType, arrow: pa.DataType) -> pa.Array:
+    return pa.array(values, type=intake).cast(arrow)
 
 
-def _no_empty_objects(value: Any) -> Any:
-    # Rebuilt only where something nests: most values are flat lookups and lists of text.
-    if isinstance(value, dict):
-        if not value:
-            return None
-        if any(isinstance(v, (dict, list)) for v in value.values()):
-            return {k: _no_empty_objects(v) for k, v in value.items()}
-        return value
-    if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
-        return [_no_empty_objects(v) for v in value]
-    return value
+class ParquetRows:
+    """REST records (typed by post_process) into record batches of the stream's one schema."""
 
+    def __init__(self, schema: dict[str, Any]) -> None:
+        plan = columns(schema)
+        self.schema = arrow_schema(schema)
+        self._intake = pa.schema([pa.field(name, c.intake) for name, c in plan.items()])
+        self._plan = [(name, c.write) for name, c in plan.items()]
 
-AS_IS, AS_JSON, NESTED = 0, 1, 2  # how parquet_row writes a property's value
+    def row(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The record as Arrow takes it: every property, nested JSON text and empty objects
+        written as schema.arrow_schema says."""
+        get = record.get
+        row: dict[str, Any] = {}
+        for name, write in self._plan:
+            value = get(name)
+            if write is not None and value is not None:
+                value = write(value)
+            row[name] = value
+        return row
 
+    def batch(self, rows: list[dict[str, Any]]) -> pa.RecordBatch:
+        try:
+            return pa.RecordBatch.from_pylist(rows, schema=self._intake).cast(self.schema)
+        except ARROW_ERRORS:
+            return self._salvaged(rows)
 
-def _how(name: str, prop: dict[str, Any]) -> int:
-    if name == MISMATCH_PROPERTY or _varies(prop):
-        return AS_JSON
-    types = prop.get("type") or []
-    types = {types} if isinstance(types, str) else set(types)
-    return NESTED if types & {"object", "array"} else AS_IS
+    def batches(self, records: Iterable[dict[str, Any]]) -> Iterator[pa.RecordBatch]:
+        """The records, ROWS_PER_BATCH at a time."""
+        iterator, row = iter(records), self.row
+        while part := [row(record) for record in islice(iterator, ROWS_PER_BATCH)]:
+            yield self.batch(part)
 
-
-def row_plan(schema: dict[str, Any]) -> list[tuple[str, int]]:
-    """(property, how its value is written) for every property, once per stream."""
-    return [(name, _how(name, prop)) for name, prop in schema.get("properties", {}).items()]
-
-
-def parquet_row(plan: list[tuple[str, int]], record: dict[str, Any]) -> dict[str, Any]:
-    get = record.get
-    row: dict[str, Any] = {}
-    for name, how in plan:
-        value = get(name)
-        if how and value is not None:
-            value = json.dumps(value) if how == AS_JSON else _no_empty_objects(value)
-        row[name] = value
-    return row
+    def _salvaged(self, rows: list[dict[str, Any]]) -> pa.RecordBatch:
+        """The batch without the values Arrow does not take for their column's type (a nested
+        value of another type, an integer beyond int64): they go to _zoho_mismatched_values,
+        as post_process does with top-level values, and the rest is written."""
+        arrays: dict[str, pa.Array] = {}
+        odd: dict[int, dict[str, Any]] = {}
+        for field, intake in zip(self.schema, self._intake, strict=True):
+            if field.name == MISMATCH_PROPERTY:
+                continue
+            values = [row.get(field.name) for row in rows]
+            try:
+                arrays[field.name] = _array(values, intake.type, field.type)
+                continue
+            except ARROW_ERRORS:
+                pass
+            for i, value in enumerate(values):
+                try:
+                    _array([value], intake.type, field.type)
+                except ARROW_ERRORS:
+                    odd.setdefault(i, {})[field.name] = value
+                    values[i] = None
+            arrays[field.name] = _array(values, intake.type, field.type)
+        kept = MISMATCH_PROPERTY in self.schema.names
+        if odd:
+            LOGGER.warning("Values of %s do not fit their Parquet column: %s",
+                           sorted({k for values in odd.values() for k in values}),
+                           f"kept in {MISMATCH_PROPERTY}" if kept else "written as null")
+        if kept:
+            texts = [row.get(MISMATCH_PROPERTY) for row in rows]
+            for i, values in odd.items():
+                texts[i] = json.dumps({**json.loads(texts[i] or "{}"), **values})
+            arrays[MISMATCH_PROPERTY] = pa.array(texts, pa.string())
+        return pa.RecordBatch.from_arrays([arrays[name] for name in self.schema.names],
+                                          schema=self.schema)
 
 
 @dataclass
@@ -153,23 +185,3 @@ class ParquetFiles:
             if file is not None:  # abandoned mid-file (a failure): no manifest, no file left
                 file.__exit__(*sys.exc_info())
             raise
-
-    def write_rows(self, rows: Iterable[dict[str, Any]]) -> Iterator[list[str]]:
-        """REST rows (parquet_row) into files of batch_size rows, a manifest per file.
-
-        Each file's columns are inferred from its rows (as the SDK's batcher does), but only
-        1,000 rows are Python dicts at a time (the SDK's batcher holds a whole file's: ~300 MB
-        for 10,000 120-field records); the Arrow parts are joined per file.
-        """
-        limit = max(1, int(self.batch_config.batch_size or 10_000))
-        iterator = iter(rows)
-        while True:
-            parts: list[pa.Table] = []
-            left = limit
-            while left and (part := list(islice(iterator, min(left, ROWS_PER_INFERENCE)))):
-                parts.append(pa.Table.from_pylist(part))
-                left -= len(part)
-            if not parts:
-                return
-            table = pa.concat_tables(parts, promote_options="permissive")
-            yield from self.write(iter(table.to_batches()), table.schema)

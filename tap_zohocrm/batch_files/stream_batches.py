@@ -10,7 +10,7 @@ from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 from typing_extensions import override
 
 from tap_zohocrm.batch_files.jsonl import JsonlFiles
-from tap_zohocrm.batch_files.parquet import ParquetFiles, parquet_row, row_plan
+from tap_zohocrm.batch_files.parquet import ParquetFiles, ParquetRows
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -41,8 +41,8 @@ class StreamBatches:
         if batch_config.encoding.format != "parquet":
             yield from super().get_batches(batch_config, context)  # type: ignore[misc]
             return
-        plan = row_plan(self.schema)
+        rows = ParquetRows(self.schema)
         files = ParquetFiles(batch_config, self.tap_name, self.name)
-        rows = (parquet_row(plan, r) for r in self._sync_records(context, write_messages=False))
-        for manifest in files.write_rows(rows):
+        records = self._sync_records(context, write_messages=False)
+        for manifest in files.write(rows.batches(records), rows.schema):
             yield batch_config.encoding, manifest

@@ -2,9 +2,11 @@
 
 With Parquet batch output, a Bulk Read backfill never builds Python dicts: the export's CSV is
 parsed by pyarrow a block at a time, blocks are joined into row groups, every column is cast to
-the shape the REST path writes (integers, numbers, booleans, UTC datetime text, lookups as `{id}`
-structs, multi-select values as lists, tags as `[{name}]`), properties the CSV lacks become null
-columns, and each row group is appended to a Parquet file (parquet_batch.ParquetFiles). A row
+its type in the stream's one Parquet schema (schema.arrow_schema, as REST rows are written:
+integers, numbers, booleans, UTC timestamps, dates, lookups as structs carrying the export's id,
+multi-select values as lists, tags as structs carrying their name), properties the CSV lacks
+become null columns, and each row group is appended to a Parquet file
+(batch_files.parquet.ParquetFiles). A row
 group whose values do not cast (bad data in a typed column) goes through the per-record path
 instead, so its odd values land in `_zoho_mismatched_values` as they would over REST.
 """
@@ -17,11 +19,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tap_zohocrm.schema.arrow_schema import arrow_schema
+from tap_zohocrm.schema.property_kinds import property_kind
+
 ColumnCast = Callable[[pa.Array], pa.Array]
 
 ROW_GROUP_ROWS = 4_000
-LOOKUP_TYPE = pa.struct([pa.field("id", pa.string())])
-TAGS_TYPE = pa.list_(pa.struct([pa.field("name", pa.string())]))
 
 
 def _as_is(column: pa.Array) -> pa.Array:
@@ -29,28 +32,25 @@ def _as_is(column: pa.Array) -> pa.Array:
 
 
 def _cast_to(arrow_type: pa.DataType) -> ColumnCast:
+    # Text to timestamps: a value that is no time, or one without an offset (not a Zoho time),
+    # raises, and its row group takes the per-record path.
     def cast(column: pa.Array) -> pa.Array:
         return pc.cast(column, arrow_type)
     return cast
 
 
-def _utc_text(column: pa.Array) -> pa.Array:
-    # Parsing raises on a value that is no time, or one without an offset (not a Zoho time).
-    parsed = pc.cast(column, pa.timestamp("s", tz="UTC"))
-    if pc.all(pc.and_(pc.ends_with(column, "+00:00"),
-                      pc.equal(pc.binary_length(column), len("2025-01-31T17:04:05+00:00")))
-              ).as_py() in (True, None):
-        return column  # already as schema.to_utc writes it (the usual case)
-    # Printed as naive text ("2025-01-31 17:04:05"): Arrow formats timestamps with a time
-    # zone (and strftime) ~15x slower.
-    text = pc.replace_substring(pc.cast(pc.cast(parsed, pa.timestamp("s")), pa.string()),
-                                " ", "T", max_replacements=1)
-    return pc.binary_join_element_wise(text, "+00:00", "")
+def _struct_of(fields: list[pa.Field], name: str, column: pa.Array, mask: pa.Array | None
+               ) -> pa.StructArray:
+    """A struct array whose `name` is `column`, its other fields null (the CSV lacks them)."""
+    return pa.StructArray.from_arrays(
+        [column if f.name == name else pa.nulls(len(column), f.type) for f in fields],
+        fields=fields, mask=mask)
 
 
-def _lookup(column: pa.Array) -> pa.Array:
-    return pa.StructArray.from_arrays([column], fields=list(LOOKUP_TYPE),
-                                      mask=pc.is_null(column))
+def _lookup(arrow_type: pa.StructType) -> ColumnCast:
+    def lookup(column: pa.Array) -> pa.Array:
+        return _struct_of(list(arrow_type), "id", column, pc.is_null(column))
+    return lookup
 
 
 def _split(separator: str) -> ColumnCast:
@@ -59,36 +59,37 @@ def _split(separator: str) -> ColumnCast:
     return split
 
 
-def _tags(column: pa.Array) -> pa.Array:
-    names = pc.split_pattern(column, ",")
-    items = pa.StructArray.from_arrays([names.flatten()], fields=list(TAGS_TYPE.value_type))
-    return pa.ListArray.from_arrays(names.offsets, items, mask=pc.is_null(names))
+def _tags(arrow_type: pa.ListType) -> ColumnCast:
+    def tags(column: pa.Array) -> pa.Array:
+        names = pc.split_pattern(column, ",")
+        items = _struct_of(list(arrow_type.value_type), "name", names.flatten(), None)
+        return pa.ListArray.from_arrays(names.offsets, items, type=arrow_type,
+                                        mask=pc.is_null(names))
+    return tags
 
 
-def column_casts(schema: dict[str, Any]) -> dict[str, tuple[pa.DataType, ColumnCast] | None]:
-    """Per property: its Parquet type and how a CSV text column becomes it; None when Arrow
-    alone cannot rebuild the REST shape (open JSON objects, values of varying type)."""
-    casts: dict[str, tuple[pa.DataType, ColumnCast] | None] = {}
+def _names(arrow_type: pa.DataType) -> set[str]:
+    return {f.name for f in arrow_type} if pa.types.is_struct(arrow_type) else set()
+
+
+def column_casts(schema: dict[str, Any]) -> dict[str, ColumnCast | None]:
+    """Per property: how a CSV text column becomes its Parquet type (schema.arrow_schema); None when
+    Arrow alone cannot rebuild the REST value (open JSON objects, values of varying type)."""
+    types = arrow_schema(schema)
+    casts: dict[str, ColumnCast | None] = {}
     for name, prop in schema.get("properties", {}).items():
-        types = prop.get("type") or []
-        types = [types] if isinstance(types, str) else [t for t in types if t != "null"]
-        kind = types[0] if len(types) == 1 else None
-        if name == "Tag":
-            casts[name] = (TAGS_TYPE, _tags)
-        elif kind == "string" and prop.get("format") == "date-time":
-            casts[name] = (pa.string(), _utc_text)
+        arrow_type, kind = types.field(name).type, property_kind(prop)
+        items = arrow_type.value_type if pa.types.is_list(arrow_type) else None
+        if name == "Tag" and items is not None and "name" in _names(items):
+            casts[name] = _tags(arrow_type)
+        elif kind in ("date-time", "date", "integer", "number", "boolean"):
+            casts[name] = _cast_to(arrow_type)
         elif kind == "string":
-            casts[name] = (pa.string(), _as_is)
-        elif kind == "integer":
-            casts[name] = (pa.int64(), _cast_to(pa.int64()))
-        elif kind == "number":
-            casts[name] = (pa.float64(), _cast_to(pa.float64()))
-        elif kind == "boolean":
-            casts[name] = (pa.bool_(), _cast_to(pa.bool_()))
-        elif kind == "object" and "id" in (prop.get("properties") or {}):
-            casts[name] = (LOOKUP_TYPE, _lookup)  # the CSV carries a lookup's id only
-        elif kind == "array" and (prop.get("items") or {}).get("type") == "string":
-            casts[name] = (pa.list_(pa.string()), _split(";"))
+            casts[name] = _as_is
+        elif kind == "object" and "id" in _names(arrow_type):
+            casts[name] = _lookup(arrow_type)  # the CSV carries a lookup's id only
+        elif kind == "array" and property_kind(prop.get("items") or {}) == "string":
+            casts[name] = _split(";")
         else:
             casts[name] = None
     return casts
@@ -101,18 +102,13 @@ class ArrowConverter:
         casts = column_casts(schema)
         in_csv = {("id" if column == "Id" else column): column for column in header}
         self.unsupported = [n for n, c in casts.items() if c is None and n in in_csv]
-        fields, self._plan = [], []
-        for name, cast in casts.items():
-            column = in_csv.get(name)
-            if cast is None or column is None:
-                # Not in the export (system keys, subforms...): null, as a REST record lacking
-                # the key is written by parquet_batch.
-                fields.append(pa.field(name, pa.null()))
-                self._plan.append((None, None))
-            else:
-                fields.append(pa.field(name, cast[0]))
-                self._plan.append((column, cast[1]))
-        self.schema = pa.schema(fields)
+        self.schema = arrow_schema(schema)
+        # Per column: the CSV column and its cast, or None for a null column (not in the
+        # export: system keys, subforms...), as a REST record lacking the key is written.
+        self._plan = [
+            (in_csv[name], cast) if cast is not None and name in in_csv else None
+            for name, cast in casts.items()
+        ]
 
     @property
     def complete(self) -> bool:
@@ -123,8 +119,8 @@ class ArrowConverter:
         """The batch in the Parquet schema; raises pa.ArrowInvalid when a value does not cast."""
         rows = batch.num_rows
         arrays = [
-            pa.nulls(rows) if column is None else cast(batch.column(column))
-            for column, cast in self._plan
+            pa.nulls(rows, field.type) if how is None else how[1](batch.column(how[0]))
+            for field, how in zip(self.schema, self._plan, strict=True)
         ]
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from singer_sdk.helpers._batch import BatchConfig
 
-from tap_zohocrm.batch_files.parquet import ParquetFiles, parquet_row, row_plan
+from tap_zohocrm.batch_files.parquet import ParquetFiles, ParquetRows
 from tap_zohocrm.bulk_read.csv_parquet import ArrowConverter, row_groups
 from tap_zohocrm.bulk_read.zip_stream import ZipCsvInflater
 from tap_zohocrm.errors import ZohoAPIError
@@ -249,7 +249,7 @@ class BulkRead:
         """
         stream = self.stream
         files = ParquetFiles(batch_config, stream.tap_name, stream.name)
-        plan = row_plan(stream.schema)
+        rows = ParquetRows(stream.schema)
         report = stream.run.report
         for path in self._exports():
             if isinstance(path, PageDone):
@@ -265,9 +265,9 @@ class BulkRead:
                 stream.logger.warning(
                     "%s: Bulk Read columns %s have no Arrow conversion; the export goes "
                     "through the per-record path", stream.api_name, converter.unsupported)
-                yield from record_files.write_rows(
-                    parquet_row(plan, record) for batch in reader
-                    for record in self._typed_records(batch))
+                yield from record_files.write(rows.batches(
+                    record for batch in reader for record in self._typed_records(batch)),
+                    rows.schema)
                 continue
             leftovers: list[pa.RecordBatch] = []
 
@@ -293,13 +293,13 @@ class BulkRead:
 
             feed = PageFeed(f"{stream.name}-bulk", produce, ahead=1)
             try:
-                yield from files.write(iter(feed), converter.schema)
+                yield from files.write(iter(feed), rows.schema)  # the REST path's schema
             finally:
                 feed.close()
             if leftovers:
-                yield from record_files.write_rows(
-                    parquet_row(plan, record) for batch in leftovers
-                    for record in self._typed_records(batch))
+                yield from record_files.write(rows.batches(
+                    record for batch in leftovers for record in self._typed_records(batch)),
+                    rows.schema)
         if files.rows:
             stream.logger.info(
                 "%s: %d Bulk Read records converted CSV -> Parquet by Arrow in %.2f s "
