@@ -124,8 +124,9 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "token_store", th.StringType, secret=True, title="Token store",
         description="SQLAlchemy URL of the database where tap processes share the access "
-        "token (postgresql+psycopg://, mysql+pymysql://, sqlite:///); `memory` for none. "
-        "Default: $XDG_STATE_HOME/tap-zohocrm/tokens.db.",
+        "token: sqlite:///, postgresql+psycopg:// (install tap-zohocrm[postgres]) or "
+        "mysql+pymysql:// (tap-zohocrm[mysql]); `memory` for none. Default: "
+        "$XDG_STATE_HOME/tap-zohocrm/tokens.db.",
     ),
     th.Property(
         "token_store_legacy_table", th.StringType, title="Legacy token table",
