@@ -20,6 +20,7 @@ import msgspec
 from .bulk import BULK_SCOPES, BulkError
 from .directory import USER_TYPES, build_org, build_profiles, build_roles, user_matches
 from .fields import FieldDef, ModuleSpec
+from .living import keyset_start, record_key
 from .oauth import AccessToken, scope_items
 from .org import ATTACHMENT_KEYS, ModuleData, deleted_supported, fmt_dt, parse_iso
 
@@ -95,9 +96,10 @@ class Response:
 
 @dataclass
 class PageToken:
-    offset: int
+    offset: int  # records the chain has served
     binding: tuple[Any, ...]
     created: float
+    after: Any = None  # sort key of the last record served (keyset tokens)
 
 
 class PageTokens:
@@ -105,10 +107,11 @@ class PageTokens:
         self.lock = threading.Lock()
         self.tokens: dict[str, PageToken] = {}
 
-    def issue(self, offset: int, binding: tuple[Any, ...], now: float) -> str:
+    def issue(self, offset: int, binding: tuple[Any, ...], now: float, after: Any = None
+              ) -> str:
         tok = secrets.token_hex(16)
         with self.lock:
-            self.tokens[tok] = PageToken(offset, binding, now)
+            self.tokens[tok] = PageToken(offset, binding, now, after)
         return tok
 
     def get(self, tok: str) -> PageToken | None:
@@ -434,6 +437,8 @@ class Api:
             raise invalid("sort_order")
         converted, approved = self._filters(md, params, ids is not None)
         since = self._since(headers)
+        if ids is None:
+            self.sim.churn.before_page(md.name)
         token_raw = params.get("page_token")
         cap = int(self.sim.config["page_token_cap"])
         now = self.sim.clock.now()
@@ -456,23 +461,26 @@ class Api:
             if tok.binding != binding:
                 raise ApiError(400, "TOKEN_BOUND_DATA_MISMATCH", "The given page_token is "
                                "bound to different request data", {"param_name": "page_token"})
-            start = tok.offset
-            if start >= cap:
+            start = served = tok.offset
+            if served >= cap:
                 raise ApiError(400, "PAGINATION_LIMIT_EXCEEDED", "You can only get up to first "
                                f"{cap} records using page_token param.", {"limit": cap})
-            page = start // per_page + 1
+            page = served // per_page + 1
         else:
             page = self._int(params, "page", 1)
-            start = (page - 1) * per_page
+            start = served = (page - 1) * per_page
             if start + per_page > DISCRETE_LIMIT:
                 raise ApiError(400, "DISCRETE_PAGINATION_LIMIT_EXCEEDED",
                                "You can only get the first 2000 records without using "
                                "page_token param.", {"limit": DISCRETE_LIMIT})
         recs = self.sim.org.query(md.name, sort_by=sort_by, desc=sort_order == "desc",
                                   converted=converted, approved=approved, since=since, ids=ids)
-        end = min(start + per_page, len(recs))
         if token_raw is not None:
-            end = min(end, max(cap, start))
+            if not self.sim.config["positional_page_tokens"]:
+                start = keyset_start(recs, tok.after, sort_by, sort_order == "desc")
+            end = min(start + per_page, len(recs), start + cap - served)
+        else:
+            end = min(start + per_page, len(recs))
         chunk = recs[start:end]
         if not chunk:
             return self._empty(headers)
@@ -484,7 +492,9 @@ class Api:
             info = {"call": False, "per_page": per_page, "count": len(data), "page": page,
                     "email": False, "more_records": more}
         else:
-            next_tok = self.page_tokens.issue(end, binding, now) if more else None
+            after = record_key(sort_by, sort_order == "desc")(chunk[-1])
+            next_tok = (self.page_tokens.issue(served + len(chunk), binding, now, after)
+                        if more else None)
             info = {"call": False, "per_page": per_page, "next_page_token": next_tok,
                     "count": len(data), "sort_by": sort_by, "page": page,
                     "previous_page_token": token_raw,
