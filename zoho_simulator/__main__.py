@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="records per Bulk Read page (Zoho: 200,000)")
     p.add_argument("--positional-page-tokens", action="store_true",
                    help="page tokens are offsets (like page), not keyset positions")
+    p.add_argument("--deleted-page-cap", type=int, default=None,
+                   help="entries /{module}/deleted reaches with page (default: no cap)")
     p.add_argument("--no-admin", action="store_true", help="user is not an admin (Notes 403)")
     args = p.parse_args(argv)
     sizes: dict[str, int] = {}
@@ -39,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
                     page_token_cap=args.page_token_cap, token_lifetime=args.token_lifetime,
                     user_is_admin=not args.no_admin, bulk_job_seconds=args.bulk_job_seconds,
                     bulk_page_size=args.bulk_page_size,
-                    positional_page_tokens=args.positional_page_tokens)
+                    positional_page_tokens=args.positional_page_tokens,
+                    deleted_page_cap=args.deleted_page_cap)
     sim.start(port=args.port, host=args.host)
     print(f"zoho-simulator listening on {sim.url}")
     print(json.dumps({**sim.credentials, "api_url": sim.url, "accounts_url": sim.url}))

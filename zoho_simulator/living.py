@@ -6,6 +6,7 @@
   served); with the `positional_page_tokens` switch they are offsets, like `page`, so an edit
   or delete behind the read position shifts the rest by one.
 * `crowd_second`: many records sharing one Modified_Time second, across page boundaries.
+* `check_deleted_page_cap`: a discrete page cap on `/{module}/deleted` (switch).
 """
 
 from __future__ import annotations
@@ -122,3 +123,14 @@ def crowd_second(org: Org, module: str, count: int, at: float | None = None) -> 
     for rec in chosen:
         org.update_record(module, rec.id, {"Modified_Time": second})
     return second
+
+
+def check_deleted_page_cap(cap: int | None, start: int, per_page: int) -> None:
+    """The `deleted_page_cap` switch: `/{module}/deleted` reaches only its first `cap` entries
+    with `page`, as Get Records does (whether Zoho caps it is undocumented)."""
+    from .server import ApiError
+
+    if cap and start + per_page > cap:
+        raise ApiError(400, "DISCRETE_PAGINATION_LIMIT_EXCEEDED",
+                       f"You can only get the first {cap} records without using page_token "
+                       "param.", {"limit": cap})

@@ -20,7 +20,7 @@ import msgspec
 from .bulk import BULK_SCOPES, BulkError
 from .directory import USER_TYPES, build_org, build_profiles, build_roles, user_matches
 from .fields import FieldDef, ModuleSpec
-from .living import keyset_start, record_key
+from .living import check_deleted_page_cap, keyset_start, record_key
 from .oauth import AccessToken, scope_items
 from .org import ATTACHMENT_KEYS, ModuleData, deleted_supported, fmt_dt, parse_iso
 
@@ -568,7 +568,8 @@ class Api:
         * If-Modified-Since keeps entries with deleted_time >= the header (inclusive, like
           Get Records), and answers 304 when it leaves none;
         * entries come newest first (Zoho's default order), oldest first with sort_order=asc.
-        No 2,000-row page cap and no retention window (60/120 days) are modelled."""
+        No retention window (60/120 days) is modelled; a discrete page cap like Get Records'
+        is, behind the `deleted_page_cap` switch."""
         if not (deleted_supported(md.spec) or md.name == "Activities"):
             raise ApiError(400, "INVALID_MODULE", "The given module is not supported in API")
         kind = params.get("type", "all")
@@ -581,6 +582,7 @@ class Api:
         rows = self.sim.org.deleted_rows(md.name, kind, self._since(headers),
                                          desc=sort_order == "desc")
         start = (page - 1) * per_page
+        check_deleted_page_cap(self.sim.config.get("deleted_page_cap"), start, per_page)
         chunk = rows[start:start + per_page]
         if not chunk:
             return self._empty(headers)

@@ -9,14 +9,14 @@ from typing import Any
 from .bulk import DEFAULT_PAGE_SIZE, BulkRead
 from .control import Control
 from .faults import Faults, Stats
-from .oauth import FULL_SCOPE, OAuth
 from .living import Churn, crowd_second
+from .oauth import FULL_SCOPE, OAuth
 from .org import Clock, Org
 from .server import Api, make_server
 
 CONFIG_KEYS = ("latency_ms", "page_token_cap", "token_lifetime", "token_throttle_limit",
                "token_throttle_window", "bulk_job_seconds", "bulk_page_size", "daily_credits",
-               "positional_page_tokens")
+               "positional_page_tokens", "deleted_page_cap")
 
 
 class Simulator:
@@ -25,8 +25,8 @@ class Simulator:
                  token_throttle_limit: int = 10, token_throttle_window: float = 600.0,
                  latency_ms: float = 0, user_is_admin: bool = True,
                  bulk_job_seconds: float = 1.0, bulk_page_size: int = DEFAULT_PAGE_SIZE,
-                 daily_credits: int | None = None, positional_page_tokens: bool = False
-                 ) -> None:
+                 daily_credits: int | None = None, positional_page_tokens: bool = False,
+                 deleted_page_cap: int | None = None) -> None:
         self.seed = seed
         self.clock = Clock()
         self.org = Org(seed, sizes, self.clock)
@@ -46,7 +46,9 @@ class Simulator:
             # The org's daily API credits (None: unlimited); see Api.handle.
             "daily_credits": daily_credits,
             # Page tokens as offsets (like `page`) instead of keyset positions.
-            "positional_page_tokens": positional_page_tokens}
+            "positional_page_tokens": positional_page_tokens,
+            # Entries `/{module}/deleted` reaches with `page` (None: no cap).
+            "deleted_page_cap": deleted_page_cap}
         self.credits_spent_today = 0
         self.bulk = BulkRead(self.org, self.clock, self.config)
         self.churn = Churn(self.org)
