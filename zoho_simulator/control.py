@@ -66,6 +66,9 @@ class Control:
         if route == ("POST", "fields", 2):
             sim.add_field(parts[1], data)
             return Response(200, ok)
+        if route == ("POST", "fields", 4) and parts[3] == "unused":
+            sim.mark_field_unused(parts[1], parts[2])
+            return Response(200, ok)
         if route == ("POST", "tokens", 2) and parts[1] == "expire":
             sim.expire_tokens()
             return Response(200, ok)

@@ -19,6 +19,7 @@ import msgspec
 
 from .bulk import BULK_SCOPES, BulkError
 from .directory import USER_TYPES, build_org, build_profiles, build_roles, user_matches
+from .field_usage import listed_fields
 from .fields import FieldDef, ModuleSpec
 from .living import check_deleted_page_cap, keyset_start, record_key
 from .oauth import AccessToken, scope_items
@@ -327,7 +328,7 @@ class Api:
                 raise ApiError(400, "INVALID_MODULE", "The given module is not supported in API")
             self._permission(md.spec)
             with org.lock:
-                fields = [f.meta for f in md.fields if f.min_version <= version]
+                fields = listed_fields(md.fields, version, params.get("type"))
             return Response(200, {"fields": fields})
         if rest and rest[0] in ("roles", "profiles") and len(rest) <= 2:
             kind = rest[0]

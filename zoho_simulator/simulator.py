@@ -9,6 +9,7 @@ from typing import Any
 from .bulk import DEFAULT_PAGE_SIZE, BulkRead
 from .control import Control
 from .faults import Faults, Stats
+from .field_usage import mark_unused
 from .living import Churn, crowd_second
 from .oauth import FULL_SCOPE, OAuth
 from .org import Clock, Org
@@ -166,6 +167,11 @@ class Simulator:
 
     def add_field(self, module: str, field: dict[str, Any]) -> None:
         self.org.add_field(module, field)
+
+    def mark_field_unused(self, module: str, api_name: str) -> None:
+        """Take a field out of every layout: settings/fields lists it only with `type=all`
+        (v2.1 on); its values stay and Get Records serves them."""
+        mark_unused(self.org, module, api_name)
 
     def remove_field(self, module: str, api_name: str) -> None:
         self.org.remove_field(module, api_name)
