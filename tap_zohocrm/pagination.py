@@ -127,7 +127,8 @@ class RecordsPaginator(BaseAPIPaginator[RecordsPage]):
                 "restart the query from; the remaining records cannot be read with Get Records."
             )
             raise ZohoAPIError(msg, code="PAGINATION_LIMIT_EXCEEDED")
-        if self.last_restart_value == current.modified_since:
+        if current.modified_since is not None and not self._moved_past(current):
+            # Restarting there would read the same records again, or go back: never loop.
             msg = (
                 f"More records share Modified_Time {current.modified_since} than one query can "
                 "page through; Zoho's Get Records cannot read past them (use Bulk Read)."

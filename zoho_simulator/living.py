@@ -7,6 +7,7 @@
   or delete behind the read position shifts the rest by one.
 * `crowd_second`: many records sharing one Modified_Time second, across page boundaries.
 * `check_deleted_page_cap`: a discrete page cap on `/{module}/deleted` (switch).
+* `notes_ignore_paging`: v8 Notes that ignore If-Modified-Since and page_token (switch).
 """
 
 from __future__ import annotations
@@ -134,3 +135,9 @@ def check_deleted_page_cap(cap: int | None, start: int, per_page: int) -> None:
         raise ApiError(400, "DISCRETE_PAGINATION_LIMIT_EXCEEDED",
                        f"You can only get the first {cap} records without using page_token "
                        "param.", {"limit": cap})
+
+
+def notes_ignore_paging(config: dict[str, Any], module: str, version: float) -> bool:
+    """The `notes_v8_plain` switch: on v8, GET /Notes takes neither If-Modified-Since nor
+    page_token (the v8 OpenAPI lists neither for it): both are ignored, no token is issued."""
+    return bool(config.get("notes_v8_plain")) and module == "Notes" and version >= 8

@@ -21,7 +21,7 @@ from .bulk import BULK_SCOPES, BulkError
 from .directory import USER_TYPES, build_org, build_profiles, build_roles, user_matches
 from .field_usage import listed_fields
 from .fields import FieldDef, ModuleSpec
-from .living import check_deleted_page_cap, keyset_start, record_key
+from .living import check_deleted_page_cap, keyset_start, notes_ignore_paging, record_key
 from .oauth import AccessToken, scope_items
 from .org import ATTACHMENT_KEYS, ModuleData, deleted_supported, fmt_dt, parse_iso
 
@@ -441,6 +441,10 @@ class Api:
         if ids is None:
             self.sim.churn.before_page(md.name)
         token_raw = params.get("page_token")
+        plain = notes_ignore_paging(self.sim.config, md.name, version)
+        if plain:
+            since, token_raw = None, None
+            headers = {k: v for k, v in headers.items() if k.lower() != "if-modified-since"}
         cap = int(self.sim.config["page_token_cap"])
         now = self.sim.clock.now()
         binding = (version, md.name, tuple(sorted(
@@ -495,7 +499,7 @@ class Api:
         else:
             after = record_key(sort_by, sort_order == "desc")(chunk[-1])
             next_tok = (self.page_tokens.issue(served + len(chunk), binding, now, after)
-                        if more else None)
+                        if more and not plain else None)
             info = {"call": False, "per_page": per_page, "next_page_token": next_tok,
                     "count": len(data), "sort_by": sort_by, "page": page,
                     "previous_page_token": token_raw,

@@ -17,7 +17,7 @@ from .server import Api, make_server
 
 CONFIG_KEYS = ("latency_ms", "page_token_cap", "token_lifetime", "token_throttle_limit",
                "token_throttle_window", "bulk_job_seconds", "bulk_page_size", "daily_credits",
-               "positional_page_tokens", "deleted_page_cap")
+               "positional_page_tokens", "deleted_page_cap", "notes_v8_plain")
 
 
 class Simulator:
@@ -27,7 +27,7 @@ class Simulator:
                  latency_ms: float = 0, user_is_admin: bool = True,
                  bulk_job_seconds: float = 1.0, bulk_page_size: int = DEFAULT_PAGE_SIZE,
                  daily_credits: int | None = None, positional_page_tokens: bool = False,
-                 deleted_page_cap: int | None = None) -> None:
+                 deleted_page_cap: int | None = None, notes_v8_plain: bool = False) -> None:
         self.seed = seed
         self.clock = Clock()
         self.org = Org(seed, sizes, self.clock)
@@ -49,7 +49,9 @@ class Simulator:
             # Page tokens as offsets (like `page`) instead of keyset positions.
             "positional_page_tokens": positional_page_tokens,
             # Entries `/{module}/deleted` reaches with `page` (None: no cap).
-            "deleted_page_cap": deleted_page_cap}
+            "deleted_page_cap": deleted_page_cap,
+            # v8 GET /Notes ignores If-Modified-Since and page_token.
+            "notes_v8_plain": notes_v8_plain}
         self.credits_spent_today = 0
         self.bulk = BulkRead(self.org, self.clock, self.config)
         self.churn = Churn(self.org)

@@ -21,12 +21,14 @@ from tap_zohocrm.streams.bulk_backfill import BulkBackfill, BulkDone, BulkRows
 from tap_zohocrm.streams.deleted import DELETED_AT, delete_markers, install_marker_log_filter
 from tap_zohocrm.streams.field_groups import FieldGroups
 from tap_zohocrm.streams.module_rules import (
+    NOTES,
     REPLICATION_KEY,
     filter_params,
     lists_deletions,
     skippable_codes,
     stream_name,
 )
+from tap_zohocrm.streams.notes import NotesPaging
 from tap_zohocrm.streams.rich_text import RichText
 
 MARKER_CLOCK_MARGIN = timedelta(minutes=5)
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
     from tap_zohocrm.sync.run import ZohoRun
 
 
-class ModuleStream(BulkBackfill, FieldGroups, RichText, ZohoStream):
+class ModuleStream(BulkBackfill, FieldGroups, RichText, NotesPaging, ZohoStream):
     """Records of one Zoho module (Leads, Deals, a custom module, ...)."""
 
     primary_keys = ("id",)
@@ -266,6 +268,11 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, ZohoStream):
             yield {"module": self.api_name, "record_id": record["id"]}
 
     def _primary_pages(self, start: RecordsPage) -> Iterator[list[dict[str, Any]]]:
+        if self.api_name == NOTES:
+            return self._notes_pages(start)
+        return self._anchored_pages(start)
+
+    def _anchored_pages(self, start: RecordsPage) -> Iterator[list[dict[str, Any]]]:
         """Pages of the first field group, following the paginator (the SDK's loop, by page).
 
         Unlike the SDK's loop, a page whose records were all repeats of a restart boundary does
@@ -282,6 +289,8 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, ZohoStream):
             raw = list(ZohoStream.parse_response(self, response))
             if not raw and not paginator.continue_if_empty(response):
                 return
+            if self.api_name == NOTES:
+                self._check_since_honoured(raw)
             records = list(self._drop_restart_duplicates(raw))
             if records:
                 yield records
