@@ -1,14 +1,18 @@
-"""Zoho's paging: page/per_page for lists, and Get Records past Zoho's caps.
+"""Zoho's paging: page/per_page for lists, and Get Records anchored on Modified_Time.
 
-`page` reaches only the first 2,000 records, a `page_token` chain at most 100,000 (and v2 has no
-page tokens at all). Past either cap the paginator starts a new query with `If-Modified-Since` at
-the last `Modified_Time` seen; since records come sorted by `Modified_Time` ascending, nothing is
-skipped, and the stream drops the few records of that second it already emitted.
+`page` is positional, and so may be `page_token` (undocumented): a record edited or deleted
+behind the read position shifts the rest by one, and a record is skipped at the next page
+boundary. So every Get Records page of a module with `Modified_Time` starts a new query with
+`If-Modified-Since` at the last `Modified_Time` read (records come sorted by it, ascending); the
+stream drops the records of that second it already emitted. Positional paging (`page`, or a
+`page_token` chain) is used only while one second's records do not fit a page; its caps (2,000
+records with `page`, 100,000 per token chain) end with an error there.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import requests
 from singer_sdk.pagination import BaseAPIPaginator, PageNumberPaginator
@@ -87,6 +91,8 @@ class RecordsPaginator(BaseAPIPaginator[RecordsPage]):
             if value:
                 self.last_restart_value = value
         info = body.get("info") or {}
+        if self.restart_key and self._moved_past(current):
+            return self._restart(current)
         token = info.get("next_page_token")
         if self.use_page_tokens and token:
             return RecordsPage(
@@ -101,6 +107,19 @@ class RecordsPaginator(BaseAPIPaginator[RecordsPage]):
             )
         return self._restart(current)
 
+    def _moved_past(self, current: RecordsPage) -> bool:
+        """Whether the last record read is later than the query's If-Modified-Since: then
+        the next page is a new query anchored there; else every record of the page shares the
+        anchor's second and positional paging goes on within it."""
+        if not self.last_restart_value:
+            return False
+        if current.modified_since is None:
+            return True
+        try:
+            return _instant(self.last_restart_value) > _instant(current.modified_since)
+        except ValueError:
+            return self.last_restart_value != current.modified_since
+
     def _restart(self, current: RecordsPage) -> RecordsPage:
         if not self.restart_key or not self.last_restart_value:
             msg = (
@@ -108,7 +127,8 @@ class RecordsPaginator(BaseAPIPaginator[RecordsPage]):
                 "restart the query from; the remaining records cannot be read with Get Records."
             )
             raise ZohoAPIError(msg, code="PAGINATION_LIMIT_EXCEEDED")
-        if self.last_restart_value == current.modified_since:
+        if current.modified_since is not None and not self._moved_past(current):
+            # Restarting there would read the same records again, or go back: never loop.
             msg = (
                 f"More records share Modified_Time {current.modified_since} than one query can "
                 "page through; Zoho's Get Records cannot read past them (use Bulk Read)."
@@ -117,3 +137,7 @@ class RecordsPaginator(BaseAPIPaginator[RecordsPage]):
         return RecordsPage(
             page=1, modified_since=self.last_restart_value, query=current.query + 1
         )
+
+
+def _instant(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -29,7 +29,7 @@ from tap_zohocrm.streams.attachments import AttachmentsStream
 from tap_zohocrm.streams.deleted import DELETED_AT, DeletedRecordsStream
 from tap_zohocrm.streams.metadata_reader import MetadataReader
 from tap_zohocrm.streams.module import ModuleStream
-from tap_zohocrm.streams.module_rules import lists_deletions, stream_name
+from tap_zohocrm.streams.module_rules import field_list_params, lists_deletions, stream_name
 from tap_zohocrm.streams.org import ORG_STREAM_TYPES, FieldsMetadataStream
 from tap_zohocrm.sync.message_writer import BufferedMsgSpecWriter
 from tap_zohocrm.sync.parallel_modules import sync_streams
@@ -167,7 +167,8 @@ class TapZohoCRM(Tap):
             api_name = module["api_name"]
             try:
                 fields = self.metadata_reader.get_list(
-                    "/settings/fields", "fields", {"module": api_name}
+                    "/settings/fields", "fields",
+                    field_list_params(api_name, self.run.api_version_number),
                 )
             except ZohoAuthError:
                 raise

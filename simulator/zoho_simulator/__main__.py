@@ -25,6 +25,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="time a Bulk Read job takes to complete")
     p.add_argument("--bulk-page-size", type=int, default=200_000,
                    help="records per Bulk Read page (Zoho: 200,000)")
+    p.add_argument("--positional-page-tokens", action="store_true",
+                   help="page tokens are offsets (like page), not keyset positions")
+    p.add_argument("--deleted-page-cap", type=int, default=None,
+                   help="entries /{module}/deleted reaches with page (default: no cap)")
+    p.add_argument("--notes-v8-plain", action="store_true",
+                   help="v8 GET /Notes ignores If-Modified-Since and page_token")
     p.add_argument("--no-admin", action="store_true", help="user is not an admin (Notes 403)")
     args = p.parse_args(argv)
     sizes: dict[str, int] = {}
@@ -36,7 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     sim = Simulator(seed=args.seed, sizes=sizes, latency_ms=args.latency_ms,
                     page_token_cap=args.page_token_cap, token_lifetime=args.token_lifetime,
                     user_is_admin=not args.no_admin, bulk_job_seconds=args.bulk_job_seconds,
-                    bulk_page_size=args.bulk_page_size)
+                    bulk_page_size=args.bulk_page_size,
+                    positional_page_tokens=args.positional_page_tokens,
+                    deleted_page_cap=args.deleted_page_cap,
+                    notes_v8_plain=args.notes_v8_plain)
     sim.start(port=args.port, host=args.host)
     print(f"zoho-simulator listening on {sim.url}")
     print(json.dumps({**sim.credentials, "api_url": sim.url, "accounts_url": sim.url}))

@@ -46,6 +46,13 @@ class Control:
             return Response(200, ok)
         if route == ("POST", "recycle_bin", 3) and parts[2] == "purge":
             return Response(200, {"purged": sim.purge_recycle_bin(parts[1])})
+        if route == ("POST", "churn", 2):
+            sim.start_churn(parts[1], **data)
+            return Response(200, ok)
+        if route == ("DELETE", "churn", 1):
+            return Response(200, {"done": sim.stop_churn()})
+        if route == ("POST", "crowd_second", 2):
+            return Response(200, {"second": sim.crowd_second(parts[1], **data)})
         if route == ("GET", "deleted", 2):
             return Response(200, {"data": sim.deleted_records(parts[1])})
         if route == ("GET", "attachments", 2):
@@ -58,6 +65,9 @@ class Control:
             return Response(200, {"users": sim.users()})
         if route == ("POST", "fields", 2):
             sim.add_field(parts[1], data)
+            return Response(200, ok)
+        if route == ("POST", "fields", 4) and parts[3] == "unused":
+            sim.mark_field_unused(parts[1], parts[2])
             return Response(200, ok)
         if route == ("POST", "tokens", 2) and parts[1] == "expire":
             sim.expire_tokens()

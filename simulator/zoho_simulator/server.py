@@ -19,7 +19,9 @@ import msgspec
 
 from .bulk import BULK_SCOPES, BulkError
 from .directory import USER_TYPES, build_org, build_profiles, build_roles, user_matches
+from .field_usage import listed_fields
 from .fields import FieldDef, ModuleSpec
+from .living import check_deleted_page_cap, keyset_start, notes_ignore_paging, record_key
 from .oauth import AccessToken, scope_items
 from .org import ATTACHMENT_KEYS, ModuleData, deleted_supported, fmt_dt, parse_iso
 
@@ -95,9 +97,10 @@ class Response:
 
 @dataclass
 class PageToken:
-    offset: int
+    offset: int  # records the chain has served
     binding: tuple[Any, ...]
     created: float
+    after: Any = None  # sort key of the last record served (keyset tokens)
 
 
 class PageTokens:
@@ -105,10 +108,11 @@ class PageTokens:
         self.lock = threading.Lock()
         self.tokens: dict[str, PageToken] = {}
 
-    def issue(self, offset: int, binding: tuple[Any, ...], now: float) -> str:
+    def issue(self, offset: int, binding: tuple[Any, ...], now: float, after: Any = None
+              ) -> str:
         tok = secrets.token_hex(16)
         with self.lock:
-            self.tokens[tok] = PageToken(offset, binding, now)
+            self.tokens[tok] = PageToken(offset, binding, now, after)
         return tok
 
     def get(self, tok: str) -> PageToken | None:
@@ -324,7 +328,7 @@ class Api:
                 raise ApiError(400, "INVALID_MODULE", "The given module is not supported in API")
             self._permission(md.spec)
             with org.lock:
-                fields = [f.meta for f in md.fields if f.min_version <= version]
+                fields = listed_fields(md.fields, version, params.get("type"))
             return Response(200, {"fields": fields})
         if rest and rest[0] in ("roles", "profiles") and len(rest) <= 2:
             kind = rest[0]
@@ -434,7 +438,13 @@ class Api:
             raise invalid("sort_order")
         converted, approved = self._filters(md, params, ids is not None)
         since = self._since(headers)
+        if ids is None:
+            self.sim.churn.before_page(md.name)
         token_raw = params.get("page_token")
+        plain = notes_ignore_paging(self.sim.config, md.name, version)
+        if plain:
+            since, token_raw = None, None
+            headers = {k: v for k, v in headers.items() if k.lower() != "if-modified-since"}
         cap = int(self.sim.config["page_token_cap"])
         now = self.sim.clock.now()
         binding = (version, md.name, tuple(sorted(
@@ -456,23 +466,26 @@ class Api:
             if tok.binding != binding:
                 raise ApiError(400, "TOKEN_BOUND_DATA_MISMATCH", "The given page_token is "
                                "bound to different request data", {"param_name": "page_token"})
-            start = tok.offset
-            if start >= cap:
+            start = served = tok.offset
+            if served >= cap:
                 raise ApiError(400, "PAGINATION_LIMIT_EXCEEDED", "You can only get up to first "
                                f"{cap} records using page_token param.", {"limit": cap})
-            page = start // per_page + 1
+            page = served // per_page + 1
         else:
             page = self._int(params, "page", 1)
-            start = (page - 1) * per_page
+            start = served = (page - 1) * per_page
             if start + per_page > DISCRETE_LIMIT:
                 raise ApiError(400, "DISCRETE_PAGINATION_LIMIT_EXCEEDED",
                                "You can only get the first 2000 records without using "
                                "page_token param.", {"limit": DISCRETE_LIMIT})
         recs = self.sim.org.query(md.name, sort_by=sort_by, desc=sort_order == "desc",
                                   converted=converted, approved=approved, since=since, ids=ids)
-        end = min(start + per_page, len(recs))
         if token_raw is not None:
-            end = min(end, max(cap, start))
+            if not self.sim.config["positional_page_tokens"]:
+                start = keyset_start(recs, tok.after, sort_by, sort_order == "desc")
+            end = min(start + per_page, len(recs), start + cap - served)
+        else:
+            end = min(start + per_page, len(recs))
         chunk = recs[start:end]
         if not chunk:
             return self._empty(headers)
@@ -484,7 +497,9 @@ class Api:
             info = {"call": False, "per_page": per_page, "count": len(data), "page": page,
                     "email": False, "more_records": more}
         else:
-            next_tok = self.page_tokens.issue(end, binding, now) if more else None
+            after = record_key(sort_by, sort_order == "desc")(chunk[-1])
+            next_tok = (self.page_tokens.issue(served + len(chunk), binding, now, after)
+                        if more and not plain else None)
             info = {"call": False, "per_page": per_page, "next_page_token": next_tok,
                     "count": len(data), "sort_by": sort_by, "page": page,
                     "previous_page_token": token_raw,
@@ -558,7 +573,8 @@ class Api:
         * If-Modified-Since keeps entries with deleted_time >= the header (inclusive, like
           Get Records), and answers 304 when it leaves none;
         * entries come newest first (Zoho's default order), oldest first with sort_order=asc.
-        No 2,000-row page cap and no retention window (60/120 days) are modelled."""
+        No retention window (60/120 days) is modelled; a discrete page cap like Get Records'
+        is, behind the `deleted_page_cap` switch."""
         if not (deleted_supported(md.spec) or md.name == "Activities"):
             raise ApiError(400, "INVALID_MODULE", "The given module is not supported in API")
         kind = params.get("type", "all")
@@ -571,6 +587,7 @@ class Api:
         rows = self.sim.org.deleted_rows(md.name, kind, self._since(headers),
                                          desc=sort_order == "desc")
         start = (page - 1) * per_page
+        check_deleted_page_cap(self.sim.config.get("deleted_page_cap"), start, per_page)
         chunk = rows[start:start + per_page]
         if not chunk:
             return self._empty(headers)

@@ -9,12 +9,15 @@ from typing import Any
 from .bulk import DEFAULT_PAGE_SIZE, BulkRead
 from .control import Control
 from .faults import Faults, Stats
+from .field_usage import mark_unused
+from .living import Churn, crowd_second
 from .oauth import FULL_SCOPE, OAuth
 from .org import Clock, Org
 from .server import Api, make_server
 
 CONFIG_KEYS = ("latency_ms", "page_token_cap", "token_lifetime", "token_throttle_limit",
-               "token_throttle_window", "bulk_job_seconds", "bulk_page_size", "daily_credits")
+               "token_throttle_window", "bulk_job_seconds", "bulk_page_size", "daily_credits",
+               "positional_page_tokens", "deleted_page_cap", "notes_v8_plain")
 
 
 class Simulator:
@@ -23,7 +26,8 @@ class Simulator:
                  token_throttle_limit: int = 10, token_throttle_window: float = 600.0,
                  latency_ms: float = 0, user_is_admin: bool = True,
                  bulk_job_seconds: float = 1.0, bulk_page_size: int = DEFAULT_PAGE_SIZE,
-                 daily_credits: int | None = None) -> None:
+                 daily_credits: int | None = None, positional_page_tokens: bool = False,
+                 deleted_page_cap: int | None = None, notes_v8_plain: bool = False) -> None:
         self.seed = seed
         self.clock = Clock()
         self.org = Org(seed, sizes, self.clock)
@@ -41,9 +45,16 @@ class Simulator:
             # Bulk Read: how long a job takes to complete (simulated clock) and its page size.
             "bulk_job_seconds": bulk_job_seconds, "bulk_page_size": bulk_page_size,
             # The org's daily API credits (None: unlimited); see Api.handle.
-            "daily_credits": daily_credits}
+            "daily_credits": daily_credits,
+            # Page tokens as offsets (like `page`) instead of keyset positions.
+            "positional_page_tokens": positional_page_tokens,
+            # Entries `/{module}/deleted` reaches with `page` (None: no cap).
+            "deleted_page_cap": deleted_page_cap,
+            # v8 GET /Notes ignores If-Modified-Since and page_token.
+            "notes_v8_plain": notes_v8_plain}
         self.credits_spent_today = 0
         self.bulk = BulkRead(self.org, self.clock, self.config)
+        self.churn = Churn(self.org)
         self.api = Api(self)
         self.control = Control(self)
         self._server: Any = None
@@ -116,6 +127,19 @@ class Simulator:
         also for a record already in the recycle bin). GET /{module}/deleted lists it."""
         self.org.delete_record(module, id, permanent)
 
+    def start_churn(self, module: str, per_call: int = 3, seed: int = 0) -> None:
+        """From now on, before each Get Records page call of `module` (not `ids=` calls),
+        edit, delete and create `per_call` records in turn (each record changes once)."""
+        self.churn.start(module, per_call, seed)
+
+    def stop_churn(self, module: str | None = None) -> dict[str, dict[str, list[str]]]:
+        """Stop churning; returns the ids edited, deleted and created, by module."""
+        return self.churn.stop(module)
+
+    def crowd_second(self, module: str, count: int) -> str:
+        """Give `count` records of a module one Modified_Time second (returned)."""
+        return crowd_second(self.org, module, count)
+
     def purge_recycle_bin(self, module: str) -> int:
         """Empty a module's recycle bin: its entries turn `permanent` (deleted_time = now).
         Returns how many entries changed."""
@@ -145,6 +169,11 @@ class Simulator:
 
     def add_field(self, module: str, field: dict[str, Any]) -> None:
         self.org.add_field(module, field)
+
+    def mark_field_unused(self, module: str, api_name: str) -> None:
+        """Take a field out of every layout: settings/fields lists it only with `type=all`
+        (v2.1 on); its values stay and Get Records serves them."""
+        mark_unused(self.org, module, api_name)
 
     def remove_field(self, module: str, api_name: str) -> None:
         self.org.remove_field(module, api_name)

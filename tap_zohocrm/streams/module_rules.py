@@ -49,3 +49,13 @@ def filter_params(api_name: str) -> dict[str, Any]:
     if api_name == "Leads":
         params["converted"] = "both"
     return params
+
+
+def field_list_params(api_name: str, version: float) -> dict[str, Any]:
+    """settings/fields parameters that list every field of a module: by default Zoho lists the
+    used ones only, and a field taken out of every layout keeps its values. `type=all` is
+    accepted from v2.1 on."""
+    params: dict[str, Any] = {"module": api_name}
+    if version >= 2.1:
+        params["type"] = "all"
+    return params

@@ -16,6 +16,7 @@ from typing_extensions import override
 
 from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.pagination import PagePaginator
+from tap_zohocrm.streams.module_rules import field_list_params
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -252,7 +253,8 @@ class FieldsMetadataStream(SettingsStream):
     @override
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         request = super().get_http_request(page=page)
-        request.params["module"] = (page.stream_context or {})["module"]
+        request.params.update(field_list_params((page.stream_context or {})["module"],
+                                                self.run.api_version_number))
         return request
 
     @override
