@@ -73,6 +73,7 @@ def sent_token(response: requests.Response) -> str | None:
 
 
 def retry_after_seconds(exc: Any) -> float | None:
+    """Seconds Zoho's Retry-After asks to wait (None: no usable header)."""
     response = getattr(exc, "response", None)
     if response is None:
         return None
@@ -82,7 +83,10 @@ def retry_after_seconds(exc: Any) -> float | None:
     try:
         seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None  # neither seconds nor an HTTP date: the exponential wait applies
         seconds = parsed.timestamp() - time.time() if parsed else 0.0
     return max(0.0, min(seconds, RETRY_AFTER_CAP_SECONDS))
 

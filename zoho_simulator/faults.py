@@ -17,7 +17,7 @@ class FaultRule:
     probability: float = 1.0
     delay: float = 0.0
     truncate: bool = False
-    retry_after: int | None = None
+    retry_after: int | str | None = None  # a str is sent as is (an unparsable header)
 
 
 class Faults:
@@ -28,7 +28,7 @@ class Faults:
 
     def add(self, path_regex: str, status: int = 500, count: int | None = 1,
             probability: float = 1.0, delay: float = 0.0, truncate: bool = False,
-            retry_after: int | None = None) -> None:
+            retry_after: int | str | None = None) -> None:
         with self.lock:
             self.rules.append(FaultRule(re.compile(path_regex), status, count, probability,
                                         delay, truncate, retry_after))

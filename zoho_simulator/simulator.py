@@ -152,7 +152,7 @@ class Simulator:
     # ------------------------------------------------------------ faults / config / stats
     def add_fault(self, path_regex: str, status: int = 500, count: int | None = 1,
                   probability: float = 1.0, delay: float = 0.0, truncate: bool = False,
-                  retry_after: int | None = None) -> None:
+                  retry_after: int | str | None = None) -> None:
         self.faults.add(path_regex, status, count, probability, delay, truncate, retry_after)
 
     def clear_faults(self) -> None:

@@ -68,6 +68,15 @@ def test_retry_after_is_honoured(make_simulator) -> None:
     assert len(run.records("leads")) == 300
 
 
+def test_unparsable_retry_after_falls_back_to_the_exponential_wait(make_simulator) -> None:
+    sim = make_simulator(seed=13, sizes={"Leads": 300})
+    config, catalog = _leads(sim)
+    sim.add_fault(r"^/crm/v8/Leads$", status=429, count=2, retry_after="soon, maybe")
+    run = run_tap(config, catalog=catalog)
+    assert len(run.records("leads")) == 300
+    assert run.stderr.count("Retrying Leads") == 2
+
+
 def test_persistent_fault_fails_naming_the_call_and_leaves_a_resumable_state(
     make_simulator,
 ) -> None:
