@@ -19,6 +19,7 @@ from tap_zohocrm.responses import (
     ACCESS_HINTS,
     EMPTY_STATUSES,
     PAGE_LIMIT_CODES,
+    REJECTED_TOKEN_CODES,
     describe,
     error_code,
     response_json,
@@ -97,13 +98,14 @@ class ZohoStream(RecordValues, RecordMessages, StreamBatches, RESTStream[Any]):
             raise RetriableAPIError(describe(response), response)
         if status >= 400:
             code = error_code(response)
-            if status == 401 and code == "INVALID_TOKEN":
+            if status == 401 and code in REJECTED_TOKEN_CODES:
                 if self.authenticator.invalidate(sent_token(response)):
                     # Expired or revoked early: the retry runs with a fresh token.
-                    self.logger.info("Zoho rejected the access token; retrying with a new one")
-                    raise RetriableAPIError("access token rejected (INVALID_TOKEN)", response)
+                    self.logger.info("Zoho rejected the access token (%s); retrying with a new "
+                                     "one", code)
+                    raise RetriableAPIError(f"access token rejected ({code})", response)
                 msg = (
-                    "Zoho rejected a freshly issued access token (INVALID_TOKEN); the refresh "
+                    f"Zoho rejected a freshly issued access token ({code}); the refresh "
                     "token may have been revoked, or it belongs to another data center or "
                     "environment than api_url. Generate a new refresh token."
                 )

@@ -14,6 +14,8 @@ from singer_sdk.exceptions import RetriableAPIError
 
 PAGE_LIMIT_CODES = frozenset({"PAGINATION_LIMIT_EXCEEDED", "DISCRETE_PAGINATION_LIMIT_EXCEEDED"})
 EMPTY_STATUSES = frozenset({204, 304})
+# 401 codes of an access token Zoho no longer accepts (expired, revoked): Zoho answers either.
+REJECTED_TOKEN_CODES = frozenset({"INVALID_TOKEN", "AUTHENTICATION_FAILURE"})
 RETRY_AFTER_CAP_SECONDS = 900.0
 
 # What to grant when Zoho refuses a read, by error code.

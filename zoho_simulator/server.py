@@ -58,6 +58,14 @@ class ApiError(Exception):
                 "status": "error"}
 
 
+def rejected_token_error(code: str) -> ApiError:
+    """Zoho's 401 for an expired or revoked access token: INVALID_TOKEN, or on some
+    requests AUTHENTICATION_FAILURE (both in Zoho's OpenAPI files)."""
+    if code == "AUTHENTICATION_FAILURE":
+        return ApiError(401, code, "Authentication failed")
+    return ApiError(401, "INVALID_TOKEN", "invalid oauth token")
+
+
 def invalid(param: str, message: str = "invalid data") -> ApiError:
     return ApiError(400, "INVALID_DATA", message, {"param_name": param})
 
@@ -261,7 +269,7 @@ class Api:
             raise ApiError(401, "INVALID_TOKEN", "invalid oauth token")
         at = self.sim.oauth.validate(tok.strip())
         if at is None:
-            raise ApiError(401, "INVALID_TOKEN", "invalid oauth token")
+            raise rejected_token_error(self.sim.config["rejected_token_code"])
         return at
 
     @staticmethod

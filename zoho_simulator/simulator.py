@@ -14,7 +14,8 @@ from .org import Clock, Org
 from .server import Api, make_server
 
 CONFIG_KEYS = ("latency_ms", "page_token_cap", "token_lifetime", "token_throttle_limit",
-               "token_throttle_window", "bulk_job_seconds", "bulk_page_size", "daily_credits")
+               "token_throttle_window", "bulk_job_seconds", "bulk_page_size", "daily_credits",
+               "rejected_token_code")
 
 
 class Simulator:
@@ -23,7 +24,8 @@ class Simulator:
                  token_throttle_limit: int = 10, token_throttle_window: float = 600.0,
                  latency_ms: float = 0, user_is_admin: bool = True,
                  bulk_job_seconds: float = 1.0, bulk_page_size: int = DEFAULT_PAGE_SIZE,
-                 daily_credits: int | None = None) -> None:
+                 daily_credits: int | None = None,
+                 rejected_token_code: str = "INVALID_TOKEN") -> None:
         self.seed = seed
         self.clock = Clock()
         self.org = Org(seed, sizes, self.clock)
@@ -41,7 +43,9 @@ class Simulator:
             # Bulk Read: how long a job takes to complete (simulated clock) and its page size.
             "bulk_job_seconds": bulk_job_seconds, "bulk_page_size": bulk_page_size,
             # The org's daily API credits (None: unlimited); see Api.handle.
-            "daily_credits": daily_credits}
+            "daily_credits": daily_credits,
+            # The 401 code for an expired or revoked access token (or AUTHENTICATION_FAILURE).
+            "rejected_token_code": rejected_token_code}
         self.credits_spent_today = 0
         self.bulk = BulkRead(self.org, self.clock, self.config)
         self.api = Api(self)
