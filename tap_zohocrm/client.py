@@ -109,7 +109,7 @@ class ZohoStream(RecordValues, RecordMessages, StreamBatches, RESTStream[Any]):
                     "token may have been revoked, or it belongs to another data center or "
                     "environment than api_url. Generate a new refresh token."
                 )
-                raise ZohoAPIError(msg, code=code)
+                raise ZohoAPIError(msg, code=code, status=status)
             if code in PAGE_LIMIT_CODES:
                 return  # the paginator restarts the query
             hint = ACCESS_HINTS.get(code or "")
@@ -118,11 +118,11 @@ class ZohoStream(RecordValues, RecordMessages, StreamBatches, RESTStream[Any]):
                     f"Zoho refused to read module {self.module_api_name} ({code}): "
                     + hint.format(scope=self.required_scope)
                 )
-                raise ZohoAPIError(msg, code=code)
+                raise ZohoAPIError(msg, code=code, status=status)
             details = response_json(response).get("details")
             raise ZohoAPIError(
                 describe(response), code=code,
-                details=details if isinstance(details, dict) else None,
+                details=details if isinstance(details, dict) else None, status=status,
             )
         # A 200 whose body was cut off mid-way is a transient failure, not bad data.
         if "json" not in response.headers.get("Content-Type", "json"):
@@ -258,12 +258,13 @@ class ZohoStream(RecordValues, RecordMessages, StreamBatches, RESTStream[Any]):
             self.logger.warning("Stopping %s cleanly: %s", self.name, exc)
             status = "stopped: credit budget"
         except ZohoAPIError as exc:
-            if exc.code not in self.skippable_codes:
+            if not self.skips(exc):
                 with contextlib.suppress(Exception):
                     self._write_state_message()
                 raise
             self.logger.warning("Skipping stream %s: %s", self.name, exc)
-            status = f"skipped: {exc.code}"
+            status = f"skipped: {exc.code or f'HTTP {exc.status}'}"
+            self._report.reason = str(exc)
         except Exception:
             with contextlib.suppress(Exception):
                 self._write_state_message()
@@ -279,6 +280,10 @@ class ZohoStream(RecordValues, RecordMessages, StreamBatches, RESTStream[Any]):
 
     # Zoho errors that mean "this stream cannot be read by this user", not "the run failed".
     skippable_codes: frozenset[str] = frozenset()
+
+    def skips(self, exc: ZohoAPIError) -> bool:
+        """Whether this error skips the stream (with a warning) instead of failing the run."""
+        return exc.code in self.skippable_codes
 
     @cached_property
     def _report(self) -> StreamReport:

@@ -28,7 +28,16 @@ ACCESS_HINTS = {
     "version; check the module API name in `modules` and `api_version`",
     "NOT_SUPPORTED": "Zoho allows this only for administrators; use an admin user's refresh token",
     "FEATURE_NOT_ENABLED": "the feature is not enabled in this Zoho edition",
+    "INVALID_QUERY": "Zoho does not serve this module's records through the API (a system "
+    "module); leave it out of `modules`",
 }
+
+
+def is_refusal(status: int | None, code: str | None) -> bool:
+    """Whether Zoho refused a read outright (a 4xx that no retry or token refresh changes):
+    a missing scope or permission, an edition feature, a module it does not serve."""
+    return (status is not None and 400 <= status < 500 and status != 429
+            and code not in REJECTED_TOKEN_CODES)
 
 
 def response_json(response: requests.Response) -> dict[str, Any]:

@@ -28,7 +28,12 @@ from tap_zohocrm.streams.attachments import AttachmentsStream
 from tap_zohocrm.streams.deleted import DELETED_AT, DeletedRecordsStream
 from tap_zohocrm.streams.metadata_reader import MetadataReader
 from tap_zohocrm.streams.module import ModuleStream
-from tap_zohocrm.streams.module_rules import lists_deletions, stream_name
+from tap_zohocrm.streams.module_rules import (
+    UNREADABLE_SYSTEM_MODULES,
+    lists_deletions,
+    stream_name,
+    unreadable_reason,
+)
 from tap_zohocrm.streams.org import ORG_STREAM_TYPES, FieldsMetadataStream
 from tap_zohocrm.sync.message_writer import BufferedMsgSpecWriter
 from tap_zohocrm.sync.parallel_modules import sync_streams
@@ -150,6 +155,12 @@ class TapZohoCRM(Tap):
             if module.get("viewable") is False:
                 self.logger.info("Skipping module %s: not viewable by this user", api_name)
                 continue
+            reason = unreadable_reason(api_name)
+            if reason and not wanted:
+                self.logger.info("Skipping module %s: Zoho lists it but does not serve its "
+                                 "records (%s); name it in `modules` to try anyway",
+                                 api_name, reason)
+                continue
             readable.append(module)
         return readable
 
@@ -203,13 +214,19 @@ class TapZohoCRM(Tap):
             cls.name for cls in (*ORG_STREAM_TYPES, FieldsMetadataStream, DeletedRecordsStream,
                                  AttachmentsStream)
         }
+        # A catalog from before these modules were left out of discovery.
+        unreadable_names = {stream_name(m): m for m in UNREADABLE_SYSTEM_MODULES}
         modules: list[ModuleStream] = []
         missing = []
         for name, entry in entries.items():
             if name in fixed:
                 continue
             if name not in readable:
-                if entry.metadata.root.selected is not False:
+                unreadable = unreadable_reason(unreadable_names.get(name, ""))
+                if unreadable and entry.metadata.root.selected is not False:
+                    self.logger.warning("Skipping stream %s: Zoho does not serve its records "
+                                        "(%s)", name, unreadable)
+                elif entry.metadata.root.selected is not False:
                     missing.append(name)
                 continue
             schema = copy.deepcopy(entry.schema.to_dict())

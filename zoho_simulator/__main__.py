@@ -26,6 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bulk-page-size", type=int, default=200_000,
                    help="records per Bulk Read page (Zoho: 200,000)")
     p.add_argument("--no-admin", action="store_true", help="user is not an admin (Notes 403)")
+    p.add_argument("--unservable-modules", action="store_true",
+                   help="list system modules (Locking_Information__s, ...) whose records Zoho "
+                   "refuses")
+    p.add_argument("--rejected-token-code", default="INVALID_TOKEN",
+                   choices=("INVALID_TOKEN", "AUTHENTICATION_FAILURE"),
+                   help="the 401 code of an expired or revoked access token")
     args = p.parse_args(argv)
     sizes: dict[str, int] = {}
     for item in args.size:
@@ -36,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     sim = Simulator(seed=args.seed, sizes=sizes, latency_ms=args.latency_ms,
                     page_token_cap=args.page_token_cap, token_lifetime=args.token_lifetime,
                     user_is_admin=not args.no_admin, bulk_job_seconds=args.bulk_job_seconds,
-                    bulk_page_size=args.bulk_page_size)
+                    bulk_page_size=args.bulk_page_size,
+                    unservable_modules=args.unservable_modules,
+                    rejected_token_code=args.rejected_token_code)
     sim.start(port=args.port, host=args.host)
     print(f"zoho-simulator listening on {sim.url}")
     print(json.dumps({**sim.credentials, "api_url": sim.url, "accounts_url": sim.url}))

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import msgspec
 
+from . import system_modules
 from .bulk import BULK_SCOPES, BulkError
 from .directory import USER_TYPES, build_org, build_profiles, build_roles, user_matches
 from .fields import FieldDef, ModuleSpec
@@ -241,6 +242,9 @@ class Api:
             self._require_scope(token, {"zohocrm.org.read", "zohocrm.org.all",
                                         "zohocrm.settings.all"})
             return Response(200, {"org": [build_org()]})
+        refused = self._unservable(rest[0])
+        if refused is not None:
+            raise ApiError(*refused)
         md = self._module(version, rest[0], token)
         if len(rest) == 1:
             return self._list(version, md, query, params, headers)
@@ -299,6 +303,12 @@ class Api:
         self._permission(spec)
         return md
 
+    def _unservable(self, name: str) -> tuple[int, str, str] | None:
+        """Zoho's refusal of a listed system module's records (switch `unservable_modules`)."""
+        if not self.sim.config["unservable_modules"]:
+            return None
+        return system_modules.refusal(name)
+
     @staticmethod
     def _permission(spec: ModuleSpec) -> None:
         if not spec.permitted:
@@ -313,7 +323,10 @@ class Api:
             self._require_scope(token, {"zohocrm.settings.all", "zohocrm.settings.modules.read",
                                         "zohocrm.settings.modules.all"})
             if len(rest) == 1:
-                return Response(200, {"modules": [s.module_meta(version) for s in org.specs]})
+                listed = [s.module_meta(version) for s in org.specs]
+                if self.sim.config["unservable_modules"]:
+                    listed += system_modules.listed(version)
+                return Response(200, {"modules": listed})
             md = org.module(rest[1])
             if md is None or len(rest) > 2:
                 raise ApiError(400, "INVALID_MODULE", "The module name given seems to be invalid")
@@ -326,6 +339,8 @@ class Api:
                 raise ApiError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter "
                                "is missing", {"param_name": "module"})
             md = org.module(name)
+            if md is None and self._unservable(name):
+                return Response(200, {"fields": [f.meta for f in system_modules.fields(name)]})
             if md is None:
                 raise ApiError(400, "INVALID_MODULE", "The module name given seems to be invalid")
             if not md.spec.module_meta(version)["api_supported"]:

@@ -15,7 +15,7 @@ from .server import Api, make_server
 
 CONFIG_KEYS = ("latency_ms", "page_token_cap", "token_lifetime", "token_throttle_limit",
                "token_throttle_window", "bulk_job_seconds", "bulk_page_size", "daily_credits",
-               "rejected_token_code")
+               "rejected_token_code", "unservable_modules")
 
 
 class Simulator:
@@ -25,7 +25,8 @@ class Simulator:
                  latency_ms: float = 0, user_is_admin: bool = True,
                  bulk_job_seconds: float = 1.0, bulk_page_size: int = DEFAULT_PAGE_SIZE,
                  daily_credits: int | None = None,
-                 rejected_token_code: str = "INVALID_TOKEN") -> None:
+                 rejected_token_code: str = "INVALID_TOKEN",
+                 unservable_modules: bool = False) -> None:
         self.seed = seed
         self.clock = Clock()
         self.org = Org(seed, sizes, self.clock)
@@ -45,7 +46,9 @@ class Simulator:
             # The org's daily API credits (None: unlimited); see Api.handle.
             "daily_credits": daily_credits,
             # The 401 code for an expired or revoked access token (or AUTHENTICATION_FAILURE).
-            "rejected_token_code": rejected_token_code}
+            "rejected_token_code": rejected_token_code,
+            # List the system modules whose records Zoho refuses (system_modules.py).
+            "unservable_modules": unservable_modules}
         self.credits_spent_today = 0
         self.bulk = BulkRead(self.org, self.clock, self.config)
         self.api = Api(self)

@@ -548,3 +548,30 @@ def test_cli_starts_and_stops() -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+
+
+def test_unservable_system_modules_are_listed_and_refused_behind_a_switch() -> None:
+    from zoho_simulator.system_modules import REFUSALS
+
+    with Simulator(seed=3, sizes={"Leads": 5}).start() as s:
+        headers = {"Authorization": f"Zoho-oauthtoken {token_for(s)}"}
+        names = {m["api_name"] for m in get(s, headers, "/crm/v8/settings/modules")
+                 .json()["modules"]}
+        assert not names & set(REFUSALS)  # off by default
+        s.set_config(unservable_modules=True)
+        listed = {m["api_name"]: m for m in get(s, headers, "/crm/v8/settings/modules")
+                  .json()["modules"]}
+        for name, (status, code, _) in REFUSALS.items():
+            assert listed[name]["api_supported"] is True
+            assert get(s, headers, "/crm/v8/settings/fields", module=name).status_code == 200
+            r = get(s, headers, f"/crm/v8/{name}", fields="Name")
+            assert (r.status_code, r.json()["code"]) == (status, code), name
+
+
+def test_rejected_token_code_switch() -> None:
+    with Simulator(seed=3, sizes={"Leads": 5}).start() as s:
+        headers = {"Authorization": "Zoho-oauthtoken 1000.not.a.token"}
+        assert get(s, headers, "/crm/v8/Leads").json()["code"] == "INVALID_TOKEN"
+        s.set_config(rejected_token_code="AUTHENTICATION_FAILURE")
+        r = get(s, headers, "/crm/v8/Leads")
+        assert (r.status_code, r.json()["code"]) == (401, "AUTHENTICATION_FAILURE")
