@@ -34,7 +34,7 @@ from tap_zohocrm.streams.module_rules import (
     stream_name,
     unreadable_reason,
 )
-from tap_zohocrm.streams.org import ORG_STREAM_TYPES, FieldsMetadataStream
+from tap_zohocrm.streams.org import ORG_STREAM_TYPES, FieldsMetadataStream, warn_unless_admin
 from tap_zohocrm.sync.message_writer import BufferedMsgSpecWriter
 from tap_zohocrm.sync.parallel_modules import sync_streams
 from tap_zohocrm.sync.run import ZohoRun
@@ -82,6 +82,7 @@ class TapZohoCRM(Tap):
         """Sync every selected stream, then log the run report (also when the run fails)."""
         run = self.run
         try:
+            warn_unless_admin(self.metadata_reader, self.logger)
             workers = int(self.config["parallel_modules"])
             if workers > 1:
                 sync_streams(self, run, workers)

@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rejected-token-code", default="INVALID_TOKEN",
                    choices=("INVALID_TOKEN", "AUTHENTICATION_FAILURE"),
                    help="the 401 code of an expired or revoked access token")
+    p.add_argument("--v8-user-types-only", action="store_true",
+                   help="from v8 on, refuse users?type=AllUsers/DeletedUsers (not in the v8 "
+                   "OpenAPI file)")
     args = p.parse_args(argv)
     sizes: dict[str, int] = {}
     for item in args.size:
@@ -44,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
                     user_is_admin=not args.no_admin, bulk_job_seconds=args.bulk_job_seconds,
                     bulk_page_size=args.bulk_page_size,
                     unservable_modules=args.unservable_modules,
-                    rejected_token_code=args.rejected_token_code)
+                    rejected_token_code=args.rejected_token_code,
+                    v8_user_types_only=args.v8_user_types_only)
     sim.start(port=args.port, host=args.host)
     print(f"zoho-simulator listening on {sim.url}")
     print(json.dumps({**sim.credentials, "api_url": sim.url, "accounts_url": sim.url}))

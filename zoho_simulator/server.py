@@ -19,7 +19,14 @@ import msgspec
 
 from . import system_modules
 from .bulk import BULK_SCOPES, BulkError
-from .directory import USER_TYPES, build_org, build_profiles, build_roles, user_matches
+from .directory import (
+    USER_TYPES,
+    build_org,
+    build_profiles,
+    build_roles,
+    user_matches,
+    user_type_served,
+)
 from .fields import FieldDef, ModuleSpec
 from .oauth import AccessToken, scope_items
 from .org import ATTACHMENT_KEYS, ModuleData, deleted_supported, fmt_dt, parse_iso
@@ -735,7 +742,7 @@ class Api:
             raise ApiError(404, "INVALID_URL_PATTERN",
                            "Please check if the URL trying to access is a correct one")
         kind = params.get("type", "AllUsers")
-        if kind not in USER_TYPES:
+        if kind not in USER_TYPES or not user_type_served(self.sim.config, version, kind):
             raise invalid("type")
         ids = self._ids(params)
         page, per_page = self._per_page(params)

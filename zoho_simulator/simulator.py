@@ -15,7 +15,7 @@ from .server import Api, make_server
 
 CONFIG_KEYS = ("latency_ms", "page_token_cap", "token_lifetime", "token_throttle_limit",
                "token_throttle_window", "bulk_job_seconds", "bulk_page_size", "daily_credits",
-               "rejected_token_code", "unservable_modules")
+               "rejected_token_code", "unservable_modules", "v8_user_types_only")
 
 
 class Simulator:
@@ -26,7 +26,7 @@ class Simulator:
                  bulk_job_seconds: float = 1.0, bulk_page_size: int = DEFAULT_PAGE_SIZE,
                  daily_credits: int | None = None,
                  rejected_token_code: str = "INVALID_TOKEN",
-                 unservable_modules: bool = False) -> None:
+                 unservable_modules: bool = False, v8_user_types_only: bool = False) -> None:
         self.seed = seed
         self.clock = Clock()
         self.org = Org(seed, sizes, self.clock)
@@ -48,7 +48,9 @@ class Simulator:
             # The 401 code for an expired or revoked access token (or AUTHENTICATION_FAILURE).
             "rejected_token_code": rejected_token_code,
             # List the system modules whose records Zoho refuses (system_modules.py).
-            "unservable_modules": unservable_modules}
+            "unservable_modules": unservable_modules,
+            # From v8 on, refuse the users?type= values the v8 OpenAPI file does not list.
+            "v8_user_types_only": v8_user_types_only}
         self.credits_spent_today = 0
         self.bulk = BulkRead(self.org, self.clock, self.config)
         self.api = Api(self)
