@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Generator, Iterable, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ from tap_zohocrm.responses import (
 )
 from tap_zohocrm.schema.fields import MISMATCH_PROPERTY
 from tap_zohocrm.schema.record_values import RecordValues
-from tap_zohocrm.sync.limits import CreditBudgetReached
+from tap_zohocrm.sync.limits import CreditBudgetReached, DailyCreditsExhausted
 from tap_zohocrm.sync.record_messages import RecordMessages
 from tap_zohocrm.sync.run_report import StreamReport
 
@@ -152,8 +153,14 @@ class ZohoStream(RecordValues, RecordMessages, StreamBatches, RESTStream[Any]):
     def backoff_wait_generator(self) -> Generator[float, Any, None]:
         """Exponential backoff, but wait as long as Zoho's Retry-After says when it says so."""
         attempt = 0
+        first_429_at: float | None = None
         exc = yield 0.0
         while True:
+            response = getattr(exc, "response", None)
+            if response is not None and response.status_code == 429:
+                # Too many calls in flight, or the day's credits used up: the latter stops.
+                first_429_at = first_429_at or time.monotonic()
+                self.run.limits.too_many_requests(response, attempt + 1, first_429_at)
             wait = retry_after_seconds(exc)
             if wait is None:
                 base = float(self.config["retry_backoff_seconds"])
@@ -256,7 +263,8 @@ class ZohoStream(RecordValues, RecordMessages, StreamBatches, RESTStream[Any]):
             self._write_state_message()
             self.run.stopped_reason = str(exc)
             self.logger.warning("Stopping %s cleanly: %s", self.name, exc)
-            status = "stopped: credit budget"
+            status = ("stopped: daily credits used up" if isinstance(exc, DailyCreditsExhausted)
+                      else "stopped: credit budget")
         except ZohoAPIError as exc:
             if not self.skips(exc):
                 with contextlib.suppress(Exception):

@@ -35,10 +35,14 @@ from tap_zohocrm.streams.module_rules import (
     unreadable_reason,
 )
 from tap_zohocrm.streams.org import ORG_STREAM_TYPES, FieldsMetadataStream, warn_unless_admin
+from tap_zohocrm.sync.limits import DailyCreditsExhausted
 from tap_zohocrm.sync.message_writer import BufferedMsgSpecWriter
 from tap_zohocrm.sync.parallel_modules import sync_streams
 from tap_zohocrm.sync.run import ZohoRun
 from tap_zohocrm.sync.state_checks import validate_state
+
+# Exit code of a run stopped because the org's API credits for the day are used up.
+EXIT_CREDITS_EXHAUSTED = 3
 
 
 class TapZohoCRM(Tap):
@@ -88,9 +92,21 @@ class TapZohoCRM(Tap):
                 sync_streams(self, run, workers)
             else:
                 super().sync_all()
+        except DailyCreditsExhausted:
+            pass  # before any stream started (settings/modules): the STATE is unchanged
         finally:
             run.report.log_summary(run.authenticator.token_requests, run.stopped_reason)
             run.close()
+        if run.limits.day_exhausted:
+            # Every stream started wrote its STATE; a non-zero exit keeps schedulers from
+            # reporting a partial load as a success.
+            self.logger.error(
+                "Stopped: the org's Zoho API credits for the day are used up. The STATE is "
+                "written: the next run resumes where this one stopped once credits are "
+                "available again (Zoho counts them over 24 hours). Details: %s",
+                run.limits.day_exhausted,
+            )
+            raise SystemExit(EXIT_CREDITS_EXHAUSTED)
 
     @classmethod
     @override

@@ -69,10 +69,12 @@ class Stats:
             self.credits_used = 0
             self.log: list[dict[str, Any]] = []
 
-    def enter(self) -> None:
+    def enter(self) -> int:
+        """Count a call in; returns the calls now in flight, this one included."""
         with self.lock:
             self.in_flight += 1
             self.max_concurrent = max(self.max_concurrent, self.in_flight)
+            return self.in_flight
 
     def leave(self) -> None:
         with self.lock:

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import msgspec
 
-from . import system_modules
+from . import credits, system_modules
 from .bulk import BULK_SCOPES, BulkError
 from .directory import (
     USER_TYPES,
@@ -153,16 +153,12 @@ class Api:
         is_token = path == "/oauth/v2/token"
         is_api = not is_token
         daily = sim.config.get("daily_credits")
-        if is_api and daily is not None and sim.credits_spent_today >= daily:
-            # Credits of the rolling 24 h are spent: Zoho answers 429 until some free up.
-            resp = Response(429, {"code": "TOO_MANY_REQUESTS", "details": {},
-                                  "message": "API credits for the day are exhausted",
-                                  "status": "error"})
-            sim.counters.record({"method": method, "path": path, "params": {}, "headers": {},
-                                 "status": 429}, api=True, token=False, credits=0)
-            return resp
-        if is_api:
-            sim.counters.enter()
+        if is_api and sim.credit_window.exhausted(daily):
+            # Credits of the 24-hour window are spent: Zoho answers 429 until a new day.
+            return self._too_many(method, path, credits.EXHAUSTED_MESSAGE)
+        if is_api and sim.counters.enter() > (sim.config["concurrency_limit"] or 1 << 30):
+            sim.counters.leave()
+            return self._too_many(method, path, credits.CONCURRENCY_MESSAGE)
         try:
             resp = self._handle(method, path, query, headers, body, is_api=is_api)
         finally:
@@ -180,13 +176,16 @@ class Api:
         if method == "POST" and resp.status == 201 and path.startswith("/crm/bulk/"):
             cost = 50
         sim.counters.record(entry, api=is_api, token=is_token and method == "POST", credits=cost)
-        if is_api and daily is not None:
-            sim.credits_spent_today += cost
+        if is_api:
             # Zoho adds the header once half of the day's (non-add-on) credits are used.
-            if sim.credits_spent_today * 2 >= daily:
-                resp.headers["X-API-CREDITS-REMAINING"] = str(
-                    max(daily - sim.credits_spent_today, 0))
+            resp.headers.update(sim.credit_window.charge(daily, cost))
         return resp
+
+    def _too_many(self, method: str, path: str, message: str) -> Response:
+        """429 without Retry-After: the day's credits are spent, or too many calls in flight."""
+        self.sim.counters.record({"method": method, "path": path, "params": {}, "headers": {},
+                                  "status": 429}, api=True, token=False, credits=0)
+        return Response(429, credits.too_many_requests(message))
 
     def _handle(self, method: str, path: str, query: dict[str, list[str]], headers: Any,
                 body: bytes, *, is_api: bool) -> Response:

@@ -8,6 +8,7 @@ from typing import Any
 
 from .bulk import DEFAULT_PAGE_SIZE, BulkRead
 from .control import Control
+from .credits import CreditWindow
 from .faults import Faults, Stats
 from .oauth import FULL_SCOPE, OAuth
 from .org import Clock, Org
@@ -15,7 +16,8 @@ from .server import Api, make_server
 
 CONFIG_KEYS = ("latency_ms", "page_token_cap", "token_lifetime", "token_throttle_limit",
                "token_throttle_window", "bulk_job_seconds", "bulk_page_size", "daily_credits",
-               "rejected_token_code", "unservable_modules", "v8_user_types_only")
+               "rejected_token_code", "unservable_modules", "v8_user_types_only",
+               "concurrency_limit")
 
 
 class Simulator:
@@ -26,7 +28,8 @@ class Simulator:
                  bulk_job_seconds: float = 1.0, bulk_page_size: int = DEFAULT_PAGE_SIZE,
                  daily_credits: int | None = None,
                  rejected_token_code: str = "INVALID_TOKEN",
-                 unservable_modules: bool = False, v8_user_types_only: bool = False) -> None:
+                 unservable_modules: bool = False, v8_user_types_only: bool = False,
+                 concurrency_limit: int | None = None) -> None:
         self.seed = seed
         self.clock = Clock()
         self.org = Org(seed, sizes, self.clock)
@@ -50,8 +53,10 @@ class Simulator:
             # List the system modules whose records Zoho refuses (system_modules.py).
             "unservable_modules": unservable_modules,
             # From v8 on, refuse the users?type= values the v8 OpenAPI file does not list.
-            "v8_user_types_only": v8_user_types_only}
-        self.credits_spent_today = 0
+            "v8_user_types_only": v8_user_types_only,
+            # Calls in flight Zoho allows (None: any); more get 429 without Retry-After.
+            "concurrency_limit": concurrency_limit}
+        self.credit_window = CreditWindow(self.clock)
         self.bulk = BulkRead(self.org, self.clock, self.config)
         self.api = Api(self)
         self.control = Control(self)
@@ -102,6 +107,15 @@ class Simulator:
 
     def revoke_refresh_token(self, token: str) -> None:
         self.oauth.revoke_refresh_token(token)
+
+    @property
+    def credits_spent_today(self) -> int:
+        """Credits spent in the current 24-hour window (with `daily_credits` set)."""
+        return self.credit_window.spent
+
+    def new_day(self) -> None:
+        """Start a new 24-hour credit window: the day's credits are available again."""
+        self.credit_window.new_day()
 
     def advance_clock(self, seconds: float) -> None:
         """Move simulated time forward (token, grant-code and page-token expiry tests)."""
