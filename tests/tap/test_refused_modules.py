@@ -51,7 +51,8 @@ def test_refused_module_not_named_is_skipped_and_every_other_stream_completes(
 ) -> None:
     sim = make_simulator(seed=31, sizes=SIZES)
     config = tap_config(sim, parallel_modules=parallel_modules, **FAST)
-    catalog = select_streams(discover(config), {"leads", "deals", "contacts", "users"})
+    catalog = select_streams(discover(config), {"leads", "deals", "contacts", "users",
+                                                "deleted_records"})
     sim.add_fault(r"^/crm/v8/Deals", status=status, count=None)
     run = run_tap(config, catalog=catalog, check=False)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -60,6 +61,7 @@ def test_refused_module_not_named_is_skipped_and_every_other_stream_completes(
             r["id"] for r in sim.records(module)}
     assert run.records("users")
     assert not run.records("deals")
+    assert {r["module"] for r in run.records("deleted_records")} == {"Leads", "Contacts"}
     assert "Skipping stream deals: " in run.stderr and code in run.stderr
     report = _report(run.stderr)["streams"]
     assert report["deals"]["status"] == f"skipped: {code}"
