@@ -98,15 +98,9 @@ class TapZohoCRM(Tap):
             run.report.log_summary(run.authenticator.token_requests, run.stopped_reason)
             run.close()
         if run.limits.day_exhausted:
-            # Every stream started wrote its STATE; a non-zero exit keeps schedulers from
-            # reporting a partial load as a success.
-            self.logger.error(
-                "Stopped: the org's Zoho API credits for the day are used up. The STATE is "
-                "written: the next run resumes where this one stopped once credits are "
-                "available again (Zoho counts them over 24 hours). Details: %s",
-                run.limits.day_exhausted,
-            )
-            raise SystemExit(EXIT_CREDITS_EXHAUSTED)
+            # Every stream started wrote its STATE; invoke() turns this into a plain message
+            # and a non-zero exit.
+            raise DailyCreditsExhausted(run.limits.day_exhausted)
 
     @classmethod
     @override
@@ -123,7 +117,17 @@ class TapZohoCRM(Tap):
     @override
     def invoke(cls, *, plan: bool = False, **kwargs: Any) -> None:  # type: ignore[override]
         if not plan:
-            super().invoke(**kwargs)
+            try:
+                super().invoke(**kwargs)
+            except DailyCreditsExhausted as exc:
+                # A non-zero exit keeps schedulers from reporting a partial load as a success.
+                cls.logger.error(
+                    "Stopped: the org's Zoho API credits for the day are used up. Every "
+                    "stream read so far has its STATE written: the next run resumes where this "
+                    "one stopped once credits are available again (Zoho counts them over 24 "
+                    "hours). Details: %s", exc,
+                )
+                raise SystemExit(EXIT_CREDITS_EXHAUSTED) from None
             return
         config = kwargs.get("config") or _ConfigInput()
         state, catalog = kwargs.get("state"), kwargs.get("catalog")
