@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Generator, Iterable, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from tap_zohocrm.responses import (
     ACCESS_HINTS,
     EMPTY_STATUSES,
     PAGE_LIMIT_CODES,
+    REJECTED_TOKEN_CODES,
     describe,
     error_code,
     response_json,
@@ -28,7 +30,7 @@ from tap_zohocrm.responses import (
 )
 from tap_zohocrm.schema.fields import MISMATCH_PROPERTY
 from tap_zohocrm.schema.record_values import RecordValues
-from tap_zohocrm.sync.limits import CreditBudgetReached
+from tap_zohocrm.sync.limits import CreditBudgetReached, DailyCreditsExhausted
 from tap_zohocrm.sync.record_messages import RecordMessages
 from tap_zohocrm.sync.run_report import StreamReport
 
@@ -97,17 +99,18 @@ class ZohoStream(RecordValues, RecordMessages, StreamBatches, RESTStream[Any]):
             raise RetriableAPIError(describe(response), response)
         if status >= 400:
             code = error_code(response)
-            if status == 401 and code == "INVALID_TOKEN":
+            if status == 401 and code in REJECTED_TOKEN_CODES:
                 if self.authenticator.invalidate(sent_token(response)):
                     # Expired or revoked early: the retry runs with a fresh token.
-                    self.logger.info("Zoho rejected the access token; retrying with a new one")
-                    raise RetriableAPIError("access token rejected (INVALID_TOKEN)", response)
+                    self.logger.info("Zoho rejected the access token (%s); retrying with a new "
+                                     "one", code)
+                    raise RetriableAPIError(f"access token rejected ({code})", response)
                 msg = (
-                    "Zoho rejected a freshly issued access token (INVALID_TOKEN); the refresh "
+                    f"Zoho rejected a freshly issued access token ({code}); the refresh "
                     "token may have been revoked, or it belongs to another data center or "
                     "environment than api_url. Generate a new refresh token."
                 )
-                raise ZohoAPIError(msg, code=code)
+                raise ZohoAPIError(msg, code=code, status=status)
             if code in PAGE_LIMIT_CODES:
                 return  # the paginator restarts the query
             hint = ACCESS_HINTS.get(code or "")
@@ -116,11 +119,11 @@ class ZohoStream(RecordValues, RecordMessages, StreamBatches, RESTStream[Any]):
                     f"Zoho refused to read module {self.module_api_name} ({code}): "
                     + hint.format(scope=self.required_scope)
                 )
-                raise ZohoAPIError(msg, code=code)
+                raise ZohoAPIError(msg, code=code, status=status)
             details = response_json(response).get("details")
             raise ZohoAPIError(
                 describe(response), code=code,
-                details=details if isinstance(details, dict) else None,
+                details=details if isinstance(details, dict) else None, status=status,
             )
         # A 200 whose body was cut off mid-way is a transient failure, not bad data.
         if "json" not in response.headers.get("Content-Type", "json"):
@@ -150,8 +153,14 @@ class ZohoStream(RecordValues, RecordMessages, StreamBatches, RESTStream[Any]):
     def backoff_wait_generator(self) -> Generator[float, Any, None]:
         """Exponential backoff, but wait as long as Zoho's Retry-After says when it says so."""
         attempt = 0
+        first_429_at: float | None = None
         exc = yield 0.0
         while True:
+            response = getattr(exc, "response", None)
+            if response is not None and response.status_code == 429:
+                # Too many calls in flight, or the day's credits used up: the latter stops.
+                first_429_at = first_429_at or time.monotonic()
+                self.run.limits.too_many_requests(response, attempt + 1, first_429_at)
             wait = retry_after_seconds(exc)
             if wait is None:
                 base = float(self.config["retry_backoff_seconds"])
@@ -254,14 +263,16 @@ class ZohoStream(RecordValues, RecordMessages, StreamBatches, RESTStream[Any]):
             self._write_state_message()
             self.run.stopped_reason = str(exc)
             self.logger.warning("Stopping %s cleanly: %s", self.name, exc)
-            status = "stopped: credit budget"
+            status = ("stopped: daily credits used up" if isinstance(exc, DailyCreditsExhausted)
+                      else "stopped: credit budget")
         except ZohoAPIError as exc:
-            if exc.code not in self.skippable_codes:
+            if not self.skips(exc):
                 with contextlib.suppress(Exception):
                     self._write_state_message()
                 raise
             self.logger.warning("Skipping stream %s: %s", self.name, exc)
-            status = f"skipped: {exc.code}"
+            status = f"skipped: {exc.code or f'HTTP {exc.status}'}"
+            self._report.reason = str(exc)
         except Exception:
             with contextlib.suppress(Exception):
                 self._write_state_message()
@@ -277,6 +288,10 @@ class ZohoStream(RecordValues, RecordMessages, StreamBatches, RESTStream[Any]):
 
     # Zoho errors that mean "this stream cannot be read by this user", not "the run failed".
     skippable_codes: frozenset[str] = frozenset()
+
+    def skips(self, exc: ZohoAPIError) -> bool:
+        """Whether this error skips the stream (with a warning) instead of failing the run."""
+        return exc.code in self.skippable_codes
 
     @cached_property
     def _report(self) -> StreamReport:

@@ -71,8 +71,9 @@ def make_plan(streams: list[Stream], run: ZohoRun, metadata_reader: MetadataRead
     """The plan of a sync of the selected `streams`."""
     modules = [s for s in streams if isinstance(s, ModuleStream)]
     rows: list[dict[str, Any]] = []
-    # The sync's own calls before any stream: settings/modules (catalog mode).
-    rows.append({"stream": "(metadata)", "records": None, "calls": 1, "credits": 1})
+    # The sync's own calls before any stream: settings/modules (catalog mode) and who the
+    # token's user is (users?type=CurrentUser).
+    rows.append({"stream": "(metadata)", "records": None, "calls": 2, "credits": 2})
     for stream in modules:
         expected = stream.expected_records()
         groups = max(1, len(stream.field_groups()))

@@ -13,11 +13,13 @@ class ZohoAPIError(FatalAPIError):
     """Zoho answered with an error that retrying cannot fix."""
 
     def __init__(
-        self, message: str, code: str | None = None, details: dict | None = None
+        self, message: str, code: str | None = None, details: dict | None = None,
+        status: int | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.details = details or {}
+        self.status = status  # Zoho's HTTP status, when Zoho answered
 
 
 class ZohoConfigError(ValueError):

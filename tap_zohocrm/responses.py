@@ -14,6 +14,8 @@ from singer_sdk.exceptions import RetriableAPIError
 
 PAGE_LIMIT_CODES = frozenset({"PAGINATION_LIMIT_EXCEEDED", "DISCRETE_PAGINATION_LIMIT_EXCEEDED"})
 EMPTY_STATUSES = frozenset({204, 304})
+# 401 codes of an access token Zoho no longer accepts (expired, revoked): Zoho answers either.
+REJECTED_TOKEN_CODES = frozenset({"INVALID_TOKEN", "AUTHENTICATION_FAILURE"})
 RETRY_AFTER_CAP_SECONDS = 900.0
 
 # What to grant when Zoho refuses a read, by error code.
@@ -26,7 +28,16 @@ ACCESS_HINTS = {
     "version; check the module API name in `modules` and `api_version`",
     "NOT_SUPPORTED": "Zoho allows this only for administrators; use an admin user's refresh token",
     "FEATURE_NOT_ENABLED": "the feature is not enabled in this Zoho edition",
+    "INVALID_QUERY": "Zoho does not serve this module's records through the API (a system "
+    "module); leave it out of `modules`",
 }
+
+
+def is_refusal(status: int | None, code: str | None) -> bool:
+    """Whether Zoho refused a read outright (a 4xx that no retry or token refresh changes):
+    a missing scope or permission, an edition feature, a module it does not serve."""
+    return (status is not None and 400 <= status < 500 and status != 429
+            and code not in REJECTED_TOKEN_CODES)
 
 
 def response_json(response: requests.Response) -> dict[str, Any]:
@@ -73,6 +84,7 @@ def sent_token(response: requests.Response) -> str | None:
 
 
 def retry_after_seconds(exc: Any) -> float | None:
+    """Seconds Zoho's Retry-After asks to wait (None: no usable header)."""
     response = getattr(exc, "response", None)
     if response is None:
         return None
@@ -82,7 +94,10 @@ def retry_after_seconds(exc: Any) -> float | None:
     try:
         seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None  # neither seconds nor an HTTP date: the exponential wait applies
         seconds = parsed.timestamp() - time.time() if parsed else 0.0
     return max(0.0, min(seconds, RETRY_AFTER_CAP_SECONDS))
 

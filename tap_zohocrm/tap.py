@@ -29,12 +29,22 @@ from tap_zohocrm.streams.attachments import AttachmentsStream
 from tap_zohocrm.streams.deleted import DELETED_AT, DeletedRecordsStream
 from tap_zohocrm.streams.metadata_reader import MetadataReader
 from tap_zohocrm.streams.module import ModuleStream
-from tap_zohocrm.streams.module_rules import field_list_params, lists_deletions, stream_name
-from tap_zohocrm.streams.org import ORG_STREAM_TYPES, FieldsMetadataStream
+from tap_zohocrm.streams.module_rules import (
+    UNREADABLE_SYSTEM_MODULES,
+    field_list_params,
+    lists_deletions,
+    stream_name,
+    unreadable_reason,
+)
+from tap_zohocrm.streams.org import ORG_STREAM_TYPES, FieldsMetadataStream, warn_unless_admin
+from tap_zohocrm.sync.limits import DailyCreditsExhausted
 from tap_zohocrm.sync.message_writer import BufferedMsgSpecWriter
 from tap_zohocrm.sync.parallel_modules import sync_streams
 from tap_zohocrm.sync.run import ZohoRun
 from tap_zohocrm.sync.state_checks import validate_state
+
+# Exit code of a run stopped because the org's API credits for the day are used up.
+EXIT_CREDITS_EXHAUSTED = 3
 
 
 class TapZohoCRM(Tap):
@@ -85,14 +95,21 @@ class TapZohoCRM(Tap):
         """Sync every selected stream, then log the run report (also when the run fails)."""
         run = self.run
         try:
+            warn_unless_admin(self.metadata_reader, self.logger)
             workers = int(self.config["parallel_modules"])
             if workers > 1:
                 sync_streams(self, run, workers)
             else:
                 super().sync_all()
+        except DailyCreditsExhausted:
+            pass  # before any stream started (settings/modules): the STATE is unchanged
         finally:
             run.report.log_summary(run.authenticator.token_requests, run.stopped_reason)
             run.close()
+        if run.limits.day_exhausted:
+            # Every stream started wrote its STATE; invoke() turns this into a plain message
+            # and a non-zero exit.
+            raise DailyCreditsExhausted(run.limits.day_exhausted)
 
     @classmethod
     @override
@@ -109,7 +126,17 @@ class TapZohoCRM(Tap):
     @override
     def invoke(cls, *, plan: bool = False, **kwargs: Any) -> None:  # type: ignore[override]
         if not plan:
-            super().invoke(**kwargs)
+            try:
+                super().invoke(**kwargs)
+            except DailyCreditsExhausted as exc:
+                # A non-zero exit keeps schedulers from reporting a partial load as a success.
+                cls.logger.error(
+                    "Stopped: the org's Zoho API credits for the day are used up. Every "
+                    "stream read so far has its STATE written: the next run resumes where this "
+                    "one stopped once credits are available again (Zoho counts them over 24 "
+                    "hours). Details: %s", exc,
+                )
+                raise SystemExit(EXIT_CREDITS_EXHAUSTED) from None
             return
         config = kwargs.get("config") or _ConfigInput()
         state, catalog = kwargs.get("state"), kwargs.get("catalog")
@@ -157,6 +184,12 @@ class TapZohoCRM(Tap):
                 continue
             if module.get("viewable") is False:
                 self.logger.info("Skipping module %s: not viewable by this user", api_name)
+                continue
+            reason = unreadable_reason(api_name)
+            if reason and not wanted:
+                self.logger.info("Skipping module %s: Zoho lists it but does not serve its "
+                                 "records (%s); name it in `modules` to try anyway",
+                                 api_name, reason)
                 continue
             readable.append(module)
         return readable
@@ -212,13 +245,19 @@ class TapZohoCRM(Tap):
             cls.name for cls in (*ORG_STREAM_TYPES, FieldsMetadataStream, DeletedRecordsStream,
                                  AttachmentsStream)
         }
+        # A catalog from before these modules were left out of discovery.
+        unreadable_names = {stream_name(m): m for m in UNREADABLE_SYSTEM_MODULES}
         modules: list[ModuleStream] = []
         missing = []
         for name, entry in entries.items():
             if name in fixed:
                 continue
             if name not in readable:
-                if entry.metadata.root.selected is not False:
+                unreadable = unreadable_reason(unreadable_names.get(name, ""))
+                if unreadable and entry.metadata.root.selected is not False:
+                    self.logger.warning("Skipping stream %s: Zoho does not serve its records "
+                                        "(%s)", name, unreadable)
+                elif entry.metadata.root.selected is not False:
                     missing.append(name)
                 continue
             schema = copy.deepcopy(entry.schema.to_dict())

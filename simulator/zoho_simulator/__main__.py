@@ -32,6 +32,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--notes-v8-plain", action="store_true",
                    help="v8 GET /Notes ignores If-Modified-Since and page_token")
     p.add_argument("--no-admin", action="store_true", help="user is not an admin (Notes 403)")
+    p.add_argument("--unservable-modules", action="store_true",
+                   help="list system modules (Locking_Information__s, ...) whose records Zoho "
+                   "refuses")
+    p.add_argument("--rejected-token-code", default="INVALID_TOKEN",
+                   choices=("INVALID_TOKEN", "AUTHENTICATION_FAILURE"),
+                   help="the 401 code of an expired or revoked access token")
+    p.add_argument("--v8-user-types-only", action="store_true",
+                   help="from v8 on, refuse users?type=AllUsers/DeletedUsers (not in the v8 "
+                   "OpenAPI file)")
     args = p.parse_args(argv)
     sizes: dict[str, int] = {}
     for item in args.size:
@@ -45,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
                     bulk_page_size=args.bulk_page_size,
                     positional_page_tokens=args.positional_page_tokens,
                     deleted_page_cap=args.deleted_page_cap,
-                    notes_v8_plain=args.notes_v8_plain)
+                    notes_v8_plain=args.notes_v8_plain,
+                    unservable_modules=args.unservable_modules,
+                    rejected_token_code=args.rejected_token_code,
+                    v8_user_types_only=args.v8_user_types_only)
     sim.start(port=args.port, host=args.host)
     print(f"zoho-simulator listening on {sim.url}")
     print(json.dumps({**sim.credentials, "api_url": sim.url, "accounts_url": sim.url}))

@@ -85,6 +85,9 @@ class Control:
             return Response(200, {"code": sim.issue_grant_code(**data)})
         if route == ("POST", "refresh_tokens", 1):
             return Response(200, {"refresh_token": sim.issue_refresh_token(**data)})
+        if route == ("POST", "credits", 2) and parts[1] == "new_day":
+            sim.new_day()
+            return Response(200, ok)
         if route == ("POST", "clock", 1):
             sim.advance_clock(float(data.get("advance", 0)))
             return Response(200, ok)

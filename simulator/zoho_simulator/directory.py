@@ -118,6 +118,17 @@ USER_TYPES = ("AllUsers", "ActiveUsers", "DeactiveUsers", "ConfirmedUsers", "Not
               "CurrentUser")
 
 
+# The `type` values of Zoho's v8 OpenAPI file (users.json): no AllUsers, no DeletedUsers.
+V8_USER_TYPES = ("ActiveUsers", "CurrentUser", "ActiveConfirmedUsers", "DeactiveUsers",
+                 "NotConfirmedUsers", "ConfirmedUsers")
+
+
+def user_type_served(config: dict[str, Any], version: float, kind: str) -> bool:
+    """Whether Get Users accepts `type=kind`: all types, or from v8 on only the types of the v8
+    OpenAPI file when the switch `v8_user_types_only` is on."""
+    return not (config.get("v8_user_types_only") and version >= 8 and kind not in V8_USER_TYPES)
+
+
 def _fmt(dt: datetime) -> str:
     return dt.astimezone(LA).isoformat()
 

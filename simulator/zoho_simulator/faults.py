@@ -17,7 +17,7 @@ class FaultRule:
     probability: float = 1.0
     delay: float = 0.0
     truncate: bool = False
-    retry_after: int | None = None
+    retry_after: int | str | None = None  # a str is sent as is (an unparsable header)
 
 
 class Faults:
@@ -28,7 +28,7 @@ class Faults:
 
     def add(self, path_regex: str, status: int = 500, count: int | None = 1,
             probability: float = 1.0, delay: float = 0.0, truncate: bool = False,
-            retry_after: int | None = None) -> None:
+            retry_after: int | str | None = None) -> None:
         with self.lock:
             self.rules.append(FaultRule(re.compile(path_regex), status, count, probability,
                                         delay, truncate, retry_after))
@@ -69,10 +69,12 @@ class Stats:
             self.credits_used = 0
             self.log: list[dict[str, Any]] = []
 
-    def enter(self) -> None:
+    def enter(self) -> int:
+        """Count a call in; returns the calls now in flight, this one included."""
         with self.lock:
             self.in_flight += 1
             self.max_concurrent = max(self.max_concurrent, self.in_flight)
+            return self.in_flight
 
     def leave(self) -> None:
         with self.lock:

@@ -17,8 +17,16 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import msgspec
 
+from . import credits, system_modules
 from .bulk import BULK_SCOPES, BulkError
-from .directory import USER_TYPES, build_org, build_profiles, build_roles, user_matches
+from .directory import (
+    USER_TYPES,
+    build_org,
+    build_profiles,
+    build_roles,
+    user_matches,
+    user_type_served,
+)
 from .field_usage import listed_fields
 from .fields import FieldDef, ModuleSpec
 from .living import check_deleted_page_cap, keyset_start, notes_ignore_paging, record_key
@@ -58,6 +66,14 @@ class ApiError(Exception):
     def body(self) -> dict[str, Any]:
         return {"code": self.code, "details": self.details, "message": self.message,
                 "status": "error"}
+
+
+def rejected_token_error(code: str) -> ApiError:
+    """Zoho's 401 for an expired or revoked access token: INVALID_TOKEN, or on some
+    requests AUTHENTICATION_FAILURE (both in Zoho's OpenAPI files)."""
+    if code == "AUTHENTICATION_FAILURE":
+        return ApiError(401, code, "Authentication failed")
+    return ApiError(401, "INVALID_TOKEN", "invalid oauth token")
 
 
 def invalid(param: str, message: str = "invalid data") -> ApiError:
@@ -141,16 +157,12 @@ class Api:
         is_token = path == "/oauth/v2/token"
         is_api = not is_token
         daily = sim.config.get("daily_credits")
-        if is_api and daily is not None and sim.credits_spent_today >= daily:
-            # Credits of the rolling 24 h are spent: Zoho answers 429 until some free up.
-            resp = Response(429, {"code": "TOO_MANY_REQUESTS", "details": {},
-                                  "message": "API credits for the day are exhausted",
-                                  "status": "error"})
-            sim.counters.record({"method": method, "path": path, "params": {}, "headers": {},
-                                 "status": 429}, api=True, token=False, credits=0)
-            return resp
-        if is_api:
-            sim.counters.enter()
+        if is_api and sim.credit_window.exhausted(daily):
+            # Credits of the 24-hour window are spent: Zoho answers 429 until a new day.
+            return self._too_many(method, path, credits.EXHAUSTED_MESSAGE)
+        if is_api and sim.counters.enter() > (sim.config["concurrency_limit"] or 1 << 30):
+            sim.counters.leave()
+            return self._too_many(method, path, credits.CONCURRENCY_MESSAGE)
         try:
             resp = self._handle(method, path, query, headers, body, is_api=is_api)
         finally:
@@ -168,13 +180,16 @@ class Api:
         if method == "POST" and resp.status == 201 and path.startswith("/crm/bulk/"):
             cost = 50
         sim.counters.record(entry, api=is_api, token=is_token and method == "POST", credits=cost)
-        if is_api and daily is not None:
-            sim.credits_spent_today += cost
+        if is_api:
             # Zoho adds the header once half of the day's (non-add-on) credits are used.
-            if sim.credits_spent_today * 2 >= daily:
-                resp.headers["X-API-CREDITS-REMAINING"] = str(
-                    max(daily - sim.credits_spent_today, 0))
+            resp.headers.update(sim.credit_window.charge(daily, cost))
         return resp
+
+    def _too_many(self, method: str, path: str, message: str) -> Response:
+        """429 without Retry-After: the day's credits are spent, or too many calls in flight."""
+        self.sim.counters.record({"method": method, "path": path, "params": {}, "headers": {},
+                                  "status": 429}, api=True, token=False, credits=0)
+        return Response(429, credits.too_many_requests(message))
 
     def _handle(self, method: str, path: str, query: dict[str, list[str]], headers: Any,
                 body: bytes, *, is_api: bool) -> Response:
@@ -237,6 +252,9 @@ class Api:
             self._require_scope(token, {"zohocrm.org.read", "zohocrm.org.all",
                                         "zohocrm.settings.all"})
             return Response(200, {"org": [build_org()]})
+        refused = self._unservable(rest[0])
+        if refused is not None:
+            raise ApiError(*refused)
         md = self._module(version, rest[0], token)
         if len(rest) == 1:
             return self._list(version, md, query, params, headers)
@@ -265,7 +283,7 @@ class Api:
             raise ApiError(401, "INVALID_TOKEN", "invalid oauth token")
         at = self.sim.oauth.validate(tok.strip())
         if at is None:
-            raise ApiError(401, "INVALID_TOKEN", "invalid oauth token")
+            raise rejected_token_error(self.sim.config["rejected_token_code"])
         return at
 
     @staticmethod
@@ -295,6 +313,12 @@ class Api:
         self._permission(spec)
         return md
 
+    def _unservable(self, name: str) -> tuple[int, str, str] | None:
+        """Zoho's refusal of a listed system module's records (switch `unservable_modules`)."""
+        if not self.sim.config["unservable_modules"]:
+            return None
+        return system_modules.refusal(name)
+
     @staticmethod
     def _permission(spec: ModuleSpec) -> None:
         if not spec.permitted:
@@ -309,7 +333,10 @@ class Api:
             self._require_scope(token, {"zohocrm.settings.all", "zohocrm.settings.modules.read",
                                         "zohocrm.settings.modules.all"})
             if len(rest) == 1:
-                return Response(200, {"modules": [s.module_meta(version) for s in org.specs]})
+                listed = [s.module_meta(version) for s in org.specs]
+                if self.sim.config["unservable_modules"]:
+                    listed += system_modules.listed(version)
+                return Response(200, {"modules": listed})
             md = org.module(rest[1])
             if md is None or len(rest) > 2:
                 raise ApiError(400, "INVALID_MODULE", "The module name given seems to be invalid")
@@ -322,6 +349,8 @@ class Api:
                 raise ApiError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter "
                                "is missing", {"param_name": "module"})
             md = org.module(name)
+            if md is None and self._unservable(name):
+                return Response(200, {"fields": [f.meta for f in system_modules.fields(name)]})
             if md is None:
                 raise ApiError(400, "INVALID_MODULE", "The module name given seems to be invalid")
             if not md.spec.module_meta(version)["api_supported"]:
@@ -729,7 +758,7 @@ class Api:
             raise ApiError(404, "INVALID_URL_PATTERN",
                            "Please check if the URL trying to access is a correct one")
         kind = params.get("type", "AllUsers")
-        if kind not in USER_TYPES:
+        if kind not in USER_TYPES or not user_type_served(self.sim.config, version, kind):
             raise invalid("type")
         ids = self._ids(params)
         page, per_page = self._per_page(params)

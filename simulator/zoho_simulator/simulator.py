@@ -8,6 +8,7 @@ from typing import Any
 
 from .bulk import DEFAULT_PAGE_SIZE, BulkRead
 from .control import Control
+from .credits import CreditWindow
 from .faults import Faults, Stats
 from .field_usage import mark_unused
 from .living import Churn, crowd_second
@@ -17,7 +18,9 @@ from .server import Api, make_server
 
 CONFIG_KEYS = ("latency_ms", "page_token_cap", "token_lifetime", "token_throttle_limit",
                "token_throttle_window", "bulk_job_seconds", "bulk_page_size", "daily_credits",
-               "positional_page_tokens", "deleted_page_cap", "notes_v8_plain")
+               "positional_page_tokens", "deleted_page_cap", "notes_v8_plain",
+               "rejected_token_code", "unservable_modules", "v8_user_types_only",
+               "concurrency_limit")
 
 
 class Simulator:
@@ -27,7 +30,10 @@ class Simulator:
                  latency_ms: float = 0, user_is_admin: bool = True,
                  bulk_job_seconds: float = 1.0, bulk_page_size: int = DEFAULT_PAGE_SIZE,
                  daily_credits: int | None = None, positional_page_tokens: bool = False,
-                 deleted_page_cap: int | None = None, notes_v8_plain: bool = False) -> None:
+                 deleted_page_cap: int | None = None, notes_v8_plain: bool = False,
+                 rejected_token_code: str = "INVALID_TOKEN",
+                 unservable_modules: bool = False, v8_user_types_only: bool = False,
+                 concurrency_limit: int | None = None) -> None:
         self.seed = seed
         self.clock = Clock()
         self.org = Org(seed, sizes, self.clock)
@@ -51,8 +57,16 @@ class Simulator:
             # Entries `/{module}/deleted` reaches with `page` (None: no cap).
             "deleted_page_cap": deleted_page_cap,
             # v8 GET /Notes ignores If-Modified-Since and page_token.
-            "notes_v8_plain": notes_v8_plain}
-        self.credits_spent_today = 0
+            "notes_v8_plain": notes_v8_plain,
+            # The 401 code for an expired or revoked access token (or AUTHENTICATION_FAILURE).
+            "rejected_token_code": rejected_token_code,
+            # List the system modules whose records Zoho refuses (system_modules.py).
+            "unservable_modules": unservable_modules,
+            # From v8 on, refuse the users?type= values the v8 OpenAPI file does not list.
+            "v8_user_types_only": v8_user_types_only,
+            # Calls in flight Zoho allows (None: any); more get 429 without Retry-After.
+            "concurrency_limit": concurrency_limit}
+        self.credit_window = CreditWindow(self.clock)
         self.bulk = BulkRead(self.org, self.clock, self.config)
         self.churn = Churn(self.org)
         self.api = Api(self)
@@ -104,6 +118,15 @@ class Simulator:
 
     def revoke_refresh_token(self, token: str) -> None:
         self.oauth.revoke_refresh_token(token)
+
+    @property
+    def credits_spent_today(self) -> int:
+        """Credits spent in the current 24-hour window (with `daily_credits` set)."""
+        return self.credit_window.spent
+
+    def new_day(self) -> None:
+        """Start a new 24-hour credit window: the day's credits are available again."""
+        self.credit_window.new_day()
 
     def advance_clock(self, seconds: float) -> None:
         """Move simulated time forward (token, grant-code and page-token expiry tests)."""
@@ -181,7 +204,7 @@ class Simulator:
     # ------------------------------------------------------------ faults / config / stats
     def add_fault(self, path_regex: str, status: int = 500, count: int | None = 1,
                   probability: float = 1.0, delay: float = 0.0, truncate: bool = False,
-                  retry_after: int | None = None) -> None:
+                  retry_after: int | str | None = None) -> None:
         self.faults.add(path_regex, status, count, probability, delay, truncate, retry_after)
 
     def clear_faults(self) -> None:

@@ -106,7 +106,8 @@ class ZohoAuthenticator(OAuthAuthenticator):
         return age < self.expires_in - margin
 
     def invalidate(self, rejected_token: str | None) -> bool:
-        """Forget an access token Zoho rejected (401 INVALID_TOKEN) so the retry refreshes.
+        """Forget an access token Zoho rejected (401 INVALID_TOKEN or AUTHENTICATION_FAILURE) so
+        the retry refreshes.
 
         Returns False when the rejected token is one fetched right after an earlier rejection:
         refreshing again would not help (revoked grant, clock skew), so the caller must stop.

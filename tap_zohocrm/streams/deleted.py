@@ -16,8 +16,9 @@ from typing_extensions import override
 from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.pagination import PagePaginator
-from tap_zohocrm.responses import PAGE_LIMIT_CODES, error_code
+from tap_zohocrm.responses import PAGE_LIMIT_CODES, error_code, is_refusal
 from tap_zohocrm.schema.values import to_utc, utc_or_none
+from tap_zohocrm.streams.module_rules import named_in_modules
 from tap_zohocrm.streams.org import REF
 
 if TYPE_CHECKING:
@@ -150,9 +151,13 @@ class DeletedRecordsStream(ZohoStream):
                     record["module"] = module
                     yield record
         except ZohoAPIError as exc:
-            if exc.code != "INVALID_MODULE":
+            if exc.code == "INVALID_MODULE":
+                self.logger.warning("Zoho lists no deleted records for module %s", module)
+            elif is_refusal(exc.status, exc.code) and not named_in_modules(module, self.config):
+                # As for the module's own stream: a module the user did not name is skipped.
+                self.logger.warning("Skipping the deleted records of module %s: %s", module, exc)
+            else:
                 raise
-            self.logger.warning("Zoho lists no deleted records for module %s", module)
 
 
 class _NullBookmarkFilter(logging.Filter):

@@ -15,7 +15,7 @@ from tap_zohocrm.bulk_read.jobs import PageDone
 from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.pagination import RecordsPage, RecordsPaginator
-from tap_zohocrm.responses import response_json
+from tap_zohocrm.responses import is_refusal, response_json
 from tap_zohocrm.schema.values import utc_or_none
 from tap_zohocrm.streams.bulk_backfill import BulkBackfill, BulkDone, BulkRows
 from tap_zohocrm.streams.deleted import DELETED_AT, delete_markers, install_marker_log_filter
@@ -25,6 +25,7 @@ from tap_zohocrm.streams.module_rules import (
     REPLICATION_KEY,
     filter_params,
     lists_deletions,
+    named_in_modules,
     skippable_codes,
     stream_name,
 )
@@ -84,6 +85,12 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, NotesPaging, ZohoStream)
     @property
     def skippable_codes(self) -> frozenset[str]:  # type: ignore[override]
         return skippable_codes(self.api_name)
+
+    @override
+    def skips(self, exc: ZohoAPIError) -> bool:
+        # A module the user did not name, refused by Zoho: the run goes on without it.
+        return super().skips(exc) or (is_refusal(exc.status, exc.code)
+                                      and not named_in_modules(self.api_name, self.config))
 
     @property
     def reads_ahead(self) -> bool:

@@ -7,6 +7,7 @@ A module's `generated_type` (settings/modules) tells its kind: `default` (standa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 REPLICATION_KEY = "Modified_Time"
@@ -19,6 +20,20 @@ BULK_READABLE_GENERATED_TYPES = DELETABLE_GENERATED_TYPES | {"subform"}
 # Notes: readable by administrators only, and neither listed in `/deleted` nor exported by
 # Bulk Read.
 NOTES = "Notes"
+
+# System modules settings/modules marks `api_supported` that Get Records will not serve (other
+# Zoho connectors leave them out for the same reasons). Discovery leaves them out unless the
+# `modules` setting names them.
+UNREADABLE_SYSTEM_MODULES: dict[str, str] = {
+    "Locking_Information__s": "record locking settings; Get Records answers 403 NO_PERMISSION",
+    "CTI_Entry": "telephony (CTI) call entries; Get Records answers INVALID_MODULE",
+    "Functions__s": "Deluge functions; Get Records answers INVALID_QUERY",
+    "Email_Analytics": "e-mail insights of the Email Analytics feature; not served by Get Records",
+    "Email_Template_Analytics": "e-mail template statistics; not served by Get Records",
+    "Email_Sentiment": "e-mail sentiment of Zia; not served by Get Records",
+    "Visits": "SalesIQ website visits; no fields Get Records can return",
+    "Actions_Performed": "a log of automation actions; no fields Get Records can return",
+}
 
 
 def stream_name(module_api_name: str) -> str:
@@ -34,6 +49,19 @@ def lists_deletions(api_name: str, generated_type: str | None) -> bool:
 def bulk_readable(api_name: str, generated_type: str | None) -> bool:
     """Whether a Bulk Read job can export the module."""
     return generated_type in BULK_READABLE_GENERATED_TYPES and api_name != NOTES
+
+
+def unreadable_reason(api_name: str) -> str | None:
+    """Why Zoho will not serve a system module's records, or None for a readable module."""
+    return UNREADABLE_SYSTEM_MODULES.get(api_name)
+
+
+def named_in_modules(api_name: str, config: Mapping[str, Any]) -> bool:
+    """Whether the `modules` setting names the module (unset: every module, none named).
+
+    A named module is one the user asked for: Zoho refusing it stops the run. A module read
+    because `modules` is unset is skipped with a warning when Zoho refuses it."""
+    return api_name in (config.get("modules") or ())
 
 
 def skippable_codes(api_name: str) -> frozenset[str]:

@@ -15,7 +15,9 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext
 from typing_extensions import override
 
 from tap_zohocrm.client import ZohoStream
+from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.pagination import PagePaginator
+from tap_zohocrm.responses import is_refusal, response_json
 from tap_zohocrm.streams.module_rules import field_list_params
 
 if TYPE_CHECKING:
@@ -105,16 +107,41 @@ class UsersStream(SettingsStream):
         th.Property("user_type", th.StringType),
     )
 
+    # AllUsers leaves out deleted users; they come with DeletedUsers. Zoho's v8 OpenAPI files
+    # list neither type: where Zoho refuses one, the types each version documents instead
+    # (active and deactivated users; deleted users have no documented substitute).
+    USER_TYPES: tuple[tuple[str, tuple[str, ...]], ...] = (
+        ("AllUsers", ("ActiveUsers", "DeactiveUsers")),
+        ("DeletedUsers", ()),
+    )
+
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        # AllUsers leaves out deleted users; they come with DeletedUsers.
         seen: set[str] = set()
-        for user_type in ("AllUsers", "DeletedUsers"):
-            self.params = {"type": user_type}
-            for record in self.request_records(context):
+        for user_type, fallback in self.USER_TYPES:
+            for record in self._users_of_type(user_type, fallback, context):
                 if record.get("id") not in seen:
                     seen.add(record.get("id"))
                     yield record
+
+    def _users_of_type(self, user_type: str, fallback: tuple[str, ...],
+                       context: Context | None) -> Iterable[dict[str, Any]]:
+        try:
+            self.params = {"type": user_type}
+            yield from self.request_records(context)
+            return
+        except ZohoAPIError as exc:
+            if not is_refusal(exc.status, exc.code):
+                raise
+            self.logger.warning(
+                "Zoho refused users?type=%s in API %s (%s); %s", user_type,
+                self.run.api_version, exc.code or f"HTTP {exc.status}",
+                f"reading the types it documents instead: {', '.join(fallback)}" if fallback
+                else "those users are left out of the users stream",
+            )
+        for documented in fallback:
+            self.params = {"type": documented}
+            yield from self.request_records(context)
 
 
 class OrgStream(SettingsStream):
@@ -261,6 +288,38 @@ class FieldsMetadataStream(SettingsStream):
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict | None:
         row["module"] = (context or {}).get("module")
         return super().post_process(row, context)
+
+
+ADMIN_PROFILE = "Administrator"  # Zoho's system profile with every permission
+
+
+def warn_unless_admin(reader: ZohoStream, logger: logging.Logger) -> None:
+    """Ask Zoho who the token's user is (one call); warn when the user is not an administrator.
+
+    Zoho's default data sharing is private: a token reads only the records its user may see,
+    and nothing in the answers says that records were left out. Never fails the run.
+    """
+    try:
+        response = reader.request_json("/users", {"type": "CurrentUser"})
+        users = response_json(response).get("users") if response.status_code == 200 else None
+    except Exception as exc:  # a check, never a reason to stop
+        logger.debug("Could not ask Zoho who the token's user is: %s", exc)
+        return
+    user = users[0] if isinstance(users, list) and users and isinstance(users[0], dict) else {}
+    profile = (user.get("profile") or {}).get("name") if isinstance(user, dict) else None
+    if not profile:
+        logger.debug("Zoho did not say which profile the token's user has")
+        return
+    if profile == ADMIN_PROFILE:
+        logger.info("The refresh token acts as user %s, an administrator", user.get("id"))
+        return
+    logger.warning(
+        "The refresh token acts as user %s, whose profile is %r, not %s: Zoho shows a token "
+        "only the records its user may see, so the data read may be a subset of the org's. "
+        "To read every record, generate the refresh token with a Self Client of an "
+        "administrator (README, 'Getting a refresh token').",
+        user.get("id"), profile, ADMIN_PROFILE,
+    )
 
 
 ORG_STREAM_TYPES: tuple[type[SettingsStream], ...] = (

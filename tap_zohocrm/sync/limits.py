@@ -7,6 +7,7 @@ Zoho counts concurrency per org and app (5 on the smallest edition) and credits 
 from __future__ import annotations
 
 import threading
+import time
 
 import requests
 
@@ -15,8 +16,21 @@ CREDITS_HEADER = "X-API-CREDITS-REMAINING"
 _CREDIT_COSTS = (("/deleted", 2), ("/bulk/", 50))
 
 
+# Zoho answers 429 TOO_MANY_REQUESTS, without Retry-After, both to too many calls in flight and
+# once the org's 24-hour credits are used up. The day counts as used up when Zoho's credits
+# header says this few are left, or when one call got this many 429s in a row (after backoffs of
+# 2, 4 and 8 s at the default retry_backoff_seconds) while no call of the run got through: too
+# many calls in flight clear within seconds, an exhausted day does not.
+EXHAUSTED_CREDITS = 10
+PERSISTENT_429_TRIES = 4
+
+
 class CreditBudgetReached(Exception):
     """The run's credit budget or the org's reserve is reached: stop cleanly, resumably."""
+
+
+class DailyCreditsExhausted(CreditBudgetReached):
+    """The org's API credits for the day are used up: stop, resumably, and fail the run."""
 
 
 def call_cost(method: str, path: str) -> int:
@@ -40,12 +54,16 @@ class ApiLimits:
         self.credits_reserve = credits_reserve
         self.credits_used = 0
         self.credits_remaining: int | None = None  # last X-API-CREDITS-REMAINING seen
+        self.day_exhausted: str | None = None  # why the day's credits count as used up
+        self._last_success = 0.0  # time.monotonic() of the last answer that was no error
         self._lock = threading.Lock()
 
     def reserve(self, method: str, path: str) -> int:
         """Account for a call about to be made, or raise if the budget does not allow it."""
         cost = call_cost(method, path)
         with self._lock:
+            if self.day_exhausted:
+                raise DailyCreditsExhausted(self.day_exhausted)
             self._check_budget(cost)
             if (
                 self.credits_reserve
@@ -76,6 +94,8 @@ class ApiLimits:
 
     def observe(self, response: requests.Response) -> None:
         """Read the org's remaining daily credits when Zoho reports them."""
+        if response.status_code < 400:
+            self._last_success = time.monotonic()
         value = response.headers.get(CREDITS_HEADER)
         if value is None:
             return
@@ -85,3 +105,24 @@ class ApiLimits:
             return
         with self._lock:
             self.credits_remaining = remaining
+
+    def too_many_requests(self, response: requests.Response, tries: int,
+                          first_429_at: float) -> None:
+        """A call got 429 on its `tries`-th try (its first 429 at `first_429_at`, monotonic):
+        raise DailyCreditsExhausted when that means the day's credits are used up."""
+        self.observe(response)
+        with self._lock:
+            remaining = self.credits_remaining
+            if remaining is not None and remaining <= EXHAUSTED_CREDITS:
+                why = f"Zoho reports {remaining} API credits left"
+            elif tries >= PERSISTENT_429_TRIES and self._last_success < first_429_at:
+                why = (f"{tries} answers 429 in a row, and no call of this run got through "
+                       "meanwhile")
+            else:
+                return  # too many calls in flight: back off and retry
+            if not self.day_exhausted:
+                self.day_exhausted = (
+                    f"the org's API credits for the day are used up ({why}); Zoho counts "
+                    "them over 24 hours, shared by every integration of the org"
+                )
+            raise DailyCreditsExhausted(self.day_exhausted)

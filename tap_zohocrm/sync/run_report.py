@@ -35,6 +35,7 @@ class StreamReport:
     finished: float | None = None
     last_progress: float = 0.0
     status: str = "not started"
+    reason: str | None = None  # why a skipped stream was skipped
 
     def elapsed(self) -> float:
         if self.started is None:
@@ -46,7 +47,7 @@ class StreamReport:
             "records": self.records, "expected": self.expected, "api_calls": self.api_calls,
             "credits": self.credits, "retries": sum(self.retries.values()),
             "retry_causes": dict(self.retries), "seconds": round(self.elapsed(), 2),
-            "status": self.status,
+            "status": self.status, "reason": self.reason,
         }
 
 
@@ -132,6 +133,7 @@ class RunReport:
                 + (f" of {s['expected']} expected" if s["expected"] is not None else "")
                 + f", {s['api_calls']} calls, {s['credits']} credits, "
                 f"{s['retries']} retries ({causes}), {s['seconds']} s"
+                + (f"; {s['reason']}" if s["reason"] else "")
             )
         LOGGER.info("\n".join(lines), extra={REPORT_FIELD: summary})
         if not logs_structured(LOGGER):

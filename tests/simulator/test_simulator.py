@@ -547,3 +547,63 @@ def test_cli_starts_and_stops() -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+
+
+def test_unservable_system_modules_are_listed_and_refused_behind_a_switch() -> None:
+    from zoho_simulator.system_modules import REFUSALS
+
+    with Simulator(seed=3, sizes={"Leads": 5}).start() as s:
+        headers = {"Authorization": f"Zoho-oauthtoken {token_for(s)}"}
+        names = {m["api_name"] for m in get(s, headers, "/crm/v8/settings/modules")
+                 .json()["modules"]}
+        assert not names & set(REFUSALS)  # off by default
+        s.set_config(unservable_modules=True)
+        listed = {m["api_name"]: m for m in get(s, headers, "/crm/v8/settings/modules")
+                  .json()["modules"]}
+        for name, (status, code, _) in REFUSALS.items():
+            assert listed[name]["api_supported"] is True
+            assert get(s, headers, "/crm/v8/settings/fields", module=name).status_code == 200
+            r = get(s, headers, f"/crm/v8/{name}", fields="Name")
+            assert (r.status_code, r.json()["code"]) == (status, code), name
+
+
+def test_rejected_token_code_switch() -> None:
+    with Simulator(seed=3, sizes={"Leads": 5}).start() as s:
+        headers = {"Authorization": "Zoho-oauthtoken 1000.not.a.token"}
+        assert get(s, headers, "/crm/v8/Leads").json()["code"] == "INVALID_TOKEN"
+        s.set_config(rejected_token_code="AUTHENTICATION_FAILURE")
+        r = get(s, headers, "/crm/v8/Leads")
+        assert (r.status_code, r.json()["code"]) == (401, "AUTHENTICATION_FAILURE")
+
+
+def test_credit_window_header_exhaustion_and_a_new_day() -> None:
+    with Simulator(seed=3, sizes={"Leads": 5}, daily_credits=4).start() as s:
+        headers = {"Authorization": f"Zoho-oauthtoken {token_for(s)}"}
+        answers = [get(s, headers, "/crm/v8/Leads", fields="Last_Name") for _ in range(5)]
+        assert [r.status_code for r in answers] == [200, 200, 200, 200, 429]
+        assert "X-API-CREDITS-REMAINING" not in answers[0].headers  # before half the day
+        assert [r.headers.get("X-API-CREDITS-REMAINING") for r in answers[1:4]] == ["2", "1", "0"]
+        assert answers[4].json()["code"] == "TOO_MANY_REQUESTS"
+        assert "Retry-After" not in answers[4].headers
+        assert requests.post(f"{s.url}/__sim/credits/new_day", timeout=30).status_code == 200
+        assert get(s, headers, "/crm/v8/Leads", fields="Last_Name").status_code == 200
+        for _ in range(3):
+            get(s, headers, "/crm/v8/Leads", fields="Last_Name")
+        assert get(s, headers, "/crm/v8/Leads", fields="Last_Name").status_code == 429
+        s.advance_clock(24 * 3600)  # 24 hours later the window has rolled over
+        headers = {"Authorization": f"Zoho-oauthtoken {token_for(s)}"}  # the old one expired
+        assert get(s, headers, "/crm/v8/Leads", fields="Last_Name").status_code == 200
+
+
+def test_concurrency_limit_answers_a_bare_429() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with Simulator(seed=3, sizes={"Leads": 5}, latency_ms=300, concurrency_limit=1).start() as s:
+        headers = {"Authorization": f"Zoho-oauthtoken {token_for(s)}"}
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda _: get(s, headers, "/crm/v8/Leads",
+                                                  fields="Last_Name"), range(4)))
+        refused = [r for r in answers if r.status_code == 429]
+        assert refused and any(r.status_code == 200 for r in answers)
+        assert all(r.json()["code"] == "TOO_MANY_REQUESTS" and "Retry-After" not in r.headers
+                   for r in refused)

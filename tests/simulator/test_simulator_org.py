@@ -572,3 +572,21 @@ def test_deterministic() -> None:
     assert a.records("Quoted_Items") == b.records("Quoted_Items")
     assert a.users() == b.users() == Simulator(seed=14, sizes={"Leads": 3}).users()
     assert a.deleted_records("Leads") != Simulator(seed=14).deleted_records("Leads")
+
+
+def test_v8_user_types_only_switch() -> None:
+    with Simulator(seed=3, sizes={"Leads": 5}, v8_user_types_only=True).start() as s:
+        tok = requests.post(f"{s.url}/oauth/v2/token", data={
+            **{k: v for k, v in s.credentials.items()}, "grant_type": "refresh_token"},
+            timeout=30).json()["access_token"]
+        headers = {"Authorization": f"Zoho-oauthtoken {tok}"}
+
+        def status(version: str, kind: str) -> int:
+            return requests.get(f"{s.url}/crm/{version}/users", params={"type": kind},
+                                headers=headers, timeout=30).status_code
+
+        assert status("v8", "AllUsers") == status("v8", "DeletedUsers") == 400
+        assert status("v8", "ActiveUsers") == status("v8", "CurrentUser") == 200
+        assert status("v7", "AllUsers") == status("v7", "DeletedUsers") == 200
+        s.set_config(v8_user_types_only=False)
+        assert status("v8", "AllUsers") == 200

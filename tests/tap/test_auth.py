@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from tests.helpers import discover, run_tap, select_streams, tap_config
 
 
@@ -43,8 +45,10 @@ def test_access_token_reused_across_streams_and_pages(sim) -> None:
     assert sim.stats()["token_requests"] == 1
 
 
-def test_token_expired_mid_run_is_refreshed_once_and_the_call_retried(make_simulator) -> None:
-    sim = make_simulator(seed=5, sizes={"Leads": 1200}, latency_ms=40)
+@pytest.mark.parametrize("code", ["INVALID_TOKEN", "AUTHENTICATION_FAILURE"])
+def test_token_expired_mid_run_is_refreshed_once_and_the_call_retried(make_simulator,
+                                                                      code: str) -> None:
+    sim = make_simulator(seed=5, sizes={"Leads": 1200}, latency_ms=40, rejected_token_code=code)
     config, catalog = _leads_catalog(sim, per_page=100, full_rich_text=False)
     sim.reset_stats()
 
@@ -64,6 +68,24 @@ def test_token_expired_mid_run_is_refreshed_once_and_the_call_retried(make_simul
     # Calls in flight with the revoked token all get 401; one refresh serves every retry.
     assert [r["status"] for r in sim.requests()].count(401) >= 1
     assert sim.stats()["token_requests"] == 2
+
+
+def test_stored_token_revoked_elsewhere_is_refreshed_at_discovery(make_simulator,
+                                                                   tmp_path) -> None:
+    """A token store shared by processes: the token it holds was revoked (AUTHENTICATION_FAILURE
+    on this request); discovery refreshes once, stores the new token, and goes on."""
+    sim = make_simulator(seed=5, sizes={"Leads": 50}, rejected_token_code="AUTHENTICATION_FAILURE")
+    config = tap_config(sim, modules=["Leads"], token_store=f"sqlite:///{tmp_path}/tokens.db")
+    discover(config)
+    sim.expire_tokens()
+    sim.reset_stats()
+    catalog = discover(config)
+    assert [e["tap_stream_id"] for e in catalog["streams"] if e["tap_stream_id"] == "leads"]
+    assert [r["status"] for r in sim.requests()].count(401) == 1
+    assert sim.stats()["token_requests"] == 1
+    sim.reset_stats()
+    discover(config)  # the refreshed token was stored: the next process reuses it
+    assert sim.stats()["token_requests"] == 0
 
 
 def test_short_lived_tokens_are_refreshed_before_they_expire(make_simulator) -> None:

@@ -68,6 +68,15 @@ def test_retry_after_is_honoured(make_simulator) -> None:
     assert len(run.records("leads")) == 300
 
 
+def test_unparsable_retry_after_falls_back_to_the_exponential_wait(make_simulator) -> None:
+    sim = make_simulator(seed=13, sizes={"Leads": 300})
+    config, catalog = _leads(sim)
+    sim.add_fault(r"^/crm/v8/Leads$", status=429, count=2, retry_after="soon, maybe")
+    run = run_tap(config, catalog=catalog)
+    assert len(run.records("leads")) == 300
+    assert run.stderr.count("Retrying Leads") == 2
+
+
 def test_persistent_fault_fails_naming_the_call_and_leaves_a_resumable_state(
     make_simulator,
 ) -> None:
@@ -289,6 +298,59 @@ def test_credit_reserve_read_from_zoho_stops_before_the_org_runs_out(make_simula
     assert emitted | {r["id"] for r in second.records("leads")} == {
         r["id"] for r in sim.records("Leads")
     }
+
+
+def test_a_day_of_credits_used_up_stops_the_run_resumably_and_fails_it(make_simulator) -> None:
+    """Zoho's credits header falls to zero mid-run, then every call gets a bare 429."""
+    sim = make_simulator(seed=103, sizes={"Leads": 6000}, daily_credits=40)
+    config, catalog = _leads(sim, max_concurrency=2)
+    sim.new_day()  # discovery's calls spent some: the run starts with the day's 40 credits
+    first = run_tap(config, catalog=catalog, check=False)
+    assert first.returncode == 3, first.stderr[-3000:]
+    assert "API credits for the day are used up" in first.stderr
+    assert "the next run resumes" in first.stderr
+    assert "failed 8 times" not in first.stderr
+    # Stopped at the first 429s: no retrying a day that is over.
+    assert len([r for r in sim.requests() if r["status"] == 429]) <= 2
+    emitted = {r["id"] for r in first.records("leads")}
+    assert 0 < len(emitted) < 6000
+    sim.new_day()
+    sim.set_config(daily_credits=None)
+    second = run_tap(config, catalog=catalog, state=first.last_state)
+    assert emitted | {r["id"] for r in second.records("leads")} == {
+        r["id"] for r in sim.records("Leads")
+    }
+
+
+def test_a_day_used_up_before_the_run_starts_is_told_from_persistent_429s(
+    make_simulator,
+) -> None:
+    """No credits header (the day was spent by other integrations): 429s that persist while
+    no call gets through stop the run after a few tries, not after max_retries."""
+    sim = make_simulator(seed=103, sizes={"Leads": 600})
+    config, catalog = _leads(sim, max_retries=10)
+    sim.set_config(daily_credits=0)
+    sim.reset_stats()
+    run = run_tap(config, catalog=catalog, check=False)
+    assert run.returncode == 3, run.stderr[-3000:]
+    assert "API credits for the day are used up" in run.stderr
+    assert "429 in a row" in run.stderr
+    assert sim.stats()["api_calls"] <= 4 + 2  # one call's four tries; calls already in flight
+
+
+def test_too_many_calls_in_flight_keep_backing_off(make_simulator) -> None:
+    """A bare 429 for concurrency (Zoho's limit below the tap's max_concurrency) is retried."""
+    sim = make_simulator(seed=107, sizes={"Leads": 3000, "Contacts": 800}, latency_ms=10,
+                         concurrency_limit=2)
+    config = tap_config(sim, modules=["Leads", "Contacts"], max_concurrency=5,
+                        parallel_modules=2, max_retries=10, **FAST_RETRIES)
+    catalog = select_streams(discover(config), {"leads", "contacts"})
+    sim.reset_stats()
+    run = run_tap(config, catalog=catalog)
+    assert [r for r in sim.requests() if r["status"] == 429]
+    assert "used up" not in run.stderr
+    assert {r["id"] for r in run.records("leads")} == {r["id"] for r in sim.records("Leads")}
+    assert len(run.records("contacts")) == 800
 
 
 def test_rich_text_field_removed_mid_sync_does_not_stop_the_run(make_simulator) -> None:

@@ -50,6 +50,23 @@ def test_metadata_streams_match_the_org(make_simulator, version) -> None:
     assert picklists and all(f["pick_list_values"] for f in picklists)
 
 
+def test_users_where_zoho_serves_only_the_documented_types(make_simulator, version) -> None:
+    """v8's OpenAPI lists neither AllUsers nor DeletedUsers; an org refusing them still gives
+    every active and deactivated user, and the run goes on."""
+    sim = make_simulator(seed=43, sizes={"Leads": 30}, v8_user_types_only=True)
+    run, _ = _sync(sim, {"users", "leads"}, api_version=version)
+    users = {u["id"]: u for u in run.records("users")}
+    assert run.records("leads")
+    if version == "v2":  # every type served: deleted users too, no warning
+        assert set(users) == {u["id"] for u in sim.users()}
+        assert "Zoho refused users?type" not in run.stderr
+        return
+    assert set(users) == {u["id"] for u in sim.users() if u["status"] != "deleted"}
+    assert "Zoho refused users?type=AllUsers" in run.stderr
+    assert "ActiveUsers, DeactiveUsers" in run.stderr
+    assert "Zoho refused users?type=DeletedUsers" in run.stderr
+
+
 def test_deleted_records_stream_is_complete_and_incremental(make_simulator, version) -> None:
     sim = make_simulator(seed=47, sizes={"Leads": 300, "Deals": 80})
     config = tap_config(sim, modules=["Leads", "Deals"], api_version=version)
@@ -109,6 +126,26 @@ def test_notes_for_admins_and_a_clear_skip_for_others(make_simulator) -> None:
     assert run.returncode == 0
     assert not run.records("notes") and run.records("accounts")
     assert "Skipping stream notes" in run.stderr and "admin" in run.stderr
+
+
+def test_a_non_admin_token_is_named_once_and_never_stops_the_run(make_simulator,
+                                                                   version) -> None:
+    admin = make_simulator(seed=61, sizes={"Leads": 30})
+    run, _ = _sync(admin, {"leads"}, api_version=version)
+    assert "not Administrator" not in run.stderr
+    assert "an administrator" in run.stderr
+    user = make_simulator(seed=61, sizes={"Leads": 30}, user_is_admin=False)
+    run, catalog = _sync(user, {"leads"}, api_version=version)
+    warnings = [line for line in run.stderr.splitlines() if "not Administrator" in line]
+    assert len(warnings) == 1 and "Self Client of an administrator" in warnings[0]
+    assert "Sales Profile" in warnings[0]
+    assert [r for r in user.requests() if r["path"].endswith("/users")
+            and r["params"].get("type") == "CurrentUser"]
+    # Zoho refusing the question (a user without the permission) is no reason to stop.
+    user.add_fault(r"/users$", status=403, count=None)
+    config = tap_config(user, full_rich_text=False, api_version=version)
+    run = run_tap(config, catalog=catalog)
+    assert run.records("leads") and "not Administrator" not in run.stderr
 
 
 def test_attachment_metadata_for_selected_modules(make_simulator, version) -> None:
