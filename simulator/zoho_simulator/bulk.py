@@ -95,10 +95,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .fields import ORG_PREFIX, FieldDef, meta_id
-from .org import Rec, fmt_dt, parse_iso
+from .records import Rec, fmt_dt, parse_iso
 
 if TYPE_CHECKING:
-    from .org import ModuleData, Org
+    from .org import Org
+    from .records import ModuleData
 
 DEFAULT_PAGE_SIZE = 200_000
 MAX_PAGE = 50  # OAS `Query.page` pattern: 1..50

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 if TYPE_CHECKING:
-    from .server import Response
+    from .api_types import Response
     from .simulator import Simulator
 
 
@@ -17,7 +17,7 @@ class Control:
 
     def handle(self, method: str, path: str, query: dict[str, list[str]], body: bytes
                ) -> Response:
-        from .server import ApiError, Response
+        from .api_types import ApiError, Response
 
         sim = self.sim
         parts = [unquote(p) for p in path.strip("/").split("/")[1:]]

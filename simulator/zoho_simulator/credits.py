@@ -11,7 +11,7 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .org import Clock
+    from .records import Clock
 
 DAY_SECONDS = 24 * 3600.0
 CREDITS_HEADER = "X-API-CREDITS-REMAINING"

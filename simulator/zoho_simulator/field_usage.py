@@ -20,7 +20,7 @@ FIELD_TYPES = ("all", "used", "unused")
 def listed_fields(fields: list[FieldDef], version: float, raw_type: str | None
                   ) -> list[dict[str, Any]]:
     """The field metadata `settings/fields` answers with for `type` (ignored before v2.1)."""
-    from .server import invalid
+    from .api_types import invalid
 
     kind = raw_type if version >= 2.1 and raw_type is not None else "used"
     if kind not in FIELD_TYPES:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .org import Rec, fmt_dt
+from .records import Rec, fmt_dt
 
 if TYPE_CHECKING:
     from .org import Org
@@ -129,7 +129,7 @@ def crowd_second(org: Org, module: str, count: int, at: float | None = None) -> 
 def check_deleted_page_cap(cap: int | None, start: int, per_page: int) -> None:
     """The `deleted_page_cap` switch: `/{module}/deleted` reaches only its first `cap` entries
     with `page`, as Get Records does (whether Zoho caps it is undocumented)."""
-    from .server import ApiError
+    from .api_types import ApiError
 
     if cap and start + per_page > cap:
         raise ApiError(400, "DISCRETE_PAGINATION_LIMIT_EXCEEDED",

@@ -9,7 +9,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from .org import Clock
+from .records import Clock
 
 # The default refresh token's scope: records, metadata, the users and org APIs and Bulk Read
 # (the scopes the tap's `auth` command asks for).

@@ -13,7 +13,8 @@ from .faults import Faults, Stats
 from .field_usage import mark_unused
 from .living import Churn, crowd_second
 from .oauth import FULL_SCOPE, OAuth
-from .org import Clock, Org
+from .org import Org
+from .records import Clock
 from .server import Api, make_server
 
 CONFIG_KEYS = ("latency_ms", "page_token_cap", "token_lifetime", "token_throttle_limit",

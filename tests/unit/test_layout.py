@@ -101,3 +101,13 @@ def test_top_level_holds_only_the_tap_and_its_shared_parts() -> None:
     top = {p.stem for p in PACKAGE.glob("*.py")}
     assert top <= {"__init__", "__main__", "cli", "tap", "settings", "client", "pagination",
                    "responses", "errors", "data_centers", "cost_plan"}, top
+
+
+def test_no_simulator_class_over_300_lines() -> None:
+    simulator = PACKAGE.parent / "simulator" / "zoho_simulator"
+    long = [f"{path.name}.{node.name}: {node.end_lineno - node.lineno + 1} lines"
+            for path in sorted(simulator.glob("*.py"))
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.ClassDef)
+            and (node.end_lineno or 0) - node.lineno + 1 > MAX_CLASS_LINES]
+    assert long == []

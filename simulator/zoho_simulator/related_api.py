@@ -1,0 +1,166 @@
+"""Deleted records, attachments and Bulk Read jobs of a module."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from .api_types import (
+    MAX_FIELDS,
+    VERSIONS,
+    ApiError,
+    FileBody,
+    Response,
+    invalid,
+)
+from .bulk import BULK_SCOPES
+from .living import check_deleted_page_cap
+from .oauth import AccessToken
+from .records import ATTACHMENT_KEYS, ModuleData, deleted_supported
+
+if TYPE_CHECKING:
+    pass
+
+
+class RelatedApi:
+    """Deleted records, attachments and Bulk Read jobs of a module."""
+
+    # ------------------------------------------------------------ deleted records
+    def _deleted(self, md: ModuleData, params: dict[str, str], headers: Any) -> Response:
+        """GET /{module}/deleted. Zoho's docs leave two things open; the simulator assumes:
+        * If-Modified-Since keeps entries with deleted_time >= the header (inclusive, like
+          Get Records), and answers 304 when it leaves none;
+        * entries come newest first (Zoho's default order), oldest first with sort_order=asc.
+        No retention window (60/120 days) is modelled; a discrete page cap like Get Records'
+        is, behind the `deleted_page_cap` switch."""
+        if not (deleted_supported(md.spec) or md.name == "Activities"):
+            raise ApiError(400, "INVALID_MODULE", "The given module is not supported in API")
+        kind = params.get("type", "all")
+        if kind not in ("all", "recycle", "permanent"):
+            raise invalid("type")
+        page, per_page = self._per_page(params)
+        sort_order = params.get("sort_order", "desc")
+        if sort_order not in ("asc", "desc"):
+            raise invalid("sort_order")
+        rows = self.sim.org.deleted_rows(md.name, kind, self._since(headers),
+                                         desc=sort_order == "desc")
+        start = (page - 1) * per_page
+        check_deleted_page_cap(self.sim.config.get("deleted_page_cap"), start, per_page)
+        chunk = rows[start:start + per_page]
+        if not chunk:
+            return self._empty(headers)
+        return Response(200, {"data": chunk, "info": {
+            "per_page": per_page, "count": len(chunk), "page": page,
+            "more_records": start + per_page < len(rows)}})
+
+    # ------------------------------------------------------------ attachments
+    def _attachments(self, version: float, md: ModuleData, raw_id: str,
+                     params: dict[str, str], token: AccessToken) -> Response:
+        """GET /{module}/{record_id}/Attachments. Per record only: Zoho has no org-wide
+        attachments list (no GET /Attachments), so none is simulated.
+        Assumptions where the docs are silent: `fields` (mandatory from v3, optional in v2)
+        may name any key of the attachment object, `$` keys included, and only the named
+        keys (plus id) come back, as in the v7 sample; attachments come newest first; an
+        unknown record id answers 204."""
+        if not md.spec.record_module:
+            raise ApiError(400, "INVALID_MODULE", "The given module is not supported in API")
+        self._require_scope(token, {"zohocrm.modules.all", "zohocrm.modules.attachments.read",
+                                    "zohocrm.modules.attachments.all"})
+        if not raw_id.isdigit():
+            raise invalid("record_id")
+        raw_fields = params.get("fields")
+        if version >= 3 and raw_fields is None:
+            raise ApiError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is "
+                           "missing", {"param_name": "fields"})
+        selected: list[str] | None = None
+        if raw_fields is not None:
+            selected = list(dict.fromkeys(n.strip() for n in raw_fields.split(",") if n.strip()))
+            if not selected:
+                raise ApiError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter "
+                               "is missing", {"param_name": "fields"})
+            if len(selected) > MAX_FIELDS:
+                raise ApiError(400, "LIMIT_EXCEEDED", "Fields limit exceeded",
+                               {"param_name": "fields", "limit": MAX_FIELDS})
+            for n in selected:
+                if n not in ATTACHMENT_KEYS:
+                    raise ApiError(400, "INVALID_DATA", "invalid data",
+                                   {"api_name": n, "param_name": "fields"})
+        if "page_token" in params:  # never issued: a record has at most a few attachments
+            raise invalid("page_token")
+        ids = self._ids(params)
+        page, per_page = self._per_page(params)
+        items = self.sim.org.record_attachments(md.name, int(raw_id))
+        if not items:
+            return Response(204)
+        if ids is not None:
+            items = [a for a in items if int(a["id"]) in ids]
+        start = (page - 1) * per_page
+        chunk = items[start:start + per_page]
+        if not chunk:
+            return Response(204)
+        if selected is not None:
+            keep = {*selected, "id"}
+            chunk = [{k: v for k, v in a.items() if k in keep} for a in chunk]
+        more = start + per_page < len(items)
+        info: dict[str, Any] = {"per_page": per_page, "count": len(chunk), "page": page,
+                                "more_records": more}
+        if version >= 3:
+            info = {"per_page": per_page, "next_page_token": None, "count": len(chunk),
+                    "page": page, "previous_page_token": None, "page_token_expiry": None,
+                    "more_records": more}
+        return Response(200, {"data": chunk, "info": info})
+
+    # ------------------------------------------------------------ bulk read
+    def _bulk(self, method: str, label: str, rest: list[str], headers: Any, body: bytes
+              ) -> Response:
+        """POST /crm/bulk/{v}/read, GET /crm/bulk/{v}/read/{job_id}[/result] (see bulk.py)."""
+        version = VERSIONS[label]
+        bulk = self.sim.bulk
+        if len(rest) > 2 or (len(rest) == 2 and rest[1] != "result"):
+            raise ApiError(404, "INVALID_URL_PATTERN",
+                           "Please check if the URL trying to access is a correct one")
+        if (method, bool(rest)) not in (("POST", False), ("GET", True)):
+            raise ApiError(400, "INVALID_REQUEST_METHOD",
+                           "The http request method type is not a valid one")
+        token = self._auth(headers)
+        self._require_scope(token, BULK_SCOPES)
+        if not rest:  # create a job
+            ctype = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
+            if ctype != "application/json":
+                raise ApiError(415, "MEDIA_TYPE_NOT_SUPPORTED",
+                               "The media type of the request is not supported. Use "
+                               "Content-Type: application/json")
+            if not body.strip():
+                raise ApiError(400, "REQUEST_BODY_IS_EMPTY", "The request body is empty")
+            try:
+                data = json.loads(body)
+            except ValueError:
+                data = None
+            if not isinstance(data, dict):
+                raise ApiError(400, "REQUEST_BODY_NOT_READABLE",
+                               "The request body is not a valid JSON object")
+            job = bulk.create(version, data, lambda name: self._module(version, name, token))
+            return Response(201, {"data": [{
+                "status": "success", "code": "ADDED_SUCCESSFULLY",
+                "message": "Added successfully.", "details": bulk.created_details(job)}],
+                "info": {}})
+        download = len(rest) == 2
+        if download and not bulk.allow_download():
+            raise ApiError(429, "TOO_MANY_REQUESTS", "You have reached the limit of 10 "
+                           "download requests per minute. Please try again after some time.")
+        job = bulk.get(rest[0])
+        if job is None:
+            raise ApiError(400 if download else 404, "RESOURCE_NOT_FOUND",
+                           "The requested resource doesn't exist.",
+                           {"resource": "result" if download else "job_id"})
+        self._module(version, job.module, token)  # the module's read scope
+        if not download:
+            return Response(200, {"data": [bulk.details(job, label)]})
+        if job.state(self.sim.clock.now()) != "COMPLETED":
+            raise ApiError(400, "RESOURCE_NOT_FOUND", "The result of the job is not available "
+                           "yet: the job is not completed.", {"resource": "result"})
+        path, size = bulk.result_file(job)
+        # OAS: Download Result answers `application/x-download`.
+        return Response(200, FileBody(path, size), {
+            "Content-Type": "application/x-download",
+            "Content-Disposition": f'attachment; filename="{job.id}.zip"'})

@@ -1,0 +1,114 @@
+"""The settings and users endpoints: modules, fields, layouts, org, roles, profiles, users."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from . import system_modules
+from .api_types import (
+    ApiError,
+    Response,
+    invalid,
+)
+from .directory import (
+    USER_TYPES,
+    build_profiles,
+    build_roles,
+    user_matches,
+    user_type_served,
+)
+from .field_usage import listed_fields
+from .oauth import AccessToken
+from .records import parse_iso
+
+if TYPE_CHECKING:
+    pass
+
+
+class SettingsApi:
+    """The settings and users endpoints: modules, fields, layouts, org, roles, profiles, users."""
+
+    # ------------------------------------------------------------ settings
+    def _settings(self, version: float, rest: list[str], params: dict[str, str],
+                  token: AccessToken) -> Response:
+        org = self.sim.org
+        if rest and rest[0] == "modules":
+            self._require_scope(token, {"zohocrm.settings.all", "zohocrm.settings.modules.read",
+                                        "zohocrm.settings.modules.all"})
+            if len(rest) == 1:
+                listed = [s.module_meta(version) for s in org.specs]
+                if self.sim.config["unservable_modules"]:
+                    listed += system_modules.listed(version)
+                return Response(200, {"modules": listed})
+            md = org.module(rest[1])
+            if md is None or len(rest) > 2:
+                raise ApiError(400, "INVALID_MODULE", "The module name given seems to be invalid")
+            return Response(200, {"modules": [md.spec.module_meta(version)]})
+        if rest == ["fields"]:
+            self._require_scope(token, {"zohocrm.settings.all", "zohocrm.settings.fields.read",
+                                        "zohocrm.settings.fields.all"})
+            name = params.get("module")
+            if not name:
+                raise ApiError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter "
+                               "is missing", {"param_name": "module"})
+            md = org.module(name)
+            if md is None and self._unservable(name):
+                return Response(200, {"fields": [f.meta for f in system_modules.fields(name)]})
+            if md is None:
+                raise ApiError(400, "INVALID_MODULE", "The module name given seems to be invalid")
+            if not md.spec.module_meta(version)["api_supported"]:
+                raise ApiError(400, "INVALID_MODULE", "The given module is not supported in API")
+            self._permission(md.spec)
+            with org.lock:
+                fields = listed_fields(md.fields, version, params.get("type"))
+            return Response(200, {"fields": fields})
+        if rest and rest[0] in ("roles", "profiles") and len(rest) <= 2:
+            kind = rest[0]
+            self._require_scope(token, {"zohocrm.settings.all", f"zohocrm.settings.{kind}.read",
+                                        f"zohocrm.settings.{kind}.all"})
+            items = build_roles(version) if kind == "roles" else build_profiles()
+            if len(rest) == 2:  # GET settings/roles/{id}, settings/profiles/{id}
+                items = [i for i in items if i["id"] == rest[1]]
+                if not items:
+                    return Response(204)
+            return Response(200, {kind: items})
+        raise ApiError(404, "INVALID_URL_PATTERN",
+                       "Please check if the URL trying to access is a correct one")
+
+    # ------------------------------------------------------------ users
+    def _users(self, version: float, rest: list[str], params: dict[str, str], headers: Any,
+               token: AccessToken) -> Response:
+        """GET /users (type, page, per_page <= 200, ids, If-Modified-Since on Modified_Time)
+        and GET /users/{id}. Users come in id order (assumption)."""
+        self._require_scope(token, {"zohocrm.users.read", "zohocrm.users.all"})
+        org = self.sim.org
+        since = self._since(headers)
+        users = org.user_directory()
+        if len(rest) == 1:
+            if not rest[0].isdigit():
+                raise invalid("user_id")
+            found = [u for u in users if u["id"] == rest[0]]
+            if not found:
+                return Response(204)
+            if since is not None and parse_iso(found[0]["Modified_Time"]) < since:
+                return Response(304)
+            return Response(200, {"users": found})
+        if rest:
+            raise ApiError(404, "INVALID_URL_PATTERN",
+                           "Please check if the URL trying to access is a correct one")
+        kind = params.get("type", "AllUsers")
+        if kind not in USER_TYPES or not user_type_served(self.sim.config, version, kind):
+            raise invalid("type")
+        ids = self._ids(params)
+        page, per_page = self._per_page(params)
+        current = org.directory[org.current_user]["id"]
+        rows = [u for u in users if user_matches(u, kind, current)
+                and (ids is None or int(u["id"]) in ids)
+                and (since is None or parse_iso(u["Modified_Time"]) >= since)]
+        start = (page - 1) * per_page
+        chunk = rows[start:start + per_page]
+        if not chunk:
+            return self._empty(headers)
+        return Response(200, {"users": chunk, "info": {
+            "per_page": per_page, "count": len(chunk), "page": page,
+            "more_records": start + per_page < len(rows)}})
