@@ -271,8 +271,10 @@ class TapZohoCRM(Tap):
             raise ConfigValidationError(msg, errors=[msg])
         schemas = {name: copy.deepcopy(entries[name].schema.to_dict())
                    for name in fixed if name in entries}
+        # The fields and deleted_records streams cover the selected modules; with none
+        # selected (only those streams chosen), every module of the catalog.
         selected_modules = [
             m for m in modules if entries[m.name].metadata.root.selected is not False
-        ]
+        ] or modules
         others = [s for s in self._org_streams(selected_modules, schemas) if s.name in entries]
         return [*modules, *others]

@@ -142,7 +142,10 @@ class DeletedRecordsStream(ZohoStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        module = (context or {})["module"]
+        module = (context or {}).get("module")
+        if module is None:  # no module in the catalog: its partitions are empty
+            self.logger.warning("Stream %s: the catalog holds no module to list", self.name)
+            return
         start = self.get_starting_timestamp(context)
         since = start.replace(microsecond=0).isoformat() if start else None
         try:

@@ -278,6 +278,13 @@ class FieldsMetadataStream(SettingsStream):
         return [{"module": module} for module in self.modules]
 
     @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        if (context or {}).get("module") is None:  # no module in the catalog
+            self.logger.warning("Stream %s: the catalog holds no module to list", self.name)
+            return
+        yield from super().get_records(context)
+
+    @override
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         request = super().get_http_request(page=page)
         request.params.update(field_list_params((page.stream_context or {})["module"],

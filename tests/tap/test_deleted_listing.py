@@ -60,3 +60,19 @@ def test_first_sync_emits_no_markers_for_earlier_deletions(
     second = run_tap(config, catalog=catalog, state=first.last_state)
     markers = {r["id"] for r in second.records("leads") if r.get("_sdc_deleted_at")}
     assert markers == set(gone)
+
+
+def test_deleted_records_and_fields_alone_cover_every_module_of_the_catalog(
+    make_simulator: Callable[..., Simulator],
+) -> None:
+    # A catalog that selects these streams and no module stream.
+    sim = make_simulator(seed=53, sizes={"Leads": 300, "Contacts": 200})
+    config = tap_config(sim, modules=["Leads", "Contacts"], full_rich_text=False)
+    catalog = select_streams(discover(config), {"deleted_records", "fields"})
+    run = run_tap(config, catalog=catalog)
+    listed = {(r["module"], r["id"]) for r in run.records("deleted_records")}
+    want = {(module, d["id"]) for module in ("Leads", "Contacts")
+            for d in sim.deleted_records(module)}
+    assert want and listed == want
+    assert {r["module"] for r in run.records("fields")} == {"Leads", "Contacts"}
+    assert run.streams() == {"deleted_records", "fields"}
