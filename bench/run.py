@@ -269,7 +269,10 @@ EXTRA_TAP_SETTINGS: dict[str, Any] = {}  # --tap-setting KEY=JSON
 
 
 def discover_tap(sim: SimulatorProcess, workdir: Path, modules: list[str], version: str,
-                 env: dict[str, str]) -> tuple[Path, Path]:
+                 env: dict[str, str], every_stream: bool = False) -> tuple[Path, Path]:
+    """The tap's config and catalog: the sized modules selected, or with `every_stream` every
+    stream of the catalog (Meltano's `select: ['*.*']`: org metadata, deleted records and
+    attachments too)."""
     config = write_json(workdir / f"tap-{version}-config.json",
                         tap_config(sim, modules, version))
     proc = subprocess.run([*tap_command(), "--config", str(config), "--discover"],
@@ -281,7 +284,7 @@ def discover_tap(sim: SimulatorProcess, workdir: Path, modules: list[str], versi
     for entry in catalog["streams"]:
         for md in entry["metadata"]:
             if md["breadcrumb"] == []:
-                md["metadata"]["selected"] = entry["tap_stream_id"] in wanted
+                md["metadata"]["selected"] = every_stream or entry["tap_stream_id"] in wanted
     return config, write_json(workdir / f"tap-{version}-catalog.json", catalog)
 
 
@@ -359,7 +362,8 @@ def end_to_end(args: argparse.Namespace, workdir: Path) -> list[Result]:
         for version in ("v8", "v2"):
             if (version == "v8" and "tap" in contenders) or (
                     version == "v2" and {"tap-v2", "sdk"} & set(contenders)):
-                configs[version] = discover_tap(sim, workdir, modules, version, env)
+                configs[version] = discover_tap(sim, workdir, modules, version, env,
+                                                every_stream=args.all_streams)
         for key in contenders:
             if key in ("tap", "tap-v2"):
                 config, catalog = configs["v8" if key == "tap" else "v2"]
@@ -432,12 +436,27 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
     for r in results:
         kinds = ", ".join(f"{n:,} {kind}" for kind, n in r.calls_by_kind.items() if n)
         print(f"API calls of {SHORT[r.key]}: {kinds or 'none'}")
+    print()
+    for r in results:
+        if r.key in ("tap", "tap-v2") and r.api_calls:
+            print(floor_line(r, args.latency_ms))
     for r in results:
         if r.records < r.expected:
             short = ", ".join(f"{m} {r.by_module.get(m, 0):,} of {n:,}"
                               for m, n in r.expected_by_module.items())
             print(f"{SHORT[r.key]} emitted {r.records:,} of {r.expected:,} records ({short}); "
                   f"its records/s counts only what it emitted.")
+
+
+def floor_line(r: Result, latency_ms: float) -> str:
+    """How far a run is from the floor: its API calls at full concurrency, nothing else."""
+    from tap_zohocrm.settings import CONFIG_SCHEMA
+
+    in_flight = int(EXTRA_TAP_SETTINGS.get(
+        "max_concurrency", CONFIG_SCHEMA["properties"]["max_concurrency"]["default"]))
+    floor = r.api_calls * latency_ms / 1000 / in_flight
+    return (f"{SHORT[r.key]}: {r.wall:.1f} s, {r.wall / floor:.2f}x the floor of {floor:.1f} s "
+            f"({r.api_calls:,} API calls x {latency_ms:g} ms / {in_flight} in flight)")
 
 
 def ratio_line(base: Result, r: Result) -> str:
@@ -653,6 +672,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tap-setting", action="append", default=[], metavar="KEY=JSON",
                    help="extra tap-zohocrm setting, e.g. full_rich_text=false")
     p.add_argument("--timeout", type=float, default=3600, help="per contender, seconds")
+    p.add_argument("--all-streams", action="store_true",
+                   help="tap-zohocrm: select every stream, as Meltano's select '*.*' (org "
+                   "metadata, deleted records, attachments), not only the sized modules")
     p.add_argument("--per-record", action="store_true", help="the per-record benchmark")
     p.add_argument("--pipeline", action="store_true",
                    help="tap into target-postgres: record path vs Parquet and JSONL BATCH "

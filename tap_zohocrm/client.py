@@ -51,8 +51,9 @@ class ZohoStream(RecordValues, RecordMessages, StreamBatches, RESTStream[Any]):
     # post_process already emits JSON-native values of the schema's types and drops unknown
     # keys; the SDK's conformance pass would only repeat that, at half the per-record cost.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
-    # Streams that may sync in threads of their own, side by side (parallel_modules).
-    syncs_side_by_side = False
+    # Streams that may sync in threads of their own, side by side (parallel_modules): every
+    # stream that syncs no child stream.
+    syncs_side_by_side = True
 
     def __init__(self, tap: Tap, run: ZohoRun, **kwargs: Any) -> None:
         super().__init__(tap=tap, **kwargs)
@@ -232,6 +233,12 @@ class ZohoStream(RecordValues, RecordMessages, StreamBatches, RESTStream[Any]):
                                 context: Context | None = None) -> None:
         with self.run.state_lock:
             super()._increment_stream_state(latest_record, context=context)
+
+    @override
+    def get_context_state(self, context: Context | None) -> dict:
+        # Creates a partition's entry on first use: not while another thread copies the state.
+        with self.run.state_lock:
+            return super().get_context_state(context)
 
     @override
     def _write_state_message(self) -> None:

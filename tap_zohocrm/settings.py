@@ -141,9 +141,10 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "parallel_modules", th.IntegerType, default=4, title="Parallel modules",
-        description="Module streams synced at the same time, their records interleaved in "
-        "the output; API calls stay within max_concurrency. 1 syncs one module after "
-        "another (the next ones are still read ahead).",
+        description="Streams synced at the same time (modules, org metadata, deleted "
+        "records), their records interleaved in the output; API calls stay within "
+        "max_concurrency. Modules whose attachments are read sync one after another. 1 syncs "
+        "one stream after another (the next modules are still read ahead).",
     ),
     th.Property(
         "max_api_credits", th.IntegerType, title="Max API credits",

@@ -101,9 +101,10 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, NotesPaging, ZohoStream)
 
     @property
     def syncs_side_by_side(self) -> bool:  # type: ignore[override]
-        """A module stream with no selected child may sync in its own thread."""
-        return not any(child.selected or child.has_selected_descendents
-                       for child in self.child_streams)
+        """A module stream may sync in its own thread unless it syncs a child: one
+        attachments stream serves every parent, so its parents sync one after another."""
+        return not (self.reads_attachments and any(
+            child.selected or child.has_selected_descendents for child in self.child_streams))
 
     @property
     @override

@@ -1,10 +1,10 @@
 """Module streams synced side by side (`parallel_modules`), their records interleaved.
 
 The SDK syncs streams one after another. With `parallel_modules` above 1, the streams that may
-(`syncs_side_by_side`: module streams without selected child streams) each sync in a thread of
-their own; the other streams (org metadata, deleted records, modules with attachments: one
-attachments stream serves every parent) then sync one after another as usual. Every API call
-still passes the process-wide `max_concurrency` gate.
+(`syncs_side_by_side`: every stream that syncs no child stream: module streams, org metadata,
+deleted records) sync side by side, `parallel_modules` at a time; the modules whose attachments
+are read (one attachments stream serves every parent) then sync one after another. Every API
+call still passes the process-wide `max_concurrency` gate.
 
 Singer allows one stream's records to interleave with another's. STATE stays correct because a
 stream writes each record before it moves its bookmark, and every change to the tap's state, and
