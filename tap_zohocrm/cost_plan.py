@@ -88,7 +88,8 @@ def make_plan(streams: list[Stream], run: ZohoRun, metadata_reader: MetadataRead
         else:
             calls = module_calls(expected, int(run.config["per_page"]), groups)
             credits = calls
-        if stream.counts_records:  # the sync's count call (progress)
+        if stream.counts_records and expected > int(run.config["per_page"]):
+            # The sync's count call (progress), made when there is more than one page.
             calls += 1
             credits += 1
         if stream.emit_deletes:

@@ -27,4 +27,6 @@ class MetadataReader(ZohoStream):
         if not isinstance(body, list):
             msg = f"Unexpected answer from {path}: no '{key}' list"
             raise ValueError(msg)
+        if not params:
+            self.run.settings_lists[path] = body
         return body

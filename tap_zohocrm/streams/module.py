@@ -192,8 +192,16 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, NotesPaging, ZohoStream)
         self._expected = 0 if empty else int(response_json(response).get("count") or 0)
         return self._expected
 
+    @override
     def expected_total(self) -> int | None:
-        return self.expected_records() if self.counts_records else None
+        # Asked once the first page shows there is more to read (`_count_if_more_pages`): a
+        # run that reads one page or none (an idle scheduled run) spends no call on it.
+        return self._expected
+
+    def _count_if_more_pages(self, paginator: RecordsPaginator) -> None:
+        if (self.counts_records and not paginator.finished
+                and self._report.expected is None):
+            self._report.expected = self.expected_records()
 
     def starting_since(self) -> str | None:
         """If-Modified-Since of the first query: the bookmark, or start_date, the later one.
@@ -303,6 +311,7 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, NotesPaging, ZohoStream)
             if records:
                 yield records
             paginator.advance(response)
+            self._count_if_more_pages(paginator)
 
     def _drop_restart_duplicates(self, records: list[dict[str, Any]]) -> Iterator[dict]:
         """Skip records already read at the Modified_Time a restarted query begins at."""

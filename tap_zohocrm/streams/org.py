@@ -232,6 +232,15 @@ class ModulesMetadataStream(SettingsStream):
         th.Property("modified_time", th.DateTimeType),
     )
 
+    @override
+    def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        # A run from a catalog has read settings/modules already, for the catalog's modules.
+        read = self.run.settings_lists.get(self.path)
+        if read is None:
+            yield from super().request_records(context)
+            return
+        yield from (dict(record) for record in read)
+
 
 class FieldsMetadataStream(SettingsStream):
     """settings/fields of every discovered module: labels, types, picklist values."""

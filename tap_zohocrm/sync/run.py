@@ -32,6 +32,9 @@ class ZohoRun:
         self.stopped_reason: str | None = None  # set when a credit budget stopped the run
         # Held for every change to the tap's state and every STATE message (parallel modules).
         self.state_lock = threading.RLock()
+        # Settings lists (no parameters) read this run, by path: settings/modules, read for
+        # the catalog's modules, is not asked for again by the modules stream.
+        self.settings_lists: dict[str, list[dict[str, Any]]] = {}
         self._build_lock = threading.Lock()
 
     # -- the API ---------------------------------------------------------------------------
