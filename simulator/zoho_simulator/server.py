@@ -253,6 +253,10 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         return
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header on the org's clock, as Zoho's matches its own record times.
+        return super().date_time_string(self.sim.clock.now() if timestamp is None else timestamp)
+
     def _dispatch(self, method: str) -> None:
         split = urlsplit(self.path)
         query = parse_qs(split.query, keep_blank_values=True)

@@ -31,6 +31,7 @@ from tap_zohocrm.streams.module_rules import (
 )
 from tap_zohocrm.streams.notes import NotesPaging
 from tap_zohocrm.streams.rich_text import RichText
+from tap_zohocrm.streams.settled_bookmark import SettledBookmark
 
 MARKER_CLOCK_MARGIN = timedelta(minutes=5)
 
@@ -42,7 +43,8 @@ if TYPE_CHECKING:
     from tap_zohocrm.sync.run import ZohoRun
 
 
-class ModuleStream(BulkBackfill, FieldGroups, RichText, NotesPaging, ZohoStream):
+class ModuleStream(BulkBackfill, FieldGroups, RichText, NotesPaging, SettledBookmark,
+                   ZohoStream):
     """Records of one Zoho module (Leads, Deals, a custom module, ...)."""
 
     primary_keys = ("id",)
@@ -173,6 +175,7 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, NotesPaging, ZohoStream)
                     yield from records
                 finally:
                     self._bulk_rows = False
+            self._keep_read_time()
         finally:
             feed.close()
 
@@ -202,25 +205,6 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, NotesPaging, ZohoStream)
         if (self.counts_records and not paginator.finished
                 and self._report.expected is None):
             self._report.expected = self.expected_records()
-
-    def starting_since(self) -> str | None:
-        """If-Modified-Since of the first query: the bookmark, or start_date, the later one.
-
-        Computed from the state directly (not the SDK's starting value, which is written only
-        when this stream's sync begins) because the read may start ahead of that.
-        """
-        if not self.replication_key:
-            return None
-        candidates = []
-        bookmark = self.stream_state.get("replication_key_value")
-        if bookmark:
-            candidates.append(datetime.fromisoformat(str(bookmark).replace("Z", "+00:00")))
-        if self.config.get("start_date"):
-            start = datetime.fromisoformat(str(self.config["start_date"]).replace("Z", "+00:00"))
-            candidates.append(start if start.tzinfo else start.replace(tzinfo=UTC))
-        if not candidates:
-            return None
-        return max(candidates).replace(microsecond=0).isoformat()
 
     def produce_pages(self, feed: PageFeed) -> None:
         """Producer thread: walk the page chain, queue each page's completion in order."""
@@ -304,6 +288,7 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, NotesPaging, ZohoStream)
             response = request(prepared, None)
             raw = list(ZohoStream.parse_response(self, response))
             if not raw and not paginator.continue_if_empty(response):
+                self._read_to_end(response)
                 return
             if self.api_name == NOTES:
                 self._check_since_honoured(raw)
@@ -312,6 +297,8 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, NotesPaging, ZohoStream)
                 yield records
             paginator.advance(response)
             self._count_if_more_pages(paginator)
+            if paginator.finished:
+                self._read_to_end(response)
 
     def _drop_restart_duplicates(self, records: list[dict[str, Any]]) -> Iterator[dict]:
         """Skip records already read at the Modified_Time a restarted query begins at."""

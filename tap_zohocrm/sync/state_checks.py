@@ -18,10 +18,14 @@ LOGGER = logging.getLogger("tap-zohocrm.state")
 
 # Where a Bulk Read export cut off by a failed run goes on from (streams.BULK_EXPORT_KEY).
 BULK_EXPORT_KEY = "bulk_read_export"
+# Zoho's time (its Date header) of the last answer of a sync that read its module to the end
+# (streams/settled_bookmark.py).
+BOOKMARK_READ_AT = "bookmark_read_at"
 # Keys the SDK writes in a stream's state, and the tap's own.
 _KNOWN_KEYS = frozenset({
     "replication_key", "replication_key_value", "replication_key_signpost",
     "starting_replication_value", "progress_markers", "partitions", "context", BULK_EXPORT_KEY,
+    BOOKMARK_READ_AT,
 })
 _FIX = (
     "Fix the bookmark or drop it (e.g. `meltano state clear <state id>`) to re-read the stream "
@@ -65,6 +69,8 @@ def validate_state(state: Any) -> None:
             _check_value(stream, partition.get("replication_key_value"))
         if BULK_EXPORT_KEY in bookmark:
             _check_export(stream, bookmark[BULK_EXPORT_KEY])
+        if BOOKMARK_READ_AT in bookmark:
+            _check_value(stream, bookmark[BOOKMARK_READ_AT], BOOKMARK_READ_AT)
 
 
 def _check_export(stream: str, export: Any) -> None:
@@ -86,7 +92,7 @@ def _check_export(stream: str, export: Any) -> None:
         raise InvalidStateError(msg)
 
 
-def _check_value(stream: str, value: Any) -> None:
+def _check_value(stream: str, value: Any, key: str = "replication_key_value") -> None:
     if value is None:
         return
     try:
@@ -95,7 +101,7 @@ def _check_value(stream: str, value: Any) -> None:
         parsed = None
     if parsed is None or parsed.tzinfo is None:
         msg = (
-            f"State bookmark for '{stream}' has replication_key_value {value!r}, which is not an "
+            f"State bookmark for '{stream}' has {key} {value!r}, which is not an "
             f"ISO-8601 datetime with a UTC offset. {_FIX}"
         )
         raise InvalidStateError(msg)

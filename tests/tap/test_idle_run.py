@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 
-from tests.helpers import discover, run_tap, select_streams, tap_config
+from tests.helpers import discover, run_tap, select_streams, tap_config, utc
 
 MODULES = {"Leads": 900, "Contacts": 120, "Accounts": 150}
 
@@ -36,3 +37,45 @@ def test_idle_run_asks_no_record_count_and_reads_settings_modules_once(make_simu
     assert calls["/settings/modules"] == 1  # the catalog's modules and the modules stream
     assert {r["api_name"] for r in second.records("modules")} == {
         r["api_name"] for r in first.records("modules")}
+
+
+def _leads_calls(sim, since: int) -> list[dict]:
+    return [r for r in sim.requests()[since:] if r["path"].endswith("/crm/v8/Leads")]
+
+
+def test_idle_run_reads_one_empty_page_per_module(make_simulator) -> None:
+    sim = make_simulator(seed=82, sizes={"Leads": 700})
+    config = tap_config(sim, modules=["Leads"], full_rich_text=False)
+    catalog = select_streams(discover(config), {"leads"})
+    first = run_tap(config, catalog=catalog)
+    assert len(first.records("leads")) == 700
+    # The last sync read the bookmark's second long after it was over: the next one starts a
+    # second later, gets nothing, and makes no field-group call for records read already.
+    start = len(sim.requests())
+    second = run_tap(config, catalog=catalog, state=first.last_state)
+    assert second.records("leads") == []
+    assert len(_leads_calls(sim, start)) == 1
+    assert second.last_state["bookmarks"]["leads"]["replication_key_value"] == \
+        first.last_state["bookmarks"]["leads"]["replication_key_value"]
+
+
+def test_a_save_in_the_bookmarks_second_after_the_read_is_not_missed(make_simulator) -> None:
+    sim = make_simulator(seed=83, sizes={"Leads": 300})
+    config = tap_config(sim, modules=["Leads"], full_rich_text=False)
+    catalog = select_streams(discover(config), {"leads"})
+    ids = [r["id"] for r in sim.records("Leads")]
+    saved = sim.update_record("Leads", ids[0], {"Last_Name": "Read in its second"})
+    first = run_tap(config, catalog=catalog)
+    bookmark = first.last_state["bookmarks"]["leads"]["replication_key_value"]
+    assert bookmark == utc(saved["Modified_Time"])
+
+    # Another record saved in that same second, after the sync read it (the clock set back
+    # into that second), then a later run, past any settling time.
+    second_start = datetime.fromisoformat(bookmark).timestamp()
+    sim.advance_clock(second_start + 0.5 - sim.clock.now())
+    late = sim.update_record("Leads", ids[1], {"Last_Name": "Saved after the read"})
+    assert utc(late["Modified_Time"]) == bookmark
+    sim.advance_clock(600)
+    second = run_tap(config, catalog=catalog, state=first.last_state)
+    assert {r["id"]: r["Last_Name"] for r in second.records("leads")}.get(ids[1]) == \
+        "Saved after the read"
