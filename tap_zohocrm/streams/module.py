@@ -18,6 +18,7 @@ from tap_zohocrm.pagination import RecordsPage, RecordsPaginator
 from tap_zohocrm.responses import is_refusal, response_json
 from tap_zohocrm.schema.values import utc_or_none
 from tap_zohocrm.streams.bulk_backfill import BulkBackfill, BulkDone, BulkRows
+from tap_zohocrm.streams.computed_refresh import ComputedRefresh
 from tap_zohocrm.streams.deleted import DELETED_AT, delete_markers, install_marker_log_filter
 from tap_zohocrm.streams.field_groups import FieldGroups
 from tap_zohocrm.streams.module_rules import (
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from tap_zohocrm.sync.run import ZohoRun
 
 
-class ModuleStream(BulkBackfill, FieldGroups, RichText, NotesPaging, ZohoStream):
+class ModuleStream(ComputedRefresh, BulkBackfill, FieldGroups, RichText, NotesPaging, ZohoStream):
     """Records of one Zoho module (Leads, Deals, a custom module, ...)."""
 
     primary_keys = ("id",)
@@ -154,6 +155,7 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, NotesPaging, ZohoStream)
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        self._announce_refresh()
         feed = self.run.feed_for(self)
         try:
             for page in feed:
@@ -172,6 +174,7 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, NotesPaging, ZohoStream)
                     yield from records
                 finally:
                     self._bulk_rows = False
+            self._record_full_read()
         finally:
             feed.close()
 
@@ -194,8 +197,10 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, NotesPaging, ZohoStream)
     def expected_total(self) -> int | None:
         return self.expected_records() if self.counts_records else None
 
-    def starting_since(self) -> str | None:
+    def starting_since(self, *, incremental: bool = False) -> str | None:
         """If-Modified-Since of the first query: the bookmark, or start_date, the later one.
+        A refresh of computed values reads from start_date, as a first sync does (unless
+        `incremental`: the delete markers of a refresh go on from the bookmark).
 
         Computed from the state directly (not the SDK's starting value, which is written only
         when this stream's sync begins) because the read may start ahead of that.
@@ -203,9 +208,9 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, NotesPaging, ZohoStream)
         if not self.replication_key:
             return None
         candidates = []
-        bookmark = self.stream_state.get("replication_key_value")
-        if bookmark:
-            candidates.append(datetime.fromisoformat(str(bookmark).replace("Z", "+00:00")))
+        value = self.stream_state.get("replication_key_value")
+        if value and (incremental or not self.refreshing):
+            candidates.append(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
         if self.config.get("start_date"):
             start = datetime.fromisoformat(str(self.config["start_date"]).replace("Z", "+00:00"))
             candidates.append(start if start.tzinfo else start.replace(tzinfo=UTC))
@@ -225,7 +230,7 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, NotesPaging, ZohoStream)
         first_sync = not self.stream_state.get("replication_key_value")
         markers_since = (
             (datetime.now(UTC) - MARKER_CLOCK_MARGIN).replace(microsecond=0).isoformat()
-            if first_sync else since)
+            if first_sync else self.starting_since(incremental=True))
         start = RecordsPage(modified_since=since)
         self._last_modified = None
         self._ids_at_last_modified = set()

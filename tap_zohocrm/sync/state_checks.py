@@ -18,10 +18,16 @@ LOGGER = logging.getLogger("tap-zohocrm.state")
 
 # Where a Bulk Read export cut off by a failed run goes on from (streams.BULK_EXPORT_KEY).
 BULK_EXPORT_KEY = "bulk_read_export"
+# When a module stream was last read in full (UTC, ISO 8601): the computed-values refresh
+# (computed_refresh_days) reads it in full again once this is old enough. A stream with a
+# bookmark but without this key (a state from before the key) is due at once: nobody knows
+# how stale its formula, rollup and lookup values are.
+LAST_FULL_READ_KEY = "last_full_read"
 # Keys the SDK writes in a stream's state, and the tap's own.
 _KNOWN_KEYS = frozenset({
     "replication_key", "replication_key_value", "replication_key_signpost",
     "starting_replication_value", "progress_markers", "partitions", "context", BULK_EXPORT_KEY,
+    LAST_FULL_READ_KEY,
 })
 _FIX = (
     "Fix the bookmark or drop it (e.g. `meltano state clear <state id>`) to re-read the stream "
@@ -65,6 +71,22 @@ def validate_state(state: Any) -> None:
             _check_value(stream, partition.get("replication_key_value"))
         if BULK_EXPORT_KEY in bookmark:
             _check_export(stream, bookmark[BULK_EXPORT_KEY])
+        if LAST_FULL_READ_KEY in bookmark:
+            _check_full_read(stream, bookmark[LAST_FULL_READ_KEY])
+
+
+def _check_full_read(stream: str, value: Any) -> None:
+    try:
+        ok = datetime.fromisoformat(str(value)).tzinfo is not None and isinstance(value, str)
+    except ValueError:
+        ok = False
+    if not ok:
+        msg = (
+            f"State bookmark for '{stream}' has {LAST_FULL_READ_KEY} {value!r}, which is not "
+            f"an ISO-8601 datetime with a UTC offset. Drop that key: the stream is then read in "
+            f"full again at its next run (computed_refresh_days)."
+        )
+        raise InvalidStateError(msg)
 
 
 def _check_export(stream: str, export: Any) -> None:
