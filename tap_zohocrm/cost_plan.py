@@ -103,7 +103,8 @@ def make_plan(streams: list[Stream], run: ZohoRun, metadata_reader: MetadataRead
         if attachments is not None and stream.reads_attachments:
             calls += expected
             credits += expected
-            note += f" + {expected} attachment calls"
+            # A refresh reads the attachments of records changed since the bookmark only.
+            note += f" + {'up to ' if stream.refreshing else ''}{expected} attachment calls"
         if stream.refreshing:
             note = f"computed-values refresh: read in full {note}"
         rows.append({"stream": stream.name, "records": expected, "calls": calls,

@@ -114,14 +114,19 @@ class ComputedRefresh:
             self._export_progress(lambda state: state.update({LAST_FULL_READ_KEY: full.at}),
                                   out=not self._writes_batches)
 
+    def read_before(self, record: dict[str, Any]) -> bool:
+        """Whether a refresh's record is one an earlier run read (not past the bookmark)."""
+        full = self.full_read
+        if full is None or not full.bookmark:
+            return False
+        modified = utc_or_none(record.get(REPLICATION_KEY))
+        return modified is None or _parse(modified) <= _parse(full.bookmark)
+
     @override
     def _increment_stream_state(self, latest_record: dict[str, Any], *,
                                 context: Context | None = None) -> None:
         # A refresh reads records from the oldest on: the bookmark stays where it was until
         # the read passes it, so a run cut off mid-refresh loses nothing it had.
-        full = self.full_read
-        if full is not None and full.bookmark:
-            modified = utc_or_none(latest_record.get(REPLICATION_KEY))
-            if modified is None or _parse(modified) <= _parse(full.bookmark):
-                return
+        if self.read_before(latest_record):
+            return
         super()._increment_stream_state(latest_record, context=context)  # type: ignore[misc]

@@ -275,8 +275,11 @@ class ModuleStream(ComputedRefresh, BulkBackfill, FieldGroups, RichText, NotesPa
     def generate_child_contexts(
         self, record: dict, context: Context | None
     ) -> Iterator[dict[str, Any]]:
-        # Attachments only for the modules asked for, and not for delete markers.
-        if self.reads_attachments and not record.get(DELETED_AT):
+        # Attachments only for the modules asked for, and not for delete markers. A refresh
+        # reads them only for records changed since the bookmark: adding an attachment moves
+        # its record's Modified_Time, so the others' attachments were read before.
+        if (self.reads_attachments and not record.get(DELETED_AT)
+                and not self.read_before(record)):
             yield {"module": self.api_name, "record_id": record["id"]}
 
     def _primary_pages(self, start: RecordsPage) -> Iterator[list[dict[str, Any]]]:

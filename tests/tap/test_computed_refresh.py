@@ -218,3 +218,22 @@ def test_refresh_through_bulk_read_only_when_the_export_is_whole(
         assert all(new[i]["Owner"] == api[i]["Owner"] for i in api)
     before = first.last_state["bookmarks"]["leads"]["replication_key_value"]
     assert all(value >= before for value in _bookmarks(refresh, "leads"))
+
+
+def test_a_refresh_reads_attachments_of_changed_records_only(
+        make_simulator: Callable[..., Simulator]) -> None:
+    """Adding an attachment moves its record's Modified_Time: the others' were read before."""
+    sim = make_simulator(seed=9, sizes={"Leads": 150})
+    config = tap_config(sim, modules=["Leads"], attachment_modules=["Leads"],
+                        progress_interval_seconds=0)
+    catalog = select_streams(discover(config), {"leads", "attachments"})
+    first = run_tap(config, catalog=catalog)
+    leads = sim.records("Leads")
+    sim.advance_clock(5)
+    edited = {sim.update_record("Leads", leads[i]["id"])["id"] for i in (3, 40)}
+    sim.reset_stats()
+    refresh = run_tap(config, catalog=catalog, state=_aged(first.last_state, days=8))
+    assert len(refresh.records("leads")) == 150
+    reads = {r["path"].split("/")[-2] for r in sim.requests()
+             if r["path"].endswith("/Attachments")}
+    assert reads == edited
