@@ -104,9 +104,13 @@ def make_plan(streams: list[Stream], run: ZohoRun, metadata_reader: MetadataRead
         if attachments is not None and stream.reads_attachments:
             calls += expected
             credits += expected
-            note += f" + {expected} attachment calls"
+            # A refresh reads the attachments of records changed since the bookmark only.
+            note += f" + {'up to ' if stream.refreshing else ''}{expected} attachment calls"
+        if stream.refreshing:
+            note = f"computed-values refresh: read in full {note}"
         rows.append({"stream": stream.name, "records": expected, "calls": calls,
-                     "credits": credits, "note": note.strip()})
+                     "credits": credits, "note": note.strip(),
+                     "computed_refresh": stream.refreshing})
     for stream in streams:
         if isinstance(stream, ModuleStream | AttachmentsStream):
             continue
@@ -123,12 +127,20 @@ def make_plan(streams: list[Stream], run: ZohoRun, metadata_reader: MetadataRead
     allowance = daily_allowance(org[0]) if org else None
     remaining = run.limits.credits_remaining
     total_credits = sum(r["credits"] for r in rows)
+    refreshed = [r for r in rows if r.get("computed_refresh")]
     return {
         "streams": rows,
         "records": sum(r["records"] or 0 for r in rows),
         "api_calls": sum(r["calls"] for r in rows),
         "credits": total_credits,
         "token_requests": 1,
+        # Streams read in full again this run (computed_refresh_days), included above.
+        "computed_refresh": {
+            "streams": [r["stream"] for r in refreshed],
+            "records": sum(r["records"] for r in refreshed),
+            "calls": sum(r["calls"] for r in refreshed),
+            "credits": sum(r["credits"] for r in refreshed),
+        },
         "daily_credit_allowance": allowance,
         "credits_remaining_today": remaining,
         "share_of_allowance": round(total_credits / allowance, 4) if allowance else None,
@@ -142,6 +154,14 @@ def format_plan(plan: dict[str, Any]) -> str:
         lines.append(f"{row['stream']:<24}{records:>10}{row['calls']:>11}{row['credits']:>9}"
                      f"  {row.get('note', '')}".rstrip())
     lines.append(f"{'total':<24}{plan['records']:>10}{plan['api_calls']:>11}{plan['credits']:>9}")
+    refresh = plan["computed_refresh"]
+    if refresh["streams"]:
+        lines.append(
+            f"Computed-values refresh (formula, rollup summary and lookup values change without "
+            f"Modified_Time; computed_refresh_days): {', '.join(refresh['streams'])} read in "
+            f"full: {refresh['records']} records, {refresh['calls']} calls, "
+            f"{refresh['credits']} credits (included above)."
+        )
     if plan["daily_credit_allowance"]:
         lines.append(
             f"Daily API credit allowance (edition and licenses): {plan['daily_credit_allowance']}"

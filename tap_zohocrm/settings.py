@@ -103,6 +103,12 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "more records than this (e.g. 50000). Default: REST only.",
     ),
     th.Property(
+        "computed_refresh_days", th.NumberType, default=7, title="Computed values refresh",
+        description="Days after which a module with formula, rollup summary, lookup or owner "
+        "fields is read in full again (Zoho changes their values without Modified_Time); 0 "
+        "turns it off. Costs one full read of the module per interval.",
+    ),
+    th.Property(
         "progress_interval_seconds", th.NumberType, default=30, title="Progress interval",
         description="Seconds between progress lines per stream (records, total from Zoho's "
         "count, rate, ETA); 0 turns them and their count calls off.",
@@ -225,6 +231,11 @@ def check_settings(config: dict[str, Any]) -> list[str]:
         value = config.get(key)
         if value is not None and (not isinstance(value, int) or value < least):
             errors.append(f"`{key}` must be an integer of at least {least}, got {value!r}")
+    refresh = config.get("computed_refresh_days")
+    if refresh is not None and (isinstance(refresh, bool) or not isinstance(refresh, int | float)
+                                or refresh < 0):
+        errors.append(f"`computed_refresh_days` must be a number of days, 0 or more (0 turns "
+                      f"the refresh off), got {refresh!r}")
     modules = config.get("modules")
     if modules is not None and (
         not isinstance(modules, list) or not all(isinstance(m, str) and m for m in modules)

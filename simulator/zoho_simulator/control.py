@@ -53,6 +53,8 @@ class Control:
             return Response(200, {"done": sim.stop_churn()})
         if route == ("POST", "crowd_second", 2):
             return Response(200, {"second": sim.crowd_second(parts[1], **data)})
+        if route == ("POST", "computed_values", 1):
+            return Response(200, sim.change_computed_values(**data))
         if route == ("GET", "deleted", 2):
             return Response(200, {"data": sim.deleted_records(parts[1])})
         if route == ("GET", "attachments", 2):

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .changes import OrgChanges
+from .computed import OrgComputed
 from .directory import build_users, user_id
 from .fields import (
     ACTIVITY_FIELDS,
@@ -28,7 +29,7 @@ from .seeding import OrgSeeding
 from .values import OrgValues
 
 
-class Org(OrgChanges, OrgValues, OrgSeeding):
+class Org(OrgChanges, OrgValues, OrgSeeding, OrgComputed):
     """All org data. Every public method takes `self.lock`; readers get immutable snapshots."""
 
     def __init__(self, seed: int, sizes: dict[str, int] | None, clock: Clock) -> None:

@@ -164,6 +164,12 @@ class Simulator:
         """Give `count` records of a module one Modified_Time second (returned)."""
         return crowd_second(self.org, module, count)
 
+    def change_computed_values(self, seed: int = 0, renamed_records: int = 2,
+                               renamed_users: int = 1) -> dict[str, Any]:
+        """Recompute formula and rollup values, rename looked-up records and users, without
+        moving the Modified_Time of the records that show them (answers what changed)."""
+        return self.org.change_computed_values(seed, renamed_records, renamed_users)
+
     def purge_recycle_bin(self, module: str) -> int:
         """Empty a module's recycle bin: its entries turn `permanent` (deleted_time = now).
         Returns how many entries changed."""

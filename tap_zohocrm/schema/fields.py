@@ -118,6 +118,14 @@ RETURN_TYPE_SCHEMAS: dict[str, dict[str, Any]] = {
     "boolean": BOOLEAN,
 }
 
+# Marks formula and rollup summary properties (as `contentMediaType` marks rich text), so a sync
+# run from a catalog knows them: Zoho changes their values without moving Modified_Time. A
+# description is one of the schema keys a Singer catalog keeps.
+COMPUTED_DESCRIPTIONS = {
+    "formula": "Zoho formula field: recomputed without changing Modified_Time.",
+    "rollup_summary": "Zoho rollup summary field: recomputed without changing Modified_Time.",
+}
+
 JSON_TYPE_SCHEMAS: dict[str, dict[str, Any]] = {
     "string": STRING,
     "integer": INTEGER,
@@ -172,7 +180,8 @@ def field_schema(field: dict[str, Any]) -> dict[str, Any] | None:
         details = field.get(data_type) or {}
         return_type = details.get("return_type") if isinstance(details, dict) else None
         if return_type in RETURN_TYPE_SCHEMAS:
-            return dict(RETURN_TYPE_SCHEMAS[return_type])
+            return {**RETURN_TYPE_SCHEMAS[return_type],
+                    "description": COMPUTED_DESCRIPTIONS[data_type]}
     elif data_type in DATA_TYPE_SCHEMAS:
         textarea = field.get("textarea")
         if isinstance(textarea, dict) and textarea.get("type") == "rich_text":
@@ -208,6 +217,18 @@ def module_schema(fields: Iterable[dict[str, Any]]) -> dict[str, Any]:
         properties.setdefault(name, dict(schema))
     properties[MISMATCH_PROPERTY] = dict(MISMATCH_SCHEMA)
     return {"type": "object", "properties": properties, "required": ["id"]}
+
+
+def is_computed(prop: dict[str, Any]) -> bool:
+    """Whether a property holds a formula or rollup summary value."""
+    return prop.get("description") in COMPUTED_DESCRIPTIONS.values()
+
+
+def is_lookup(prop: dict[str, Any]) -> bool:
+    """Whether a property holds a lookup or owner object, whose `name` Zoho shows as the looked
+    up record or user is named now."""
+    types = prop.get("type") or []
+    return "object" in types and {"id", "name"} <= set(prop.get("properties") or {})
 
 
 def requestable_fields(schema: dict[str, Any]) -> list[str]:

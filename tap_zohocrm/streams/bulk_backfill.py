@@ -14,11 +14,13 @@ from typing_extensions import override
 
 from tap_zohocrm.bulk_read.jobs import BulkRead, PageDone
 from tap_zohocrm.schema.fields import requestable_fields
+from tap_zohocrm.schema.property_kinds import property_kind
 from tap_zohocrm.schema.values import utc_or_none
 from tap_zohocrm.streams.module_rules import REPLICATION_KEY, bulk_readable
 from tap_zohocrm.sync.state_checks import BULK_EXPORT_KEY
 
 if TYPE_CHECKING:
+    from singer_sdk.helpers._catalog import SelectionMask
     from singer_sdk.helpers.types import Context
 
     from tap_zohocrm.sync.read_ahead import PageFeed
@@ -54,6 +56,10 @@ class BulkBackfill:
     _expected: int | None
 
     if TYPE_CHECKING:  # provided by the stream this is mixed into
+        schema: dict[str, Any]
+        mask: SelectionMask
+        refreshing: bool
+
         def field_groups(self) -> list[list[str]]: ...
         def expected_records(self) -> int: ...
         def get_batch_config(self, config: Any) -> BatchConfig | None: ...
@@ -98,16 +104,34 @@ class BulkBackfill:
 
     def uses_bulk_read(self) -> bool:
         """Backfill through Bulk Read: no bookmark yet and more records than the threshold,
-        or an export a failed run left unfinished (finished whatever the count is now)."""
+        or an export a failed run left unfinished (finished whatever the count is now). A
+        refresh of computed values goes through Bulk Read only where the export carries every
+        selected property as REST does (export_is_whole)."""
         threshold = self.config.get("bulk_read_threshold")
         if threshold is None or not self.replication_key:
             return False
-        if self.stream_state.get("replication_key_value"):
-            return False
         if not bulk_readable(self.api_name, self.generated_type):
             return False
-        return bool(self.stream_state.get(BULK_EXPORT_KEY)) or (
-            self.expected_records() > int(threshold))
+        if self.stream_state.get(BULK_EXPORT_KEY):
+            return True
+        if self.stream_state.get("replication_key_value") and not (
+                self.refreshing and self.export_is_whole()):
+            return False
+        return self.expected_records() > int(threshold)
+
+    def export_is_whole(self) -> bool:
+        """Whether an export carries every selected property whole. It holds a lookup's id
+        only (no name), tag names only, no file or image uploads and no `$` keys: a row
+        without them would null those columns of a record the warehouse has whole."""
+        for name, prop in self.schema["properties"].items():
+            if name == "id" or name.startswith("_") or not self.mask.get(
+                    ("properties", name), True):
+                continue
+            kind = property_kind(prop)
+            if name.startswith("$") or kind is None or kind == "object" or (
+                    kind == "array" and property_kind(prop.get("items") or {}) != "string"):
+                return False
+        return True
 
     def backfills_to_parquet(self) -> bool:
         """Whether this sync's Bulk Read goes straight to Parquet files (bulk_parquet)."""

@@ -18,6 +18,7 @@ from tap_zohocrm.pagination import RecordsPage, RecordsPaginator
 from tap_zohocrm.responses import is_refusal, response_json
 from tap_zohocrm.schema.values import utc_or_none
 from tap_zohocrm.streams.bulk_backfill import BulkBackfill, BulkDone, BulkRows
+from tap_zohocrm.streams.computed_refresh import ComputedRefresh
 from tap_zohocrm.streams.deleted import DELETED_AT, delete_markers, install_marker_log_filter
 from tap_zohocrm.streams.field_groups import FieldGroups
 from tap_zohocrm.streams.module_rules import (
@@ -43,8 +44,8 @@ if TYPE_CHECKING:
     from tap_zohocrm.sync.run import ZohoRun
 
 
-class ModuleStream(BulkBackfill, FieldGroups, RichText, NotesPaging, SettledBookmark,
-                   ZohoStream):
+class ModuleStream(ComputedRefresh, BulkBackfill, FieldGroups, RichText, NotesPaging,
+                   SettledBookmark, ZohoStream):
     """Records of one Zoho module (Leads, Deals, a custom module, ...)."""
 
     primary_keys = ("id",)
@@ -157,6 +158,7 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, NotesPaging, SettledBook
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        self._announce_refresh()
         feed = self.run.feed_for(self)
         try:
             for page in feed:
@@ -176,6 +178,7 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, NotesPaging, SettledBook
                 finally:
                     self._bulk_rows = False
             self._keep_read_time()
+            self._record_full_read()
         finally:
             feed.close()
 
@@ -218,7 +221,7 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, NotesPaging, SettledBook
         first_sync = not self.stream_state.get("replication_key_value")
         markers_since = (
             (datetime.now(UTC) - MARKER_CLOCK_MARGIN).replace(microsecond=0).isoformat()
-            if first_sync else since)
+            if first_sync else self.starting_since(incremental=True))
         start = RecordsPage(modified_since=since)
         self._last_modified = None
         self._ids_at_last_modified = set()
@@ -263,8 +266,11 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, NotesPaging, SettledBook
     def generate_child_contexts(
         self, record: dict, context: Context | None
     ) -> Iterator[dict[str, Any]]:
-        # Attachments only for the modules asked for, and not for delete markers.
-        if self.reads_attachments and not record.get(DELETED_AT):
+        # Attachments only for the modules asked for, and not for delete markers. A refresh
+        # reads them only for records changed since the bookmark: adding an attachment moves
+        # its record's Modified_Time, so the others' attachments were read before.
+        if (self.reads_attachments and not record.get(DELETED_AT)
+                and not self.read_before(record)):
             yield {"module": self.api_name, "record_id": record["id"]}
 
     def _primary_pages(self, start: RecordsPage) -> Iterator[list[dict[str, Any]]]:

@@ -51,10 +51,14 @@ class SettledBookmark:
     if TYPE_CHECKING:
         @property
         def stream_state(self) -> dict: ...
+        @property
+        def refreshing(self) -> bool: ...
 
-    def starting_since(self) -> str | None:
+    def starting_since(self, *, incremental: bool = False) -> str | None:
         """If-Modified-Since of the first query: the bookmark (one second on if its second was
-        over when the last sync read it), or start_date, the later one.
+        over when the last sync read it), or start_date, the later one. A refresh of computed
+        values reads from start_date, as a first sync does (unless `incremental`: the delete
+        markers of a refresh go on from the bookmark).
 
         Computed from the state directly (not the SDK's starting value, which is written only
         when this stream's sync begins) because the read may start ahead of that, and again
@@ -69,7 +73,8 @@ class SettledBookmark:
         read_at = self._read_at[0]
         candidates = []
         bookmark = state.get("replication_key_value")
-        if bookmark and (start := _parse(bookmark)):  # checked with the input state
+        if (bookmark and (incremental or not self.refreshing)
+                and (start := _parse(bookmark))):  # checked with the input state
             if read_at is not None and read_at - start.replace(microsecond=0) >= SETTLED_AFTER:
                 start = start.replace(microsecond=0) + timedelta(seconds=1)
             candidates.append(start)

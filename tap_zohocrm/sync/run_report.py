@@ -36,6 +36,9 @@ class StreamReport:
     last_progress: float = 0.0
     status: str = "not started"
     reason: str | None = None  # why a skipped stream was skipped
+    # Read in full again for values Zoho changes without Modified_Time (computed_refresh_days):
+    # the stream's records, calls and credits are then the refresh's cost.
+    refresh: bool = False
 
     def elapsed(self) -> float:
         if self.started is None:
@@ -47,7 +50,7 @@ class StreamReport:
             "records": self.records, "expected": self.expected, "api_calls": self.api_calls,
             "credits": self.credits, "retries": sum(self.retries.values()),
             "retry_causes": dict(self.retries), "seconds": round(self.elapsed(), 2),
-            "status": self.status, "reason": self.reason,
+            "status": self.status, "reason": self.reason, "computed_refresh": self.refresh,
         }
 
 
@@ -129,7 +132,9 @@ class RunReport:
         for name, s in summary["streams"].items():
             causes = ", ".join(f"{c} x{n}" for c, n in s["retry_causes"].items()) or "none"
             lines.append(
-                f"  {name}: {s['status']}, {s['records']} records"
+                f"  {name}: {s['status']}, "
+                + ("computed-values refresh (read in full), " if s["computed_refresh"] else "")
+                + f"{s['records']} records"
                 + (f" of {s['expected']} expected" if s["expected"] is not None else "")
                 + f", {s['api_calls']} calls, {s['credits']} credits, "
                 f"{s['retries']} retries ({causes}), {s['seconds']} s"

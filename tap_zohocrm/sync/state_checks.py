@@ -21,11 +21,16 @@ BULK_EXPORT_KEY = "bulk_read_export"
 # Zoho's time (its Date header) of the last answer of a sync that read its module to the end
 # (streams/settled_bookmark.py).
 BOOKMARK_READ_AT = "bookmark_read_at"
+# When a module stream was last read in full (UTC, ISO 8601): the computed-values refresh
+# (computed_refresh_days) reads it in full again once this is old enough. A stream with a
+# bookmark but without this key (a state from before the key) is due at once: nobody knows
+# how stale its formula, rollup and lookup values are.
+LAST_FULL_READ_KEY = "last_full_read"
 # Keys the SDK writes in a stream's state, and the tap's own.
 _KNOWN_KEYS = frozenset({
     "replication_key", "replication_key_value", "replication_key_signpost",
     "starting_replication_value", "progress_markers", "partitions", "context", BULK_EXPORT_KEY,
-    BOOKMARK_READ_AT,
+    BOOKMARK_READ_AT, LAST_FULL_READ_KEY,
 })
 _FIX = (
     "Fix the bookmark or drop it (e.g. `meltano state clear <state id>`) to re-read the stream "
@@ -71,6 +76,22 @@ def validate_state(state: Any) -> None:
             _check_export(stream, bookmark[BULK_EXPORT_KEY])
         if BOOKMARK_READ_AT in bookmark:
             _check_value(stream, bookmark[BOOKMARK_READ_AT], BOOKMARK_READ_AT)
+        if LAST_FULL_READ_KEY in bookmark:
+            _check_full_read(stream, bookmark[LAST_FULL_READ_KEY])
+
+
+def _check_full_read(stream: str, value: Any) -> None:
+    try:
+        ok = datetime.fromisoformat(str(value)).tzinfo is not None and isinstance(value, str)
+    except ValueError:
+        ok = False
+    if not ok:
+        msg = (
+            f"State bookmark for '{stream}' has {LAST_FULL_READ_KEY} {value!r}, which is not "
+            f"an ISO-8601 datetime with a UTC offset. Drop that key: the stream is then read in "
+            f"full again at its next run (computed_refresh_days)."
+        )
+        raise InvalidStateError(msg)
 
 
 def _check_export(stream: str, export: Any) -> None:

@@ -590,3 +590,28 @@ def test_v8_user_types_only_switch() -> None:
         assert status("v7", "AllUsers") == status("v7", "DeletedUsers") == 200
         s.set_config(v8_user_types_only=False)
         assert status("v8", "AllUsers") == 200
+
+
+def test_computed_values_change_without_modified_time(make_simulator) -> None:
+    sim = make_simulator(seed=3)
+    before = {m: {r["id"]: r for r in sim.records(m)} for m in ("Leads", "Contacts")}
+    changed = requests.post(f"{sim.url}/__sim/computed_values",
+                            json={"seed": 4, "renamed_records": 3, "renamed_users": 1},
+                            timeout=30).json()
+    assert changed["recomputed"]["Leads"] == len(before["Leads"])
+    user = changed["renamed_users"][0]
+    assert next(u for u in sim.users() if u["id"] == user["id"])["full_name"] == user["name"]
+    renamed = {r["id"]: r["name"] for r in changed["renamed_records"]}
+    for module, old in before.items():
+        for record in sim.records(module):
+            prior = old[record["id"]]
+            if record["id"] not in renamed:  # a renamed record itself was edited
+                assert record["Modified_Time"] == prior["Modified_Time"]
+            if record["Owner"]["id"] == user["id"]:
+                assert record["Owner"]["name"] == user["name"] != prior["Owner"]["name"]
+            for value in record.values():
+                if isinstance(value, dict) and value.get("id") in renamed:
+                    assert value["name"] == renamed[value["id"]]
+    leads = sim.records("Leads")
+    assert sum(r["Expected_Value"] != before["Leads"][r["id"]]["Expected_Value"]
+               for r in leads) > len(leads) / 2

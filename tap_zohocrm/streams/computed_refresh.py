@@ -1,0 +1,132 @@
+"""Values Zoho changes without moving Modified_Time: formula and rollup summary fields (recomputed
+on save, by Zoho's scheduled refresh of date formulas, when child records change) and the names
+inside lookup and owner objects (a renamed account or user). An incremental read never sees
+those changes, so a module stream that holds such values is read in full again once its last
+full read is older than `computed_refresh_days`.
+
+The refresh reads whole records, as a first sync does (every selected field group merged). The
+bookmark never moves back, and the time of the last full read is kept in the stream's state
+(LAST_FULL_READ_KEY); a state without it (from before the key) makes the refresh due at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from typing_extensions import override
+
+from tap_zohocrm.schema.fields import is_computed, is_lookup
+from tap_zohocrm.schema.values import utc_or_none
+from tap_zohocrm.streams.module_rules import REPLICATION_KEY
+from tap_zohocrm.sync.state_checks import BULK_EXPORT_KEY, LAST_FULL_READ_KEY
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers._catalog import SelectionMask
+    from singer_sdk.helpers.types import Context
+
+    from tap_zohocrm.sync.run_report import StreamReport
+
+
+@dataclass(frozen=True)
+class FullRead:
+    """This run reads the module in full: its first sync, or a refresh of computed values."""
+
+    at: str  # UTC, when the read began (kept as LAST_FULL_READ_KEY once it is done)
+    refresh: bool
+    bookmark: str | None = None  # the bookmark a refresh starts from (it never moves back)
+    last: str | None = None  # the previous full read, if the state knows it
+
+
+def _parse(value: Any) -> datetime:
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+class ComputedRefresh:
+    """The computed-values refresh of a module stream (mixed into ModuleStream, first)."""
+
+    api_name: str
+    config: Any
+    schema: dict[str, Any]
+    mask: SelectionMask
+    replication_key: str | None
+    stream_state: dict[str, Any]
+    logger: logging.Logger
+    _report: StreamReport
+
+    if TYPE_CHECKING:  # provided by the stream this is mixed into
+        _writes_batches: bool
+
+        def _export_progress(self, change: Any, *, out: bool) -> None: ...
+
+    def computed_fields(self) -> list[str]:
+        """Selected properties whose values Zoho changes without moving Modified_Time."""
+        return [name for name, prop in self.schema["properties"].items()
+                if name[0] not in "$_" and self.mask.get(("properties", name), True)
+                and (is_computed(prop) or is_lookup(prop))]
+
+    @cached_property
+    def full_read(self) -> FullRead | None:
+        """Whether this run reads the module in full, decided once, before any page is read
+        (the state changes as the read goes on)."""
+        if not self.replication_key:
+            return None  # no bookmark: read in full every run anyway
+        state = self.stream_state
+        now = datetime.now(UTC).replace(microsecond=0)
+        bookmark = state.get("replication_key_value")
+        last = state.get(LAST_FULL_READ_KEY)
+        export = state.get(BULK_EXPORT_KEY)
+        if export:  # a Bulk Read export that an earlier run left unfinished: it began then
+            return FullRead(_parse(export["started_at"]).astimezone(UTC).isoformat(),
+                            refresh=bool(bookmark), bookmark=bookmark, last=last)
+        if not bookmark:
+            return FullRead(now.isoformat(), refresh=False)
+        days = float(self.config["computed_refresh_days"])
+        if days <= 0 or not self.computed_fields():
+            return None
+        if last and now - _parse(last) < timedelta(days=days):
+            return None
+        return FullRead(now.isoformat(), refresh=True, bookmark=bookmark, last=last)
+
+    @property
+    def refreshing(self) -> bool:
+        """Whether this run re-reads the module in full for its computed values."""
+        return self.full_read is not None and self.full_read.refresh
+
+    def _announce_refresh(self) -> None:
+        full = self.full_read
+        if full is None or not full.refresh:
+            return
+        self._report.refresh = True
+        self.logger.info(
+            "%s: reading every record again: formula, rollup summary and lookup values change "
+            "in Zoho without Modified_Time (last read in full: %s; computed_refresh_days: %s)",
+            self.api_name, full.last or "unknown, the state predates the key",
+            self.config["computed_refresh_days"])
+
+    def _record_full_read(self) -> None:
+        """The module's records are all out: keep when this read began."""
+        full = self.full_read
+        if full is not None:
+            self._export_progress(lambda state: state.update({LAST_FULL_READ_KEY: full.at}),
+                                  out=not self._writes_batches)
+
+    def read_before(self, record: dict[str, Any]) -> bool:
+        """Whether a refresh's record is one an earlier run read (not past the bookmark)."""
+        full = self.full_read
+        if full is None or not full.bookmark:
+            return False
+        modified = utc_or_none(record.get(REPLICATION_KEY))
+        return modified is None or _parse(modified) <= _parse(full.bookmark)
+
+    @override
+    def _increment_stream_state(self, latest_record: dict[str, Any], *,
+                                context: Context | None = None) -> None:
+        # A refresh reads records from the oldest on: the bookmark stays where it was until
+        # the read passes it, so a run cut off mid-refresh loses nothing it had.
+        if self.read_before(latest_record):
+            return
+        super()._increment_stream_state(latest_record, context=context)  # type: ignore[misc]
