@@ -58,17 +58,18 @@ def main(argv: list[str] | None = None) -> int:
                     unservable_modules=args.unservable_modules,
                     rejected_token_code=args.rejected_token_code,
                     v8_user_types_only=args.v8_user_types_only)
-    sim.start(port=args.port, host=args.host)
-    print(f"zoho-simulator listening on {sim.url}")
-    print(json.dumps({**sim.credentials, "api_url": sim.url, "accounts_url": sim.url}))
-    sys.stdout.flush()
     done = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
         done.set()
 
+    # Before the address is printed: whoever reads it may stop the simulator at once.
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    sim.start(port=args.port, host=args.host)
+    print(f"zoho-simulator listening on {sim.url}")
+    print(json.dumps({**sim.credentials, "api_url": sim.url, "accounts_url": sim.url}))
+    sys.stdout.flush()
     done.wait()
     sim.stop()
     return 0
