@@ -2,8 +2,8 @@
 
 For the selected streams and the given state it asks Zoho for each module's record count with
 the sync's own filter (the count action, 1 credit each) and the org's edition (`/org`), then
-computes the calls and credits of the sync from Zoho's paging rules. It writes no Singer
-messages.
+computes the calls and credits of the sync from Zoho's paging rules. Subform and linking modules
+count whole, whatever the state: every run reads them in full. It writes no Singer messages.
 """
 
 from __future__ import annotations
@@ -104,6 +104,8 @@ def make_plan(streams: list[Stream], run: ZohoRun, metadata_reader: MetadataRead
             calls += expected
             credits += expected
             note += f" + {expected} attachment calls"
+        if stream.reads_whole:  # no bookmark: every run reads it all
+            note = f"read whole every run; {note}" if note else "read whole every run"
         rows.append({"stream": stream.name, "records": expected, "calls": calls,
                      "credits": credits, "note": note.strip()})
     for stream in streams:

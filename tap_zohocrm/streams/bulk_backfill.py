@@ -52,12 +52,14 @@ class BulkBackfill:
     state_manager: Any
     _bulk_rows: bool
     _expected: int | None
+    reads_whole: bool  # FULL_TABLE: no bookmark, and an export is never resumed
 
     if TYPE_CHECKING:  # provided by the stream this is mixed into
         def field_groups(self) -> list[list[str]]: ...
         def expected_records(self) -> int: ...
         def get_batch_config(self, config: Any) -> BatchConfig | None: ...
         def _write_state_message(self) -> None: ...
+        def forget_bookmark(self) -> None: ...
 
     @cached_property
     def _writes_batches(self) -> bool:
@@ -80,7 +82,10 @@ class BulkBackfill:
 
     def _save_export_position(self, position: dict[str, Any], *, out: bool) -> None:
         """After a Bulk Read page: where the export goes on from, so a run cut off later
-        resumes it instead of starting over (Zoho keeps a page_token for a day)."""
+        resumes it instead of starting over (Zoho keeps a page_token for a day). Not for a
+        stream read whole: its next run starts the export over."""
+        if self.reads_whole:
+            return
         self._export_progress(lambda state: state.update({BULK_EXPORT_KEY: position}), out=out)
 
     def _end_export(self, since: str | None, context: Context | None, *, out: bool) -> None:
@@ -98,16 +103,17 @@ class BulkBackfill:
 
     def uses_bulk_read(self) -> bool:
         """Backfill through Bulk Read: no bookmark yet and more records than the threshold,
-        or an export a failed run left unfinished (finished whatever the count is now)."""
+        or an export a failed run left unfinished (finished whatever the count is now). A
+        stream read whole (FULL_TABLE) is backfilled every run it has more records than that."""
         threshold = self.config.get("bulk_read_threshold")
         if threshold is None or not self.replication_key:
             return False
-        if self.stream_state.get("replication_key_value"):
+        if self.stream_state.get("replication_key_value") and not self.reads_whole:
             return False
         if not bulk_readable(self.api_name, self.generated_type):
             return False
-        return bool(self.stream_state.get(BULK_EXPORT_KEY)) or (
-            self.expected_records() > int(threshold))
+        resumes = not self.reads_whole and bool(self.stream_state.get(BULK_EXPORT_KEY))
+        return resumes or self.expected_records() > int(threshold)
 
     def backfills_to_parquet(self) -> bool:
         """Whether this sync's Bulk Read goes straight to Parquet files (bulk_parquet)."""
@@ -118,7 +124,7 @@ class BulkBackfill:
     def _bulk_read(self) -> BulkRead:
         selected = [f for chunk in self.field_groups() for f in chunk]
         every = requestable_fields(self.schema)
-        resume = self.stream_state.get(BULK_EXPORT_KEY)
+        resume = None if self.reads_whole else self.stream_state.get(BULK_EXPORT_KEY)
         bulk = BulkRead(self, None if len(selected) == len(every) else selected, resume)
         if bulk.resumed:
             self.logger.info("%s: going on with the Bulk Read export cut off by an earlier run, "
@@ -145,6 +151,7 @@ class BulkBackfill:
         self, batch_config: BatchConfig, context: Context | None = None
     ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
         """With Parquet output, a Bulk Read backfill is written by Arrow, then REST goes on."""
+        self.forget_bookmark()
         if batch_config.encoding.format == "parquet" and self.uses_bulk_read():
             bulk = self._bulk_read()
             for manifest in bulk.parquet_batches(batch_config):

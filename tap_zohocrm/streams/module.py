@@ -31,6 +31,7 @@ from tap_zohocrm.streams.module_rules import (
 )
 from tap_zohocrm.streams.notes import NotesPaging
 from tap_zohocrm.streams.rich_text import RichText
+from tap_zohocrm.streams.whole_read import WholeRead
 
 MARKER_CLOCK_MARGIN = timedelta(minutes=5)
 
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from tap_zohocrm.sync.run import ZohoRun
 
 
-class ModuleStream(BulkBackfill, FieldGroups, RichText, NotesPaging, ZohoStream):
+class ModuleStream(WholeRead, BulkBackfill, FieldGroups, RichText, NotesPaging, ZohoStream):
     """Records of one Zoho module (Leads, Deals, a custom module, ...)."""
 
     primary_keys = ("id",)
@@ -154,6 +155,7 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, NotesPaging, ZohoStream)
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        self.forget_bookmark()
         feed = self.run.feed_for(self)
         try:
             for page in feed:
@@ -198,12 +200,13 @@ class ModuleStream(BulkBackfill, FieldGroups, RichText, NotesPaging, ZohoStream)
         """If-Modified-Since of the first query: the bookmark, or start_date, the later one.
 
         Computed from the state directly (not the SDK's starting value, which is written only
-        when this stream's sync begins) because the read may start ahead of that.
+        when this stream's sync begins) because the read may start ahead of that. A stream
+        read whole has no bookmark (one in the state is from an incremental read before).
         """
         if not self.replication_key:
             return None
         candidates = []
-        bookmark = self.stream_state.get("replication_key_value")
+        bookmark = None if self.reads_whole else self.stream_state.get("replication_key_value")
         if bookmark:
             candidates.append(datetime.fromisoformat(str(bookmark).replace("Z", "+00:00")))
         if self.config.get("start_date"):
