@@ -53,6 +53,9 @@ class BulkBackfill:
     _bulk_rows: bool
     _expected: int | None
     reads_whole: bool  # FULL_TABLE: no bookmark, and an export is never resumed
+    # Where REST goes on after this run's export to Parquet, for a stream read whole (it
+    # keeps no bookmark to say it); None before or without one.
+    exported_since: str | None = None
 
     if TYPE_CHECKING:  # provided by the stream this is mixed into
         def field_groups(self) -> list[list[str]]: ...
@@ -106,7 +109,7 @@ class BulkBackfill:
         or an export a failed run left unfinished (finished whatever the count is now). A
         stream read whole (FULL_TABLE) is backfilled every run it has more records than that."""
         threshold = self.config.get("bulk_read_threshold")
-        if threshold is None or not self.replication_key:
+        if threshold is None or not self.replication_key or self.exported_since:
             return False
         if self.stream_state.get("replication_key_value") and not self.reads_whole:
             return False
@@ -165,4 +168,6 @@ class BulkBackfill:
                 "from %s", self.api_name, bulk.jobs, since)
             self._end_export(since, context, out=True)
             self._expected = None
+            if self.reads_whole:
+                self.exported_since = since
         yield from super().get_batches(batch_config, context)

@@ -201,12 +201,14 @@ class ModuleStream(WholeRead, BulkBackfill, FieldGroups, RichText, NotesPaging, 
 
         Computed from the state directly (not the SDK's starting value, which is written only
         when this stream's sync begins) because the read may start ahead of that. A stream
-        read whole has no bookmark (one in the state is from an incremental read before).
+        read whole has no bookmark (one in the state is from an incremental read before), but
+        goes on from its export's start after a Bulk Read to Parquet.
         """
         if not self.replication_key:
             return None
         candidates = []
-        bookmark = None if self.reads_whole else self.stream_state.get("replication_key_value")
+        bookmark = (self.exported_since if self.reads_whole
+                    else self.stream_state.get("replication_key_value"))
         if bookmark:
             candidates.append(datetime.fromisoformat(str(bookmark).replace("Z", "+00:00")))
         if self.config.get("start_date"):
