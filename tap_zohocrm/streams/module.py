@@ -8,6 +8,7 @@ from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 from typing_extensions import override
 
@@ -60,6 +61,8 @@ class ModuleStream(WholeRead, BulkBackfill, FieldGroups, RichText, NotesPaging, 
         super().__init__(tap, run, name=stream_name(module_api_name), schema=schema)
         self.api_name = module_api_name
         self.generated_type = generated_type
+        if self.whole_every_run:  # the catalog says so (forced-replication-method)
+            self.forced_replication_method = REPLICATION_FULL_TABLE
         self.reads_attachments = module_api_name in (tap.config.get("attachment_modules") or [])
         self.emit_deletes = bool(tap.config.get("emit_deletes")) and lists_deletions(
             module_api_name, generated_type)

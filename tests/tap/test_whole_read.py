@@ -42,6 +42,8 @@ def test_second_run_emits_activate_version_and_only_surviving_rows(
     entries = {e["tap_stream_id"]: e for e in catalog["streams"]}
     for name in WHOLE:
         assert entries[name]["replication_method"] == "FULL_TABLE"
+        root = next(m["metadata"] for m in entries[name]["metadata"] if not m["breadcrumb"])
+        assert root["forced-replication-method"] == "FULL_TABLE"
     assert entries["quotes"]["replication_method"] == "INCREMENTAL"
     first = run_tap(config, catalog=catalog)
     for name in WHOLE:
@@ -95,8 +97,10 @@ def test_bookmark_of_an_incremental_read_before_is_dropped(
     sim = make_simulator(seed=18, sizes={"Leads": 5, "Quotes": 10})
     config = tap_config(sim, modules=["Quotes", "Quoted_Items"])
     catalog = select_streams(discover(config), {"quoted_items"})
-    for entry in catalog["streams"]:
+    for entry in catalog["streams"]:  # as an older version of the tap discovered it
         entry["replication_method"] = "INCREMENTAL"
+        for item in entry["metadata"]:
+            item["metadata"].pop("forced-replication-method", None)
     rows = sim.records("Quoted_Items")
     newest = max(r["Modified_Time"] for r in rows)
     bookmark = {"replication_key": "Modified_Time", "replication_key_value": newest,
