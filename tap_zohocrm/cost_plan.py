@@ -2,8 +2,8 @@
 
 For the selected streams and the given state it asks Zoho for each module's record count with
 the sync's own filter (the count action, 1 credit each) and the org's edition (`/org`), then
-computes the calls and credits of the sync from Zoho's paging rules. It writes no Singer
-messages.
+computes the calls and credits of the sync from Zoho's paging rules. Subform and linking modules
+count whole, whatever the state: every run reads them in full. It writes no Singer messages.
 """
 
 from __future__ import annotations
@@ -108,6 +108,8 @@ def make_plan(streams: list[Stream], run: ZohoRun, metadata_reader: MetadataRead
             note += f" + {'up to ' if stream.refreshing else ''}{expected} attachment calls"
         if stream.refreshing:
             note = f"computed-values refresh: read in full {note}"
+        if stream.reads_whole:  # no bookmark: every run reads it all
+            note = f"read whole every run; {note}" if note else "read whole every run"
         rows.append({"stream": stream.name, "records": expected, "calls": calls,
                      "credits": credits, "note": note.strip(),
                      "computed_refresh": stream.refreshing})

@@ -94,9 +94,20 @@ class OrgChanges:
 
     def delete_record(self, module: str, rid: str | int, permanent: bool = False) -> None:
         """Delete as the current user: to the recycle bin, or permanently (also a record that
-        is already in the recycle bin). Attachments and subform rows go with the record."""
+        is already in the recycle bin). Attachments and subform rows go with the record.
+
+        A subform row (a line item) or a link (a record of a linking module) is removed as
+        Zoho removes it, by editing its parent record: the row is gone, the parent's
+        Modified_Time moves, and nothing goes to the recycle bin or `/deleted`."""
         with self.lock:
             md = self._stored(module)
+            if md.spec.subform_of is not None or md.spec.linking:
+                rec = md.recs.pop(int(rid))
+                md.invalidate()
+                for parent, parent_id in self._parents_of(md, rec):
+                    if parent_id in parent.recs:
+                        self._touch(parent, parent_id)
+                return
             rid = int(rid)
             now = self._now()
             if rid not in md.recs:
@@ -113,8 +124,6 @@ class OrgChanges:
                                if (r.values.get("Parent_Id") or {}).get("id") == str(rid)]:
                     del sub.recs[row_id]
                 sub.invalidate()
-            if md.spec.subform_of is not None:
-                return  # a subform row has no recycle bin entry of its own
             creator = rec.values.get("Created_By")
             md.deleted.append(Deleted(
                 rec.id, rec.values.get(md.spec.name_field or ""),
@@ -122,6 +131,32 @@ class OrgChanges:
                 {"name": creator.get("name"), "id": creator.get("id")}
                 if isinstance(creator, dict) else None,
                 self._current(email=False), now))
+
+    def _parents_of(self, md: ModuleData, row: Rec) -> list[tuple[ModuleData, int]]:
+        """The records a subform row or a link belongs to: the subform's parent record, or the
+        record whose multi-select lookup field lists the link."""
+        if md.spec.subform_of is not None:
+            parent = (row.values.get("Parent_Id") or {}).get("id")
+            return [(self.modules[md.spec.subform_of], int(parent))] if parent else []
+        out = []
+        for holder in self.modules.values():
+            for fd in holder.fields:
+                info = fd.meta.get("multiselectlookup") or fd.meta.get("multiuserlookup") or {}
+                if (info.get("linking_module") or {}).get("api_name") == md.name:
+                    parent = (row.values.get(info.get("api_name", holder.name)) or {}).get("id")
+                    if parent:
+                        out.append((holder, int(parent)))
+        return out
+
+    def _touch(self, md: ModuleData, rid: int) -> None:
+        """An edit of a record that changes none of its own fields (copy-on-write)."""
+        old = md.recs[rid]
+        rec = Rec(id=old.id, ct=old.ct, mt=self._now(), approved=old.approved,
+                  converted=old.converted, values=dict(old.values))
+        rec.values["Modified_By"] = self._current()
+        self._apply(md, rec, {})
+        md.recs[rid] = rec
+        md.invalidate()
 
     def purge_recycle_bin(self, module: str) -> int:
         """Empty a module's recycle bin: its entries become permanent deletes, dated now."""

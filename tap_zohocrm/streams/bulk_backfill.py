@@ -54,6 +54,10 @@ class BulkBackfill:
     state_manager: Any
     _bulk_rows: bool
     _expected: int | None
+    reads_whole: bool  # FULL_TABLE: no bookmark, and an export is never resumed
+    # Where REST goes on after this run's export to Parquet, for a stream read whole (it
+    # keeps no bookmark to say it); None before or without one.
+    exported_since: str | None = None
 
     if TYPE_CHECKING:  # provided by the stream this is mixed into
         schema: dict[str, Any]
@@ -64,6 +68,7 @@ class BulkBackfill:
         def expected_records(self) -> int: ...
         def get_batch_config(self, config: Any) -> BatchConfig | None: ...
         def _write_state_message(self) -> None: ...
+        def forget_bookmark(self) -> None: ...
 
     @cached_property
     def _writes_batches(self) -> bool:
@@ -86,7 +91,10 @@ class BulkBackfill:
 
     def _save_export_position(self, position: dict[str, Any], *, out: bool) -> None:
         """After a Bulk Read page: where the export goes on from, so a run cut off later
-        resumes it instead of starting over (Zoho keeps a page_token for a day)."""
+        resumes it instead of starting over (Zoho keeps a page_token for a day). Not for a
+        stream read whole: its next run starts the export over."""
+        if self.reads_whole:
+            return
         self._export_progress(lambda state: state.update({BULK_EXPORT_KEY: position}), out=out)
 
     def _end_export(self, since: str | None, context: Context | None, *, out: bool) -> None:
@@ -106,15 +114,16 @@ class BulkBackfill:
         """Backfill through Bulk Read: no bookmark yet and more records than the threshold,
         or an export a failed run left unfinished (finished whatever the count is now). A
         refresh of computed values goes through Bulk Read only where the export carries every
-        selected property as REST does (export_is_whole)."""
+        selected property as REST does (export_is_whole). A stream read whole (FULL_TABLE) is
+        backfilled every run it has more records than that."""
         threshold = self.config.get("bulk_read_threshold")
-        if threshold is None or not self.replication_key:
+        if threshold is None or not self.replication_key or self.exported_since:
             return False
         if not bulk_readable(self.api_name, self.generated_type):
             return False
-        if self.stream_state.get(BULK_EXPORT_KEY):
-            return True
-        if self.stream_state.get("replication_key_value") and not (
+        if not self.reads_whole and self.stream_state.get(BULK_EXPORT_KEY):
+            return True  # resumed (an export of a stream read whole starts over)
+        if self.stream_state.get("replication_key_value") and not self.reads_whole and not (
                 self.refreshing and self.export_is_whole()):
             return False
         return self.expected_records() > int(threshold)
@@ -142,7 +151,7 @@ class BulkBackfill:
     def _bulk_read(self) -> BulkRead:
         selected = [f for chunk in self.field_groups() for f in chunk]
         every = requestable_fields(self.schema)
-        resume = self.stream_state.get(BULK_EXPORT_KEY)
+        resume = None if self.reads_whole else self.stream_state.get(BULK_EXPORT_KEY)
         bulk = BulkRead(self, None if len(selected) == len(every) else selected, resume)
         if bulk.resumed:
             self.logger.info("%s: going on with the Bulk Read export cut off by an earlier run, "
@@ -169,6 +178,7 @@ class BulkBackfill:
         self, batch_config: BatchConfig, context: Context | None = None
     ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
         """With Parquet output, a Bulk Read backfill is written by Arrow, then REST goes on."""
+        self.forget_bookmark()
         if batch_config.encoding.format == "parquet" and self.uses_bulk_read():
             bulk = self._bulk_read()
             for manifest in bulk.parquet_batches(batch_config):
@@ -182,4 +192,6 @@ class BulkBackfill:
                 "from %s", self.api_name, bulk.jobs, since)
             self._end_export(since, context, out=True)
             self._expected = None
+            if self.reads_whole:
+                self.exported_since = since
         yield from super().get_batches(batch_config, context)

@@ -59,6 +59,7 @@ class ComputedRefresh:
 
     if TYPE_CHECKING:  # provided by the stream this is mixed into
         _writes_batches: bool
+        reads_whole: bool
 
         def _export_progress(self, change: Any, *, out: bool) -> None: ...
 
@@ -72,7 +73,7 @@ class ComputedRefresh:
     def full_read(self) -> FullRead | None:
         """Whether this run reads the module in full, decided once, before any page is read
         (the state changes as the read goes on)."""
-        if not self.replication_key:
+        if not self.replication_key or self.reads_whole:
             return None  # no bookmark: read in full every run anyway
         state = self.stream_state
         now = datetime.now(UTC).replace(microsecond=0)

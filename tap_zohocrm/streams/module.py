@@ -8,6 +8,7 @@ from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 from typing_extensions import override
 
@@ -33,6 +34,7 @@ from tap_zohocrm.streams.module_rules import (
 from tap_zohocrm.streams.notes import NotesPaging
 from tap_zohocrm.streams.rich_text import RichText
 from tap_zohocrm.streams.settled_bookmark import SettledBookmark
+from tap_zohocrm.streams.whole_read import WholeRead
 
 MARKER_CLOCK_MARGIN = timedelta(minutes=5)
 
@@ -44,7 +46,7 @@ if TYPE_CHECKING:
     from tap_zohocrm.sync.run import ZohoRun
 
 
-class ModuleStream(ComputedRefresh, BulkBackfill, FieldGroups, RichText, NotesPaging,
+class ModuleStream(ComputedRefresh, WholeRead, BulkBackfill, FieldGroups, RichText, NotesPaging,
                    SettledBookmark, ZohoStream):
     """Records of one Zoho module (Leads, Deals, a custom module, ...)."""
 
@@ -62,6 +64,8 @@ class ModuleStream(ComputedRefresh, BulkBackfill, FieldGroups, RichText, NotesPa
         super().__init__(tap, run, name=stream_name(module_api_name), schema=schema)
         self.api_name = module_api_name
         self.generated_type = generated_type
+        if self.whole_every_run:  # the catalog says so (forced-replication-method)
+            self.forced_replication_method = REPLICATION_FULL_TABLE
         self.reads_attachments = module_api_name in (tap.config.get("attachment_modules") or [])
         self.emit_deletes = bool(tap.config.get("emit_deletes")) and lists_deletions(
             module_api_name, generated_type)
@@ -158,6 +162,7 @@ class ModuleStream(ComputedRefresh, BulkBackfill, FieldGroups, RichText, NotesPa
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        self.forget_bookmark()
         self._announce_refresh()
         feed = self.run.feed_for(self)
         try:

@@ -15,6 +15,10 @@ REPLICATION_KEY = "Modified_Time"
 # Kinds whose deletions Zoho lists (`/{module}/deleted`): standard and custom modules; linking
 # and subform modules have no such listing.
 DELETABLE_GENERATED_TYPES = frozenset({"default", "custom", None})
+# Kinds read in full every run: Zoho lists no deletions for them, so a removed line item or link
+# would stay in the warehouse for good. Their streams are FULL_TABLE with ACTIVATE_VERSION, which
+# the loader uses to delete (or flag) the rows the run did not emit.
+READ_IN_FULL_GENERATED_TYPES = frozenset({"linking", "subform"})
 # Kinds Bulk Read can export.
 BULK_READABLE_GENERATED_TYPES = DELETABLE_GENERATED_TYPES | {"subform"}
 # Notes: readable by administrators only, and neither listed in `/deleted` nor exported by
@@ -44,6 +48,11 @@ def stream_name(module_api_name: str) -> str:
 def lists_deletions(api_name: str, generated_type: str | None) -> bool:
     """Whether Zoho lists the module's deleted records."""
     return generated_type in DELETABLE_GENERATED_TYPES and api_name != NOTES
+
+
+def read_in_full(generated_type: str | None) -> bool:
+    """Whether every run reads the module whole (FULL_TABLE): its deletions are not listed."""
+    return generated_type in READ_IN_FULL_GENERATED_TYPES
 
 
 def bulk_readable(api_name: str, generated_type: str | None) -> bool:

@@ -53,12 +53,17 @@ class SettledBookmark:
         def stream_state(self) -> dict: ...
         @property
         def refreshing(self) -> bool: ...
+        @property
+        def reads_whole(self) -> bool: ...
+        exported_since: str | None
 
     def starting_since(self, *, incremental: bool = False) -> str | None:
         """If-Modified-Since of the first query: the bookmark (one second on if its second was
         over when the last sync read it), or start_date, the later one. A refresh of computed
         values reads from start_date, as a first sync does (unless `incremental`: the delete
-        markers of a refresh go on from the bookmark).
+        markers of a refresh go on from the bookmark). A stream read whole has no bookmark (one
+        in the state is from an incremental read before), but goes on from its export's start
+        after a Bulk Read to Parquet.
 
         Computed from the state directly (not the SDK's starting value, which is written only
         when this stream's sync begins) because the read may start ahead of that, and again
@@ -72,7 +77,8 @@ class SettledBookmark:
                 self._read_at = (_parse(state.pop(BOOKMARK_READ_AT, None)),)
         read_at = self._read_at[0]
         candidates = []
-        bookmark = state.get("replication_key_value")
+        bookmark = (self.exported_since if self.reads_whole
+                    else state.get("replication_key_value"))
         if (bookmark and (incremental or not self.refreshing)
                 and (start := _parse(bookmark))):  # checked with the input state
             if read_at is not None and read_at - start.replace(microsecond=0) >= SETTLED_AFTER:
@@ -93,7 +99,7 @@ class SettledBookmark:
 
     def _keep_read_time(self) -> None:
         """Every record read is emitted: keep when the read ended, for the next sync."""
-        if self._read_to_end_at is not None and self.replication_key:
+        if self._read_to_end_at is not None and self.replication_key and not self.reads_whole:
             with self.run.state_lock:
                 self.stream_state[BOOKMARK_READ_AT] = self._read_to_end_at.isoformat()
 

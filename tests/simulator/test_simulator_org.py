@@ -422,6 +422,34 @@ def test_subform_rows_follow_their_parent() -> None:
             s.create_record("Quoted_Items")
 
 
+@pytest.mark.parametrize(("module", "parent_module", "parent_key"), [
+    ("Quoted_Items", "Quotes", "Parent_Id"),  # a line item: an edit of its quote
+    ("Contacts_X_Deals", "Contacts", "Contacts"),  # a link: an edit of the multi-select lookup
+])
+def test_subform_row_and_link_deleted_by_control(module: str, parent_module: str,
+                                                 parent_key: str) -> None:
+    """Removed by a control call: gone from Get Records, the parent record edited, and not
+    listed anywhere a deletion of an ordinary record is (Zoho lists none for these modules)."""
+    with Simulator(seed=6, sizes={"Leads": 5, "Quotes": 6}).start() as s:
+        auth = headers_for(s)
+        row = s.records(module)[0]
+        parent_id = row[parent_key]["id"]
+        before = next(r for r in s.records(parent_module) if r["id"] == parent_id)
+        s.advance_clock(60)
+        r = requests.delete(f"{s.url}/__sim/records/{module}/{row['id']}", timeout=10)
+        assert r.status_code == 200
+        listed = get(s, auth, f"/crm/v8/{module}", fields="Modified_Time", per_page=200,
+                     approved="both").json()
+        assert row["id"] not in {r["id"] for r in listed["data"]}
+        assert len(listed["data"]) == len(s.records(module))
+        after = next(r for r in s.records(parent_module) if r["id"] == parent_id)
+        assert ts(after["Modified_Time"]) > ts(before["Modified_Time"])
+        assert s.deleted_records(module) == []
+        r = get(s, auth, f"/crm/v8/{module}/deleted")
+        assert r.status_code == 400 and code_of(r) == "INVALID_MODULE"
+        assert parent_id not in {d["id"] for d in s.deleted_records(parent_module)}
+
+
 # ------------------------------------------------------------------ notes
 def test_notes_shape_and_order(sim: Simulator, auth: dict[str, str]) -> None:
     fields = "Note_Title,Note_Content,Parent_Id,Owner,Created_Time,Modified_Time"
