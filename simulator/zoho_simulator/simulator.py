@@ -9,6 +9,7 @@ from typing import Any
 from .bulk import DEFAULT_PAGE_SIZE, BulkRead
 from .control import Control
 from .credits import CreditWindow
+from .exchanges import REGISTRY
 from .faults import Faults, Stats
 from .field_usage import mark_unused
 from .living import Churn, crowd_second
@@ -42,6 +43,8 @@ class Simulator:
                            token_throttle_window)
         self.faults = Faults(seed)
         self.counters = Stats()
+        # Whole exchanges, when the test fixtures record them (exchanges.record_every_simulator).
+        self.exchanges = REGISTRY.new_log()
         self.user_is_admin = user_is_admin
         # The API user: Patricia Boyle (Administrator) or, for a non-admin, Rahul Iyer.
         self.org.current_user = 0 if user_is_admin else 2
@@ -91,6 +94,7 @@ class Simulator:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        self.exchanges.closed = True
         self.bulk.close()  # result files
 
     def __enter__(self) -> Simulator:
