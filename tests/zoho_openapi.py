@@ -94,11 +94,30 @@ def merged_spec(oas_dir: Path = OAS_DIR) -> tuple[dict[str, Any], set[str]]:
             if route in paths:
                 raise ValueError(f"{route} is in two files")
             # Security is the oauth2 scheme openapi-core does not check; see check_auth.
-            paths[route] = {m: {k: v for k, v in op.items() if k != "security"}
-                            if isinstance(op, dict) else op for m, op in item.items()}
+            paths[route] = {m: _success_only(op) if isinstance(op, dict) else op
+                            for m, op in item.items()}
     spec = {"openapi": "3.0.0", "info": {"title": "Zoho CRM v8 (merged)", "version": "8"},
             "servers": [{"url": HOST}], "paths": paths, "components": components}
     return spec, missing
+
+
+def _success_only(operation: dict[str, Any]) -> dict[str, Any]:
+    """An operation without `security` (the oauth2 scheme openapi-core does not check; see
+    check_request) and with its 2xx answers stripped of their error branch: `anyOf: [data,
+    API_Exception]` lets any object through where API_Exception requires no key, and Zoho
+    answers a GET's errors with 4xx (checked against the error envelope)."""
+    operation = {k: v for k, v in operation.items() if k != "security"}
+    for status, answer in operation.get("responses", {}).items():
+        if not status.startswith("2"):
+            continue
+        for media in answer.get("content", {}).values():
+            schema = media.get("schema", {})
+            branches = schema.get("anyOf")
+            if branches:
+                kept = [b for b in branches if not b.get("$ref", "").endswith("Exception")]
+                if kept:
+                    media["schema"] = {**schema, "anyOf": kept}
+    return operation
 
 
 @cache

@@ -243,7 +243,8 @@ class RecordsApi:
         converted, approved = self._filters(md, params, False)
         recs = self.sim.org.query(md.name, converted=converted, approved=approved,
                                   since=self._since(headers))
-        return Response(200, {"count": len(recs)})
+        # Zoho's Record Count answers the count as a string (record.json).
+        return Response(200, {"count": str(len(recs))})
 
     def _per_page(self, params: dict[str, str]) -> tuple[int, int]:
         per_page = self._int(params, "per_page", MAX_PER_PAGE)

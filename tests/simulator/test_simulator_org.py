@@ -290,7 +290,7 @@ def test_org(sim: Simulator, auth: dict[str, str], version: str) -> None:
                 "country", "primary_email", "zgid", "primary_zuid", "type", "license_details",
                 "max_per_page"):
         assert key in org, key
-    assert org["type"] == "production" and org["max_per_page"] == 200
+    assert org["type"] == "Production" and org["max_per_page"] == 200
     assert set(org["license_details"]) >= {"paid_type", "trial_type", "users_license_purchased",
                                            "paid", "paid_expiry"}
     admin = next(u for u in sim.users() if u["email"] == org["primary_email"])
