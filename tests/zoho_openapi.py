@@ -370,6 +370,10 @@ ALLOWED: list[Allowed] = [
     Allowed("response", "GET /crm/v8/settings/profiles",
             r"profiles/\*: '(permissions_details|sections)' is a required property",
             "Permission details come with GET settings/profiles/{id}; the list gives summaries."),
+    Allowed("response", "GET /crm/v8/{module}/{record_id}/Attachments",
+            rf"data/\*: {REQUIRED}",
+            "The tap asks `fields` (the file lists it); the answer carries those keys, while the "
+            "file marks every key required ($editable, $file_id, $link_url...)."),
     Allowed("response", "GET /crm/v8/users", r"users/\*/time_zone: '[^']+' is not of type 'object'",
             "time_zone is an IANA name (a string) in Zoho's Get Users samples; the file says "
             "object."),
@@ -399,9 +403,9 @@ ALLOWED: list[Allowed] = [
             "Zoho's prose docs give Notes If-Modified-Since and page tokens; the tap sends them "
             "and checks whether they were honoured (streams/notes.py), and asks approved=both "
             "as for every module."),
-    Allowed("request", "GET /crm/v8/Notes", r"MissingRequiredParameter: Missing required query "
-            r"parameter: ids",
-            "The file marks ids required on the list call, which would make it no list."),
+    Allowed("request", "*", r"MissingRequiredParameter: Missing required query parameter: ids",
+            "notes.json and attachments.json mark ids required on their list calls, which "
+            "would make them no list."),
     Allowed("request", "GET /crm/v8/users",
             r"\(body\): '(AllUsers|DeletedUsers)' is not one of .*",
             "Zoho's prose docs for Get Users list AllUsers and DeletedUsers; the tap asks them and "
