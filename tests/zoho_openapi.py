@@ -374,6 +374,9 @@ ALLOWED: list[Allowed] = [
             rf"data/\*: {REQUIRED}",
             "The tap asks `fields` (the file lists it); the answer carries those keys, while the "
             "file marks every key required ($editable, $file_id, $link_url...)."),
+    Allowed("response", "GET /crm/v8/Notes", rf"data/\*: {REQUIRED}",
+            "The tap asks `fields` in groups of at most 50; the answer carries those, while the "
+            "file marks every key of a note required."),
     Allowed("response", "GET /crm/v8/users", r"users/\*/time_zone: '[^']+' is not of type 'object'",
             "time_zone is an IANA name (a string) in Zoho's Get Users samples; the file says "
             "object."),
