@@ -240,6 +240,12 @@ class RecordsApi:
 
     def _count(self, version: float, md: ModuleData, params: dict[str, str], headers: Any
                ) -> Response:
+        if self.sim.config.get("count_documented_only") and version >= 8:
+            for name in ("approved", "converted"):
+                if name in params:
+                    raise invalid(name)
+            if headers.get("If-Modified-Since"):
+                raise invalid("If-Modified-Since", "the header is not supported here")
         converted, approved = self._filters(md, params, False)
         recs = self.sim.org.query(md.name, converted=converted, approved=approved,
                                   since=self._since(headers))

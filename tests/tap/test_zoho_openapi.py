@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
 
 from tests import zoho_openapi
+from tests.helpers import discover, run_tap, select_streams, tap_config
 from zoho_simulator import Simulator, exchanges
 from zoho_simulator.exchanges import Exchange
 
@@ -62,3 +64,26 @@ def test_a_simulator_exchange_off_the_files_is_caught_end_to_end(
     assert [e.status for e in logged if e.path == "/crm/v8/Leads"] == [200, 200]
     unexplained = zoho_openapi.Tally(log_path=None).check(logged)
     assert [m.what for m in unexplained] == ["undeclared query parameter sparkle"]
+
+
+def test_record_count_refused_with_the_syncs_filters_falls_back(make_simulator) -> None:
+    # Zoho's file lists none of approved, converted, If-Modified-Since for Record Count.
+    sim = make_simulator(seed=84, sizes={"Leads": 900}, count_documented_only=True)
+    config = tap_config(sim, modules=["Leads"], full_rich_text=False,
+                        progress_interval_seconds=0.5)
+    catalog = select_streams(discover(config), {"leads"})
+    first = run_tap(config, catalog=catalog)
+    assert len(first.records("leads")) == 900
+    # A first sync counts the documented way (without converted or unapproved leads): the
+    # run still has a total.
+    total = re.search(r"of (\d+) expected", first.stderr)
+    assert total and 0 < int(total.group(1)) < 900
+    # An incremental run of more than a page: no total, every change read.
+    changed = {r["id"] for r in sim.records("Leads")[:250]}
+    for record_id in changed:
+        sim.update_record("Leads", record_id, {"Last_Name": "Changed"})
+    second = run_tap(config, catalog=catalog, state=first.last_state)
+    assert second.returncode == 0
+    got = {r["id"] for r in second.records("leads") if r["Last_Name"] == "Changed"}
+    assert got == changed
+    assert "refused the record count" in second.stderr
