@@ -3,12 +3,46 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from zoho_simulator import Simulator
+from tests import zoho_openapi
+from zoho_simulator import Simulator, exchanges
+
+# Every exchange of the tests that run the tap is checked against Zoho's OpenAPI files
+# (tests/zoho_openapi.py); ZOHO_OPENAPI_CHECK=0 turns the check off.
+OPENAPI_CHECK = os.environ.get("ZOHO_OPENAPI_CHECK", "1") != "0"
+# The simulator's own tests send wrong requests on purpose; the tap is not in them.
+TAP_TEST_DIRS = ("tap", "integration")
+_openapi_tally = zoho_openapi.Tally()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if OPENAPI_CHECK:
+        exchanges.record_every_simulator()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
+    """Fail a test whose exchanges (or those of the module fixtures before it) differ from
+    Zoho's files in a way the allow-list does not explain."""
+    outcome = yield
+    if not OPENAPI_CHECK:
+        return
+    logged = exchanges.REGISTRY.drain_all()
+    if Path(str(item.path)).parent.name not in TAP_TEST_DIRS:
+        return
+    unexplained = _openapi_tally.check(logged)
+    if unexplained and outcome.excinfo is None:
+        outcome.force_exception(AssertionError(zoho_openapi.report(unexplained)))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if OPENAPI_CHECK and _openapi_tally.exchanges:
+        terminalreporter.write_line(_openapi_tally.summary())
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -256,5 +256,5 @@ def build_org() -> dict[str, Any]:
         "hipaa_compliance_enabled": False, "lite_users_enabled": False, "max_per_page": 200,
         "ezgid": "cb5a1b6b2f", "call_icon": None, "oauth_presence": False,
         "zia_zgid": 5725767, "checkin_preferences": {"restricted_event_types": None},
-        "type": "production", "created_time": _fmt(_t(2023, 3, 1)),
+        "type": "Production", "created_time": _fmt(_t(2023, 3, 1)),
     }

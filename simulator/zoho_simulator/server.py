@@ -264,15 +264,20 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         resp = self.sim.api.handle(method, split.path, query, self.headers, body)
         if isinstance(resp.body, FileBody):
+            self.sim.exchanges.record(method, split.path, query, self.headers, resp.status,
+                                      resp.headers, None, body)
             self._send_file(resp, resp.body)
             return
         payload = resp.payload()
+        headers = dict(resp.headers)
+        if resp.status not in (204, 304):
+            headers.setdefault("Content-Type", JSON_CT)
+        self.sim.exchanges.record(method, split.path, query, self.headers, resp.status,
+                                  headers, payload, body)
         self.send_response(resp.status)
-        for k, v in resp.headers.items():
+        for k, v in headers.items():
             self.send_header(k, v)
         if resp.status not in (204, 304):
-            if "Content-Type" not in resp.headers:
-                self.send_header("Content-Type", JSON_CT)
             self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         if resp.truncate and payload:

@@ -9,6 +9,7 @@ from typing import Any
 from .bulk import DEFAULT_PAGE_SIZE, BulkRead
 from .control import Control
 from .credits import CreditWindow
+from .exchanges import REGISTRY
 from .faults import Faults, Stats
 from .field_usage import mark_unused
 from .living import Churn, crowd_second
@@ -21,7 +22,7 @@ CONFIG_KEYS = ("latency_ms", "page_token_cap", "token_lifetime", "token_throttle
                "token_throttle_window", "bulk_job_seconds", "bulk_page_size", "daily_credits",
                "positional_page_tokens", "deleted_page_cap", "notes_v8_plain",
                "rejected_token_code", "unservable_modules", "v8_user_types_only",
-               "concurrency_limit")
+               "concurrency_limit", "count_documented_only")
 
 
 class Simulator:
@@ -34,7 +35,8 @@ class Simulator:
                  deleted_page_cap: int | None = None, notes_v8_plain: bool = False,
                  rejected_token_code: str = "INVALID_TOKEN",
                  unservable_modules: bool = False, v8_user_types_only: bool = False,
-                 concurrency_limit: int | None = None) -> None:
+                 concurrency_limit: int | None = None,
+                 count_documented_only: bool = False) -> None:
         self.seed = seed
         self.clock = Clock()
         self.org = Org(seed, sizes, self.clock)
@@ -42,6 +44,8 @@ class Simulator:
                            token_throttle_window)
         self.faults = Faults(seed)
         self.counters = Stats()
+        # Whole exchanges, when the test fixtures record them (exchanges.record_every_simulator).
+        self.exchanges = REGISTRY.new_log()
         self.user_is_admin = user_is_admin
         # The API user: Patricia Boyle (Administrator) or, for a non-admin, Rahul Iyer.
         self.org.current_user = 0 if user_is_admin else 2
@@ -66,7 +70,10 @@ class Simulator:
             # From v8 on, refuse the users?type= values the v8 OpenAPI file does not list.
             "v8_user_types_only": v8_user_types_only,
             # Calls in flight Zoho allows (None: any); more get 429 without Retry-After.
-            "concurrency_limit": concurrency_limit}
+            "concurrency_limit": concurrency_limit,
+            # From v8 on, Record Count refuses what its OpenAPI file does not list (approved,
+            # converted, If-Modified-Since).
+            "count_documented_only": count_documented_only}
         self.credit_window = CreditWindow(self.clock)
         self.bulk = BulkRead(self.org, self.clock, self.config)
         self.churn = Churn(self.org)
@@ -91,6 +98,7 @@ class Simulator:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        self.exchanges.closed = True
         self.bulk.close()  # result files
 
     def __enter__(self) -> Simulator:

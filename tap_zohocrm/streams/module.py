@@ -196,9 +196,24 @@ class ModuleStream(ComputedRefresh, WholeRead, BulkBackfill, FieldGroups, RichTe
         """Records the sync will read: Zoho's count action with the sync's own filter (once)."""
         if self._expected is not None:
             return self._expected
-        headers = {"If-Modified-Since": since} if (since := self.starting_since()) else {}
-        response = self.request_json(f"{self.path}/actions/count", filter_params(self.api_name),
-                                     headers=headers)
+        since = self.starting_since()
+        headers = {"If-Modified-Since": since} if since else {}
+        try:
+            response = self.request_json(f"{self.path}/actions/count",
+                                         filter_params(self.api_name), headers=headers)
+        except ZohoAPIError as exc:
+            if not is_refusal(exc.status, exc.code):
+                raise
+            # Zoho's files document none of the sync's filters for Record Count. Refused:
+            # a first sync counts the documented way (every record, near enough for progress
+            # and the Bulk Read threshold); an incremental one goes without a total.
+            self.logger.info("%s: Zoho refused the record count with the sync's filters (%s)%s",
+                             self.api_name, exc.code or exc.status,
+                             "" if since else "; counting without them")
+            if since:
+                self._expected = 0
+                return self._expected
+            response = self.request_json(f"{self.path}/actions/count")
         empty = response.status_code in (204, 304)
         self._expected = 0 if empty else int(response_json(response).get("count") or 0)
         return self._expected

@@ -81,7 +81,10 @@ def skippable_codes(api_name: str) -> frozenset[str]:
 
 def filter_params(api_name: str) -> dict[str, Any]:
     """Get Records parameters that show every record: Zoho hides converted leads and records
-    pending approval unless asked."""
+    pending approval unless asked. Notes have no approval (Zoho's files list no `approved` for
+    them)."""
+    if api_name == NOTES:
+        return {}
     params: dict[str, Any] = {"approved": "both"}
     if api_name == "Leads":
         params["converted"] = "both"
