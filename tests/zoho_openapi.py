@@ -416,6 +416,10 @@ ALLOWED: list[Allowed] = [
     Allowed("response", "GET /crm/bulk/v8/read/{job_id}", rf"data/\*/query: {REQUIRED}",
             "The job's query echoes what was asked; the file marks cvid, criteria, page, "
             "file_type required, which a job made without them cannot echo."),
+    Allowed("request", "POST /crm/bulk/v8/read", rf"query(/module)?: {REQUIRED}",
+            "Zoho's create-job docs and sample: only query.module (by api_name) is needed; "
+            "empty or omitted fields mean every field, no criteria or cvid means every record, "
+            "page 1 by default. The file marks every key of the query required."),
     Allowed("request", "GET /crm/v8/{module_api_name}/actions/count",
             r"undeclared (query parameter (approved|converted)|header If-Modified-Since)",
             "The count feeds progress lines and the Bulk Read threshold; the tap asks it with "
