@@ -17,28 +17,17 @@ Run from the repository root:
 
 from __future__ import annotations
 
-import copy
 import json
 import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.helpers import discover, run_tap, select_streams, tap_config
+from tests.helpers import discover, full_read_aged, run_tap, select_streams, tap_config
 from zoho_simulator import Simulator
 
 BENCH_SIZES = {"Leads": 20000, "Contacts": 20000, "Accounts": 10000, "Deals": 10000}
-
-
-def _aged(state: dict[str, Any], days: float) -> dict[str, Any]:
-    state = copy.deepcopy(state)
-    when = (datetime.now(UTC) - timedelta(days=days)).replace(microsecond=0).isoformat()
-    for bookmark in state["bookmarks"].values():
-        if "last_full_read" in bookmark:
-            bookmark["last_full_read"] = when
-    return state
 
 
 def _json_line(text: str, prefix: str) -> dict[str, Any]:
@@ -55,7 +44,7 @@ def measure(sizes: dict[str, int] | None) -> None:
         first = run_tap(config, catalog=catalog)
         sim.change_computed_values(seed=1, renamed_records=3, renamed_users=1)
         for label, state in (("within the interval", first.last_state),
-                             ("refresh", _aged(first.last_state, 8))):
+                             ("refresh", full_read_aged(first.last_state, 8))):
             sim.reset_stats()
             run = run_tap(config, catalog=catalog, state=state)
             stats = sim.stats()
@@ -66,8 +55,9 @@ def measure(sizes: dict[str, int] | None) -> None:
                   f"{sum(s['records'] for s in refreshed.values())} records, "
                   f"{sum(s['api_calls'] for s in refreshed.values())} calls, "
                   f"{sum(s['credits'] for s in refreshed.values())} credits", flush=True)
-        plan = _json_line(run_tap(config, "--plan", catalog=catalog,
-                                  state=_aged(first.last_state, 8)).stdout, "ZOHO_RUN_PLAN ")
+        aged = full_read_aged(first.last_state, 8)
+        plan = _json_line(run_tap(config, "--plan", catalog=catalog, state=aged).stdout,
+                          "ZOHO_RUN_PLAN ")
         print(f"--plan of the refresh: {plan['computed_refresh']}", flush=True)
 
 

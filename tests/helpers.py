@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -182,3 +183,13 @@ def meltano_env(sim: Simulator, tmp_path: Path, modules: list[str] | None = None
         env["TAP_ZOHOCRM_MODULES"] = json.dumps(modules)
     env.update(extra)
     return env
+
+
+def full_read_aged(state: dict[str, Any], days: float) -> dict[str, Any]:
+    """The state as if each stream's last full read (computed_refresh_days) were `days` old."""
+    state = copy.deepcopy(state)
+    when = (datetime.now(UTC) - timedelta(days=days)).replace(microsecond=0).isoformat()
+    for bookmark in state["bookmarks"].values():
+        if "last_full_read" in bookmark:
+            bookmark["last_full_read"] = when
+    return state

@@ -76,6 +76,19 @@ def invalid(param: str, message: str = "invalid data") -> ApiError:
     return ApiError(400, "INVALID_DATA", message, {"param_name": param})
 
 
+def field_names(raw: str) -> list[str]:
+    """The names a `fields` parameter lists, once each: at least one, at most MAX_FIELDS."""
+    names = list(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
+    if not names:
+        raise ApiError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is "
+                       "missing", {"param_name": "fields"})
+    if len(names) > MAX_FIELDS:
+        raise ApiError(400, "LIMIT_EXCEEDED", "Fields limit exceeded",
+                       {"param_name": "fields", "limit": MAX_FIELDS})
+    return names
+
+
+
 @dataclass
 class FileBody:
     """A response body sent from a file (Bulk Read results), streamed."""
@@ -130,3 +143,19 @@ class PageTokens:
     def get(self, tok: str) -> PageToken | None:
         with self.lock:
             return self.tokens.get(tok)
+
+
+def empty_answer(headers: Any) -> Response:
+    """Zoho: 304 when If-Modified-Since matched nothing, 204 for an empty result otherwise."""
+    return Response(304 if headers.get("If-Modified-Since") is not None else 204)
+
+
+def page_answer(key: str, rows: list[Any], page: int, per_page: int, headers: Any) -> Response:
+    """One page of a page/per_page listing: `key` holds the page's rows, `info` the paging."""
+    start = (page - 1) * per_page
+    chunk = rows[start:start + per_page]
+    if not chunk:
+        return empty_answer(headers)
+    return Response(200, {key: chunk, "info": {
+        "per_page": per_page, "count": len(chunk), "page": page,
+        "more_records": start + per_page < len(rows)}})

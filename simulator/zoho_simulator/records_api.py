@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING, Any
 from .api_types import (
     DISCRETE_LIMIT,
     FULL_DATA_MAX_IDS,
-    MAX_FIELDS,
     MAX_IDS,
     MAX_PER_PAGE,
     PAGE_TOKEN_TTL,
     SORTABLE,
     ApiError,
     Response,
+    empty_answer,
+    field_names,
     invalid,
 )
 from .fields import FieldDef
@@ -31,13 +32,7 @@ class RecordsApi:
     def _fields(self, version: float, md: ModuleData, raw: str | None) -> list[FieldDef] | None:
         if raw is None:
             return None
-        names = list(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
-        if not names:
-            raise ApiError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is "
-                           "missing", {"param_name": "fields"})
-        if len(names) > MAX_FIELDS:
-            raise ApiError(400, "LIMIT_EXCEEDED", "Fields limit exceeded",
-                           {"param_name": "fields", "limit": MAX_FIELDS})
+        names = field_names(raw)
         with self.sim.org.lock:
             by_api = md.by_api(version)
         out = []
@@ -96,8 +91,7 @@ class RecordsApi:
         return (converted if md.name == "Leads" else None), approved
 
     def _empty(self, headers: Any) -> Response:
-        # Zoho: 304 when If-Modified-Since matched nothing, 204 for an empty result otherwise.
-        return Response(304 if headers.get("If-Modified-Since") is not None else 204)
+        return empty_answer(headers)
 
     # ------------------------------------------------------------ records
     def _list(self, version: float, md: ModuleData, query: dict[str, list[str]],

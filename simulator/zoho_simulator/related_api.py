@@ -6,12 +6,13 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .api_types import (
-    MAX_FIELDS,
     VERSIONS,
     ApiError,
     FileBody,
     Response,
+    field_names,
     invalid,
+    page_answer,
 )
 from .bulk import BULK_SCOPES
 from .living import check_deleted_page_cap
@@ -44,14 +45,9 @@ class RelatedApi:
             raise invalid("sort_order")
         rows = self.sim.org.deleted_rows(md.name, kind, self._since(headers),
                                          desc=sort_order == "desc")
-        start = (page - 1) * per_page
-        check_deleted_page_cap(self.sim.config.get("deleted_page_cap"), start, per_page)
-        chunk = rows[start:start + per_page]
-        if not chunk:
-            return self._empty(headers)
-        return Response(200, {"data": chunk, "info": {
-            "per_page": per_page, "count": len(chunk), "page": page,
-            "more_records": start + per_page < len(rows)}})
+        check_deleted_page_cap(self.sim.config.get("deleted_page_cap"), (page - 1) * per_page,
+                               per_page)
+        return page_answer("data", rows, page, per_page, headers)
 
     # ------------------------------------------------------------ attachments
     def _attachments(self, version: float, md: ModuleData, raw_id: str,
@@ -74,13 +70,7 @@ class RelatedApi:
                            "missing", {"param_name": "fields"})
         selected: list[str] | None = None
         if raw_fields is not None:
-            selected = list(dict.fromkeys(n.strip() for n in raw_fields.split(",") if n.strip()))
-            if not selected:
-                raise ApiError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter "
-                               "is missing", {"param_name": "fields"})
-            if len(selected) > MAX_FIELDS:
-                raise ApiError(400, "LIMIT_EXCEEDED", "Fields limit exceeded",
-                               {"param_name": "fields", "limit": MAX_FIELDS})
+            selected = field_names(raw_fields)
             for n in selected:
                 if n not in ATTACHMENT_KEYS:
                     raise ApiError(400, "INVALID_DATA", "invalid data",

@@ -9,6 +9,7 @@ from .api_types import (
     ApiError,
     Response,
     invalid,
+    page_answer,
 )
 from .directory import (
     USER_TYPES,
@@ -105,10 +106,4 @@ class SettingsApi:
         rows = [u for u in users if user_matches(u, kind, current)
                 and (ids is None or int(u["id"]) in ids)
                 and (since is None or parse_iso(u["Modified_Time"]) >= since)]
-        start = (page - 1) * per_page
-        chunk = rows[start:start + per_page]
-        if not chunk:
-            return self._empty(headers)
-        return Response(200, {"users": chunk, "info": {
-            "per_page": per_page, "count": len(chunk), "page": page,
-            "more_records": start + per_page < len(rows)}})
+        return page_answer("users", rows, page, per_page, headers)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ from tests.helpers import (
     TapRun,
     discover,
     expected_record,
+    full_read_aged,
     run_tap,
     select_streams,
     tap_config,
@@ -43,16 +43,6 @@ def _stale(runs: list[TapRun], sim: Simulator, stream: str) -> list[str]:
         if {k: emitted.get(k) for k in expected} != expected:
             stale.append(api_record["id"])
     return stale
-
-
-def _aged(state: dict[str, Any], days: float) -> dict[str, Any]:
-    """The state as if each stream's last full read were `days` old."""
-    state = copy.deepcopy(state)
-    when = (datetime.now(UTC) - timedelta(days=days)).replace(microsecond=0).isoformat()
-    for bookmark in state["bookmarks"].values():
-        if "last_full_read" in bookmark:
-            bookmark["last_full_read"] = when
-    return state
 
 
 def _plan(stdout: str) -> dict[str, Any]:
@@ -92,7 +82,7 @@ def test_refresh_past_the_interval_delivers_the_new_values(synced) -> None:
     within = run_tap(config, catalog=catalog, state=state)
     assert _stale([first, within], sim, "leads")
     # Past it: every record again, with the values Zoho shows now.
-    aged = _aged(within.last_state, days=8)
+    aged = full_read_aged(within.last_state, days=8)
     plan = _plan(run_tap(config, "--plan", catalog=catalog, state=aged).stdout)
     assert sorted(plan["computed_refresh"]["streams"]) == sorted(MODULES)
     assert plan["computed_refresh"]["records"] == sum(len(sim.records(m))
@@ -147,7 +137,7 @@ def test_within_the_interval_no_extra_calls(synced) -> None:
 
 def test_zero_turns_the_refresh_off(synced) -> None:
     sim, config, catalog, first = synced
-    aged = _aged(first.last_state, days=400)
+    aged = full_read_aged(first.last_state, days=400)
     plan = _plan(run_tap({**config, "computed_refresh_days": 0}, "--plan", catalog=catalog,
                          state=aged).stdout)
     assert plan["computed_refresh"]["streams"] == []
@@ -207,7 +197,7 @@ def test_refresh_through_bulk_read_only_when_the_export_is_whole(
     first = run_tap(config, catalog=catalog)
     sim.change_computed_values(seed=2)
     sim.reset_stats()
-    refresh = run_tap(config, catalog=catalog, state=_aged(first.last_state, days=30))
+    refresh = run_tap(config, catalog=catalog, state=full_read_aged(first.last_state, days=30))
     jobs = sim.stats()["by_endpoint"].get("POST /crm/bulk/v8/read", 0)
     assert jobs == (1 if whole else 0)
     new = _latest([refresh], "leads")
@@ -232,7 +222,7 @@ def test_a_refresh_reads_attachments_of_changed_records_only(
     sim.advance_clock(5)
     edited = {sim.update_record("Leads", leads[i]["id"])["id"] for i in (3, 40)}
     sim.reset_stats()
-    refresh = run_tap(config, catalog=catalog, state=_aged(first.last_state, days=8))
+    refresh = run_tap(config, catalog=catalog, state=full_read_aged(first.last_state, days=8))
     assert len(refresh.records("leads")) == 150
     reads = {r["path"].split("/")[-2] for r in sim.requests()
              if r["path"].endswith("/Attachments")}
