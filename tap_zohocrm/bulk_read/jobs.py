@@ -273,7 +273,10 @@ class BulkRead:
                 continue
             header = self._csv_header(path)
             self.left_out.see_header(header)
-            for batch in self._csv_blocks(path, header, block_size=1 << 20, threads=False):
+            # Blocks joined to BATCH_ROWS at least: the `ids=` calls that fill left-out fields
+            # take 100 ids each, and a block's last call is mostly short.
+            blocks = self._csv_blocks(path, header, block_size=1 << 20, threads=False)
+            for batch in row_groups(blocks, rows=BATCH_ROWS):
                 # Small slices: each becomes Python dicts queued for the emitter.
                 for offset in range(0, batch.num_rows, BATCH_ROWS):
                     yield self._records(batch.slice(offset, BATCH_ROWS))
