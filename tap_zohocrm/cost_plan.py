@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from tap_zohocrm.streams.attachments import AttachmentsStream
 from tap_zohocrm.streams.deleted import DeletedRecordsStream
-from tap_zohocrm.streams.field_groups import MAX_IDS_PER_CALL
+from tap_zohocrm.streams.field_groups import MAX_FIELDS_PER_CALL, MAX_IDS_PER_CALL
 from tap_zohocrm.streams.metadata_reader import MetadataReader
 from tap_zohocrm.streams.module import ModuleStream
 from tap_zohocrm.streams.org import FieldsMetadataStream, UsersStream
@@ -83,8 +83,17 @@ def make_plan(streams: list[Stream], run: ZohoRun, metadata_reader: MetadataRead
             # Per job of 200,000 records: create (50 credits), ~3 polls, 1 download; then
             # one REST call from the job's start.
             jobs = max(1, math.ceil(expected / BULK_PAGE))
-            calls, credits = jobs * 5 + 1, jobs * (50 + 4) + 1
+            # Plus Record Count at the first job (rows compared with it), and the `ids=` calls
+            # for the fields no export carries (file and image uploads).
+            left_out = stream.bulk_left_out()
+            fills = (math.ceil(expected / MAX_IDS_PER_CALL)
+                     * math.ceil(len(left_out) / MAX_FIELDS_PER_CALL))
+            calls, credits = jobs * 5 + 2 + fills, jobs * (50 + 4) + 2 + fills
             note = f"Bulk Read: {jobs} job(s), polls vary"
+            if fills:
+                note += f"; {fills} calls fill {', '.join(left_out)} (not exported)"
+            note += ("; records the export lacks (converted, unapproved): 1 call per 200 "
+                     "more")
         else:
             calls = module_calls(expected, int(run.config["per_page"]), groups)
             credits = calls

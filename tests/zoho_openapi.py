@@ -416,10 +416,15 @@ ALLOWED: list[Allowed] = [
     Allowed("response", "GET /crm/bulk/v8/read/{job_id}", rf"data/\*/query: {REQUIRED}",
             "The job's query echoes what was asked; the file marks cvid, criteria, page, "
             "file_type required, which a job made without them cannot echo."),
-    Allowed("request", "POST /crm/bulk/v8/read", rf"query(/module)?: {REQUIRED}",
-            "Zoho's create-job docs and sample: only query.module (by api_name) is needed; "
-            "empty or omitted fields mean every field, no criteria or cvid means every record, "
-            "page 1 by default. The file marks every key of the query required."),
+    Allowed("request", "POST /crm/bulk/v8/read",
+            r"query(/module)?: '(id|criteria|cvid|fields|file_type|page)' is a required property",
+            "The file marks every key of a job's query required; Zoho's create-job docs make "
+            "fields (none: all), page (default 1), cvid and criteria optional, give the module "
+            "by api_name, and put file_type beside the query, not in it."),
+    Allowed("response", "GET /crm/bulk/v8/read/{job_id}",
+            r"data/\*/state: 'QUEUED' is not one of .*",
+            "Zoho's job-details docs list the states ADDED, QUEUED, IN PROGRESS and COMPLETED; "
+            "the file's enum leaves QUEUED out."),
     Allowed("request", "GET /crm/v8/{module_api_name}/actions/count",
             r"undeclared (query parameter (approved|converted)|header If-Modified-Since)",
             "The count feeds progress lines and the Bulk Read threshold; the tap asks it with "

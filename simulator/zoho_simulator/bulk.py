@@ -8,7 +8,12 @@ Jobs
 * A job snapshots its records when it is created (later writes never change its file): every
   record of the module that matches the criteria, converted and unapproved leads included (Bulk
   Read has no `converted`/`approved` filters), sorted by id ascending, `bulk_page_size` (200,000
-  unless configured) per page.
+  unless configured) per page. Zoho's docs are silent on those records: the switches
+  `bulk_skips_converted` and `bulk_skips_unapproved` leave converted Leads and records pending
+  approval out of every export (the behaviour that would lose them).
+* `bulk_refuses_fields` (API names): a job naming one in `fields` is FIELD_NOT_SUPPORTED, and an
+  all-fields export has no column for it. `bulk_refuses_modules` (API names): a job of one is
+  MODULE_NOT_SUPPORTED.
 * States follow the simulated clock from the job's creation: ADDED for the first quarter of
   `bulk_job_seconds` (taken when the job is created), QUEUED until half of it, IN PROGRESS until
   all of it, then COMPLETED. `result` appears only once COMPLETED. A callback is validated but
@@ -251,7 +256,7 @@ class BulkRead:
         name = module_raw.get("api_name") if isinstance(module_raw, dict) else module_raw
         if not isinstance(name, str) or not name:
             raise _bad("INVALID_DATA", "invalid data", api_name="module")
-        if name in UNSUPPORTED_MODULES:
+        if name in UNSUPPORTED_MODULES or name in (self.config.get("bulk_refuses_modules") or ()):
             raise _bad("MODULE_NOT_SUPPORTED", "The given module is not supported for bulk "
                        "read", api_name=name)
         md = md_for(name)
@@ -271,8 +276,9 @@ class BulkRead:
         with self.org.lock:
             by_api = md.by_api(version)
             all_fields = [f for f in md.fields if f.min_version <= version]
-        columns = _columns(self.org, md, by_api, all_fields, spec.get("fields"))
-        predicate = compile_criteria(spec.get("criteria"), by_api)
+        refused = set(self.config.get("bulk_refuses_fields") or ())
+        columns = _columns(self.org, md, by_api, all_fields, spec.get("fields"), refused)
+        predicate = self._skipping(name, compile_criteria(spec.get("criteria"), by_api))
         size = int(self.config.get("bulk_page_size") or DEFAULT_PAGE_SIZE)
         raw_page = query.get("page")
         if token is not None:
@@ -329,6 +335,15 @@ class BulkRead:
             self.jobs[job_id] = job
         self.start_build(job)
         return job
+
+    def _skipping(self, module: str, predicate: Callable[[Rec], bool]) -> Callable[[Rec], bool]:
+        """The criteria, less the records the `bulk_skips_*` switches leave out."""
+        converted = bool(self.config.get("bulk_skips_converted")) and module == "Leads"
+        unapproved = bool(self.config.get("bulk_skips_unapproved"))
+        if not (converted or unapproved):
+            return predicate
+        return lambda r: (not (converted and r.converted) and not (unapproved and not r.approved)
+                          and predicate(r))
 
     def _token(self, version: float, query: dict[str, Any], raw: Any, now: float
                ) -> BulkPageToken:
@@ -459,12 +474,15 @@ def _lookup_target(fd: FieldDef) -> str | None:
 
 
 def _columns(org: Org, md: ModuleData, by_api: dict[str, FieldDef], all_fields: list[FieldDef],
-             names: Any) -> list[tuple[str, FieldDef, FieldDef | str | None]]:
+             names: Any, refused: set[str] | frozenset[str] = frozenset()
+             ) -> list[tuple[str, FieldDef, FieldDef | str | None]]:
     """(header, field, dot target) per column after `id`; the target is the looked-up module's
-    field, or a user key (str), for `X.Y` columns."""
+    field, or a user key (str), for `X.Y` columns. `refused`: fields treated as types without
+    a column (the `bulk_refuses_fields` switch)."""
     if names is None or names == []:
         return [(f.api_name, f, None) for f in all_fields
-                if f.api_name != "id" and f.data_type not in NO_COLUMN_TYPES]
+                if f.api_name != "id" and f.data_type not in NO_COLUMN_TYPES
+                and f.api_name not in refused]
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise _bad("INVALID_DATA", "invalid data", api_name="fields")
     out: list[tuple[str, FieldDef, FieldDef | str | None]] = []
@@ -475,7 +493,7 @@ def _columns(org: Org, md: ModuleData, by_api: dict[str, FieldDef], all_fields: 
         fd = by_api.get(base)
         if fd is None:
             raise _bad("FIELD_NOT_AVAILABLE", "the field is not available", api_name=name)
-        if fd.data_type in NO_COLUMN_TYPES:
+        if fd.data_type in NO_COLUMN_TYPES or base in refused:
             raise _bad("FIELD_NOT_SUPPORTED", "the field is not supported in bulk read",
                        api_name=name)
         if not sub:

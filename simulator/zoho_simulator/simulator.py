@@ -22,7 +22,8 @@ CONFIG_KEYS = ("latency_ms", "page_token_cap", "token_lifetime", "token_throttle
                "token_throttle_window", "bulk_job_seconds", "bulk_page_size", "daily_credits",
                "positional_page_tokens", "deleted_page_cap", "notes_v8_plain",
                "rejected_token_code", "unservable_modules", "v8_user_types_only",
-               "concurrency_limit", "count_documented_only")
+               "concurrency_limit", "count_documented_only", "bulk_skips_converted",
+               "bulk_skips_unapproved", "bulk_refuses_fields", "bulk_refuses_modules")
 
 
 class Simulator:
@@ -73,7 +74,12 @@ class Simulator:
             "concurrency_limit": concurrency_limit,
             # From v8 on, Record Count refuses what its OpenAPI file does not list (approved,
             # converted, If-Modified-Since).
-            "count_documented_only": count_documented_only}
+            "count_documented_only": count_documented_only,
+            # Bulk Read exports leave out converted Leads / records pending approval (Zoho's
+            # docs are silent), refuse these fields (list of API names; an all-fields export
+            # leaves their columns out), or refuse these modules (list of API names).
+            "bulk_skips_converted": False, "bulk_skips_unapproved": False,
+            "bulk_refuses_fields": [], "bulk_refuses_modules": []}
         self.credit_window = CreditWindow(self.clock)
         self.bulk = BulkRead(self.org, self.clock, self.config)
         self.churn = Churn(self.org)

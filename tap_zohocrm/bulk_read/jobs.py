@@ -26,9 +26,10 @@ from singer_sdk.helpers._batch import BatchConfig
 
 from tap_zohocrm.batch_files.parquet import ParquetFiles, ParquetRows
 from tap_zohocrm.bulk_read.csv_parquet import ArrowConverter, row_groups
+from tap_zohocrm.bulk_read.export_gaps import ExportedIds, LeftOutFields
 from tap_zohocrm.bulk_read.zip_stream import ZipCsvInflater
 from tap_zohocrm.errors import ZohoAPIError
-from tap_zohocrm.responses import response_json
+from tap_zohocrm.responses import is_refusal, response_json
 from tap_zohocrm.sync.read_ahead import PageFeed
 
 if TYPE_CHECKING:
@@ -102,6 +103,14 @@ def csv_value_parsers(schema: dict[str, Any]) -> dict[str, Callable[[str], Any]]
 # Zoho's answers to a job created from a saved page_token that no longer holds (expired after
 # a day, or bound to other fields): the export starts over from its first page.
 STALE_TOKEN_CODES = frozenset({"EXPIRED_VALUE", "INVALID_DATA", "TOKEN_BOUND_DATA_MISMATCH"})
+# Zoho's answers to a job naming a field it will not export: the job goes without it, and the
+# field is read over REST (export_gaps.LeftOutFields).
+REFUSED_FIELD_CODES = frozenset({"FIELD_NOT_SUPPORTED", "FIELD_NOT_AVAILABLE"})
+
+
+class BulkReadRefused(ZohoAPIError):
+    """Zoho refused a Bulk Read job of the module (MODULE_NOT_SUPPORTED, no permission or
+    scope): the stream reads it over REST instead."""
 
 
 class PageDone:
@@ -115,13 +124,18 @@ class BulkRead:
     """One module's export, page by page (a job per 200,000 records).
 
     `resume` is a position saved in the stream's state after a page (PageDone.position): the
-    export goes on from the next page, and its start stays the first job's.
+    export goes on from the next page, and its start stays the first job's. `left_out`: the
+    selected fields the export will not carry, filled over REST; `count`: Zoho's Record Count
+    of every record (None when refused), asked when the first job is created.
     """
 
     def __init__(self, stream: ZohoStream, fields: list[str] | None,
-                 resume: dict[str, Any] | None = None) -> None:
+                 resume: dict[str, Any] | None = None, *, left_out: LeftOutFields,
+                 count: Callable[[], int | None]) -> None:
         self.stream = stream
         self.fields = fields
+        self.left_out = left_out
+        self._count = count
         version = stream.run.api_version
         self.base = f"{stream.run.api_domain}/crm/bulk/{version}/read"
         self.parsers = csv_value_parsers(stream.schema)
@@ -132,6 +146,8 @@ class BulkRead:
         self._page = int(resume.get("page") or 1)
         self._token: str | None = resume.get("page_token")
         self.resumed = bool(self.started_at)
+        self.count_at_start: int | None = resume.get("count")
+        self.exported = ExportedIds(int(resume.get("rows") or 0))
 
     def _call(self, method: str, url: str, **kwargs: Any) -> Any:
         return self.stream.request_json("", method=method, url=url, **kwargs)
@@ -143,7 +159,18 @@ class BulkRead:
         if page_token:
             query = {**query, "page_token": page_token}
             query.pop("page")
-        response = self._call("POST", self.base, json={"query": query, "file_type": "csv"})
+        try:
+            response = self._call("POST", self.base, json={"query": query, "file_type": "csv"})
+        except ZohoAPIError as exc:
+            refused = exc.details.get("api_name")
+            if exc.code not in REFUSED_FIELD_CODES or refused not in (self.fields or ()):
+                raise
+            self.stream.logger.warning("%s: Bulk Read refuses field %s (%s); the export goes "
+                                       "without it and it is read over REST",
+                                       self.stream.module_api_name, refused, exc.code)
+            self.fields = [f for f in self.fields or () if f != refused]
+            self.left_out.add(str(refused))
+            return self.create_job(page, page_token)
         details = (response_json(response).get("data") or [{}])[0].get("details") or {}
         if not details.get("id"):
             raise ZohoAPIError(f"Bulk Read job for {self.stream.module_api_name} was not created")
@@ -194,16 +221,25 @@ class BulkRead:
                                f"{csv_file.name!r}, not the CSV export asked for")
 
     def _first_job(self) -> str:
-        """The next page's job; a saved page_token Zoho no longer takes starts the export over."""
+        """The next page's job; a saved page_token Zoho no longer takes starts the export over.
+        A new export asks Zoho's Record Count first: the rows are compared with it at the end.
+        Raises BulkReadRefused when Zoho will not export the module."""
+        if not self.resumed:
+            self.count_at_start = self._count()
         try:
             return self.create_job(self._page, self._token)
         except ZohoAPIError as exc:
             if not (self.resumed and exc.code in STALE_TOKEN_CODES):
+                if is_refusal(exc.status, exc.code) and exc.code not in STALE_TOKEN_CODES:
+                    raise BulkReadRefused(str(exc), status=exc.status, code=exc.code,
+                                          details=exc.details) from exc
                 raise
             self.stream.logger.warning(
                 "%s: the Bulk Read export cut off by an earlier run cannot go on (%s); it "
                 "starts over from its first page", self.stream.module_api_name, exc.code)
         self.started_at, self._page, self._token, self.resumed = None, 1, None, False
+        self.exported = ExportedIds()
+        self.count_at_start = self._count()
         return self.create_job(1, None)
 
     def _exports(self) -> Iterator[str | PageDone]:
@@ -224,7 +260,8 @@ class BulkRead:
             self._page += 1
             self._token = result.get("next_page_token")
             yield PageDone({"started_at": self.started_at, "page": self._page,
-                            "page_token": self._token})
+                            "page_token": self._token, "count": self.count_at_start,
+                            "rows": self.exported.rows})
             job_id = self.create_job(self._page, self._token)
 
     def batches(self) -> Iterator[list[dict[str, Any]] | PageDone]:
@@ -235,7 +272,11 @@ class BulkRead:
                 yield path
                 continue
             header = self._csv_header(path)
-            for batch in self._csv_blocks(path, header, block_size=1 << 20, threads=False):
+            self.left_out.see_header(header)
+            # Blocks joined to BATCH_ROWS at least: the `ids=` calls that fill left-out fields
+            # take 100 ids each, and a block's last call is mostly short.
+            blocks = self._csv_blocks(path, header, block_size=1 << 20, threads=False)
+            for batch in row_groups(blocks, rows=BATCH_ROWS):
                 # Small slices: each becomes Python dicts queued for the emitter.
                 for offset in range(0, batch.num_rows, BATCH_ROWS):
                     yield self._records(batch.slice(offset, BATCH_ROWS))
@@ -256,6 +297,7 @@ class BulkRead:
                 yield path
                 continue
             header = self._csv_header(path)
+            self.left_out.see_header(header)
             # Arrow's reader threads parse the next block while this one converts and writes.
             reader = self._csv_blocks(path, header, block_size=PARQUET_BLOCK_BYTES, threads=True)
             converter = ArrowConverter(stream.schema, header)
@@ -280,6 +322,8 @@ class BulkRead:
                     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                         leftovers.append(batch)  # rare: bad values in a typed column
                         continue
+                    self.exported.add_batch(table)
+                    table = self.left_out.fill_table(table)
                     report.add_records(stream.name, stream._report, table.num_rows,
                                        stream.logger)
                     yield table
@@ -344,6 +388,7 @@ class BulkRead:
 
     def _records(self, batch: pa.RecordBatch) -> list[dict[str, Any]]:
         known = self.stream.known_keys
+        self.exported.add_batch(batch)
         rows = batch.to_pylist()
         parsers = [(k, p) for k, p in self.parsers.items() if k in batch.schema.names]
         for row in rows:
@@ -355,4 +400,5 @@ class BulkRead:
                 value = row.get(key)
                 if value is not None:
                     row[key] = parse(value)
+        self.left_out.fill_records(rows)
         return rows

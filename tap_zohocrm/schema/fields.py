@@ -126,6 +126,14 @@ COMPUTED_DESCRIPTIONS = {
     "rollup_summary": "Zoho rollup summary field: recomputed without changing Modified_Time.",
 }
 
+# Marks file and image upload properties: Bulk Read exports carry no column for them, so a
+# backfill reads their values over REST (streams/bulk_backfill.py), and `--plan` counts those
+# calls from a catalog alone.
+UPLOAD_DESCRIPTIONS = {
+    "fileupload": "Zoho file upload field: not in Bulk Read exports.",
+    "imageupload": "Zoho image upload field: not in Bulk Read exports.",
+}
+
 JSON_TYPE_SCHEMAS: dict[str, dict[str, Any]] = {
     "string": STRING,
     "integer": INTEGER,
@@ -189,6 +197,8 @@ def field_schema(field: dict[str, Any]) -> dict[str, Any] | None:
             return {**STRING, "contentMediaType": RICH_TEXT_MEDIA_TYPE}
         if json_type == "jsonarray" and data_type in ("text", "bigint", "autonumber"):
             return dict(STRING_ARRAY)
+        if data_type in UPLOAD_DESCRIPTIONS:
+            return {**DATA_TYPE_SCHEMAS[data_type], "description": UPLOAD_DESCRIPTIONS[data_type]}
         return dict(DATA_TYPE_SCHEMAS[data_type])
     if json_type in JSON_TYPE_SCHEMAS:
         LOGGER.warning(
@@ -222,6 +232,11 @@ def module_schema(fields: Iterable[dict[str, Any]]) -> dict[str, Any]:
 def is_computed(prop: dict[str, Any]) -> bool:
     """Whether a property holds a formula or rollup summary value."""
     return prop.get("description") in COMPUTED_DESCRIPTIONS.values()
+
+
+def is_upload(prop: dict[str, Any]) -> bool:
+    """Whether a property holds a file or image upload field's values."""
+    return prop.get("description") in UPLOAD_DESCRIPTIONS.values()
 
 
 def is_lookup(prop: dict[str, Any]) -> bool:

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 from typing_extensions import override
 
-from tap_zohocrm.bulk_read.jobs import BulkRead, PageDone
-from tap_zohocrm.schema.fields import requestable_fields
+from tap_zohocrm.batch_files.parquet import ParquetFiles, ParquetRows
+from tap_zohocrm.bulk_read.jobs import BulkRead, BulkReadRefused, PageDone
 from tap_zohocrm.schema.property_kinds import property_kind
 from tap_zohocrm.schema.values import utc_or_none
 from tap_zohocrm.streams.module_rules import REPLICATION_KEY, bulk_readable
@@ -64,8 +64,17 @@ class BulkBackfill:
         mask: SelectionMask
         refreshing: bool
 
+        _bulk_refused: bool
+        tap_name: str
+        name: str
+
         def field_groups(self) -> list[list[str]]: ...
         def expected_records(self) -> int: ...
+        def _new_bulk_read(self, resume: dict[str, Any] | None) -> BulkRead: ...
+        def _hidden_records(self, bulk: BulkRead) -> Iterator[list[dict[str, Any]]]: ...
+        def _refuse_bulk_read(self, exc: BulkReadRefused) -> None: ...
+        def _complete_page(self, records: list[dict[str, Any]], promised: int) -> list[dict]: ...
+        def post_process(self, row: dict, context: Context | None = None) -> dict | None: ...
         def get_batch_config(self, config: Any) -> BatchConfig | None: ...
         def _write_state_message(self) -> None: ...
         def forget_bookmark(self) -> None: ...
@@ -117,7 +126,8 @@ class BulkBackfill:
         selected property as REST does (export_is_whole). A stream read whole (FULL_TABLE) is
         backfilled every run it has more records than that."""
         threshold = self.config.get("bulk_read_threshold")
-        if threshold is None or not self.replication_key or self.exported_since:
+        if (threshold is None or not self.replication_key or self.exported_since
+                or self._bulk_refused):
             return False
         if not bulk_readable(self.api_name, self.generated_type):
             return False
@@ -149,10 +159,8 @@ class BulkBackfill:
                     and self.uses_bulk_read())
 
     def _bulk_read(self) -> BulkRead:
-        selected = [f for chunk in self.field_groups() for f in chunk]
-        every = requestable_fields(self.schema)
         resume = None if self.reads_whole else self.stream_state.get(BULK_EXPORT_KEY)
-        bulk = BulkRead(self, None if len(selected) == len(every) else selected, resume)
+        bulk = self._new_bulk_read(resume)
         if bulk.resumed:
             self.logger.info("%s: going on with the Bulk Read export cut off by an earlier run, "
                              "from page %s", self.api_name, resume["page"])
@@ -161,10 +169,18 @@ class BulkBackfill:
     def _bulk_backfill(self, feed: PageFeed) -> str | None:
         """Export the module with Bulk Read; returns where REST goes on (the job's start)."""
         bulk = self._bulk_read()
-        for batch in bulk.batches():
-            done: Future = Future()
-            done.set_result(batch if isinstance(batch, PageDone) else BulkRows(batch))
-            feed.put(done)
+        try:
+            for batch in bulk.batches():
+                done: Future = Future()
+                done.set_result(batch if isinstance(batch, PageDone) else BulkRows(batch))
+                feed.put(done)
+        except BulkReadRefused as exc:
+            self._refuse_bulk_read(exc)
+            return None
+        # Whole records the export left out: emitted like its rows (they move no bookmark).
+        for records in self._hidden_records(bulk):
+            feed.put(self.run.read_ahead.pool.submit(
+                lambda records=records: BulkRows(self._complete_page(records, 0))))
         self.logger.info("%s: backfilled through %d Bulk Read job(s); going on over REST from %s",
                          self.api_name, bulk.jobs, bulk.started_at)
         since = utc_or_none(bulk.started_at)
@@ -180,18 +196,33 @@ class BulkBackfill:
         """With Parquet output, a Bulk Read backfill is written by Arrow, then REST goes on."""
         self.forget_bookmark()
         if batch_config.encoding.format == "parquet" and self.uses_bulk_read():
-            bulk = self._bulk_read()
-            for manifest in bulk.parquet_batches(batch_config):
-                if isinstance(manifest, PageDone):  # the page's files are all out
-                    self._save_export_position(manifest.position, out=True)
-                else:
-                    yield batch_config.encoding, manifest
-            since = utc_or_none(bulk.started_at)
-            self.logger.info(
-                "%s: backfilled through %d Bulk Read job(s) into Parquet; going on over REST "
-                "from %s", self.api_name, bulk.jobs, since)
-            self._end_export(since, context, out=True)
-            self._expected = None
-            if self.reads_whole:
-                self.exported_since = since
+            try:
+                yield from self._parquet_backfill(batch_config, context)
+            except BulkReadRefused as exc:
+                self._refuse_bulk_read(exc)
         yield from super().get_batches(batch_config, context)
+
+    def _parquet_backfill(self, batch_config: BatchConfig, context: Context | None
+                          ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
+        """The export into Parquet files, then the records it left out (whole, over REST)."""
+        bulk = self._bulk_read()
+        for manifest in bulk.parquet_batches(batch_config):
+            if isinstance(manifest, PageDone):  # the page's files are all out
+                self._save_export_position(manifest.position, out=True)
+            else:
+                yield batch_config.encoding, manifest
+        hidden = (typed for page in self._hidden_records(bulk)
+                  for record in self._complete_page(page, 0)
+                  if (typed := self.post_process(record, context)) is not None)
+        rows = ParquetRows(self.schema)
+        for manifest in ParquetFiles(batch_config, self.tap_name, self.name).write(
+                rows.batches(hidden), rows.schema):
+            yield batch_config.encoding, manifest
+        since = utc_or_none(bulk.started_at)
+        self.logger.info(
+            "%s: backfilled through %d Bulk Read job(s) into Parquet; going on over REST "
+            "from %s", self.api_name, bulk.jobs, since)
+        self._end_export(since, context, out=True)
+        self._expected = None
+        if self.reads_whole:
+            self.exported_since = since

@@ -19,6 +19,7 @@ from tap_zohocrm.pagination import RecordsPage, RecordsPaginator
 from tap_zohocrm.responses import is_refusal, response_json
 from tap_zohocrm.schema.values import utc_or_none
 from tap_zohocrm.streams.bulk_backfill import BulkBackfill, BulkDone, BulkRows
+from tap_zohocrm.streams.bulk_gaps import BulkGaps
 from tap_zohocrm.streams.computed_refresh import ComputedRefresh
 from tap_zohocrm.streams.deleted import DELETED_AT, delete_markers, install_marker_log_filter
 from tap_zohocrm.streams.field_groups import FieldGroups
@@ -46,8 +47,8 @@ if TYPE_CHECKING:
     from tap_zohocrm.sync.run import ZohoRun
 
 
-class ModuleStream(ComputedRefresh, WholeRead, BulkBackfill, FieldGroups, RichText, NotesPaging,
-                   SettledBookmark, ZohoStream):
+class ModuleStream(ComputedRefresh, WholeRead, BulkGaps, BulkBackfill, FieldGroups, RichText,
+                   NotesPaging, SettledBookmark, ZohoStream):
     """Records of one Zoho module (Leads, Deals, a custom module, ...)."""
 
     primary_keys = ("id",)
@@ -141,7 +142,7 @@ class ModuleStream(ComputedRefresh, WholeRead, BulkBackfill, FieldGroups, RichTe
             "per_page": int(self.config["per_page"]),
             "sort_by": self.replication_key or "id",
             "sort_order": "asc",
-            **filter_params(self.api_name),
+            **(self._category or filter_params(self.api_name)),
         }
         if chunks:
             params["fields"] = ",".join(chunks[0])

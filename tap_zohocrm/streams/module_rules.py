@@ -91,6 +91,17 @@ def filter_params(api_name: str) -> dict[str, Any]:
     return params
 
 
+def hidden_record_filters(api_name: str) -> list[dict[str, Any]]:
+    """Get Records filters that list only the records Zoho hides unless asked (converted Leads,
+    records pending approval): what a Bulk Read export may leave out."""
+    if api_name == NOTES:
+        return []
+    if api_name == "Leads":
+        return [{"converted": "true", "approved": "both"},
+                {"converted": "both", "approved": "false"}]
+    return [{"approved": "false"}]
+
+
 def field_list_params(api_name: str, version: float) -> dict[str, Any]:
     """settings/fields parameters that list every field of a module: by default Zoho lists the
     used ones only, and a field taken out of every layout keeps its values. `type=all` is
