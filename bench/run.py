@@ -438,7 +438,7 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
         print(f"API calls of {SHORT[r.key]}: {kinds or 'none'}")
     print()
     for r in results:
-        if r.key in ("tap", "tap-v2") and r.api_calls:
+        if r.key in ("tap", "tap-v2") and r.api_calls and args.latency_ms > 0:
             print(floor_line(r, args.latency_ms))
     for r in results:
         if r.records < r.expected:
