@@ -6,6 +6,7 @@ virtual environment, which CI does not build.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -52,6 +53,19 @@ def test_end_to_end_table_has_every_column_for_each_contender() -> None:
         assert int(row["API calls"].replace(",", "")) >= 2
         assert int(row["token req"]) >= 1
     assert "tap-zohocrm is " in out and " than plain singer-sdk (records/s)" in out
+
+
+def test_all_streams_selects_every_stream_and_prints_the_ratio_to_the_floor() -> None:
+    out = bench("--latency-ms", "5", "--size", "Leads=300", "--contenders", "tap",
+                "--all-streams")
+    row = table(out, "contender")["tap-zohocrm"]
+    # The org streams' records (users, fields, ...) come on top of the 300 Leads.
+    assert int(row["records"].replace(",", "")) > 300
+    calls = int(row["API calls"].replace(",", ""))
+    floor = next(line for line in out.splitlines() if "x the floor of" in line)
+    assert f"({calls:,} API calls x 5 ms / 5 in flight)" in floor
+    wall, ratio = (float(x) for x in re.findall(r"([\d.]+) s, ([\d.]+)x", floor)[0])
+    assert abs(ratio * calls * 0.005 / 5 - wall) <= 0.051  # the wall time is printed rounded
 
 
 def test_per_record_mode_compares_identical_output() -> None:
