@@ -37,6 +37,9 @@ def sync_streams(tap: Tap, run: ZohoRun, workers: int) -> None:
         if (s.selected or s.has_selected_descendents) and not s.parent_stream_type
     ]
     side_by_side = [s for s in streams if getattr(s, "syncs_side_by_side", False)]
+    # The few-call streams (org metadata, deleted records) first: done while the module streams'
+    # first pages are read ahead, instead of waiting behind the large modules for a thread.
+    side_by_side.sort(key=lambda s: getattr(s, "reads_ahead", False))
     run.build_shared_parts()
     with run.state_lock:
         for stream in side_by_side:
