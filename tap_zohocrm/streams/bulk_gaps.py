@@ -19,9 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from tap_zohocrm.bulk_read.export_gaps import LeftOutFields
 from tap_zohocrm.bulk_read.jobs import BulkRead, BulkReadRefused
-from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.pagination import RecordsPage
-from tap_zohocrm.responses import is_refusal, response_json
 from tap_zohocrm.schema.fields import is_upload, requestable_fields
 from tap_zohocrm.schema.values import utc_or_none
 from tap_zohocrm.streams.module_rules import (
@@ -61,6 +59,7 @@ class BulkGaps:
         def _fetch_by_ids(self, ids: tuple[str, ...], fields: list[str]) -> list[dict]: ...
         def _anchored_pages(self, start: RecordsPage) -> Iterator[list[dict[str, Any]]]: ...
         def _export_progress(self, change: Any, *, out: bool) -> None: ...
+        def record_count(self, since: str | None) -> int | None: ...
 
     def selected_fields(self) -> list[str]:
         return [f for f in requestable_fields(self.schema)
@@ -82,24 +81,7 @@ class BulkGaps:
         fill = LeftOutFields(self.schema, selected, left_out, self._fetch_by_ids, self.logger,
                              self.api_name)
         return BulkRead(self, fields, resume, left_out=fill,  # type: ignore[arg-type]
-                        count=self._count_every_record)
-
-    def _count_every_record(self) -> int | None:
-        """Zoho's Record Count with `approved=both` (and `converted=both`), no date filter: what
-        the export should hold. None when Zoho refuses those filters."""
-        try:
-            response = self.request_json(f"{self.path}/actions/count",
-                                         filter_params(self.api_name))
-        except ZohoAPIError as exc:
-            if not is_refusal(exc.status, exc.code):
-                raise
-            self.logger.info("%s: Zoho refused the record count with approved/converted=both "
-                             "(%s): the records it hides unless asked are read over REST after "
-                             "the Bulk Read export", self.api_name, exc.code or exc.status)
-            return None
-        if response.status_code in (204, 304):
-            return 0
-        return int(response_json(response).get("count") or 0)
+                        count=lambda: self.record_count(None))
 
     def _refuse_bulk_read(self, exc: BulkReadRefused) -> None:
         """Zoho will not export the module: this run reads it over REST."""

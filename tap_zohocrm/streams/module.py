@@ -16,7 +16,7 @@ from tap_zohocrm.bulk_read.jobs import PageDone
 from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.pagination import RecordsPage, RecordsPaginator
-from tap_zohocrm.responses import is_refusal, response_json
+from tap_zohocrm.responses import is_refusal
 from tap_zohocrm.schema.values import utc_or_none
 from tap_zohocrm.streams.bulk_backfill import BulkBackfill, BulkDone, BulkRows
 from tap_zohocrm.streams.bulk_gaps import BulkGaps
@@ -33,6 +33,7 @@ from tap_zohocrm.streams.module_rules import (
     stream_name,
 )
 from tap_zohocrm.streams.notes import NotesPaging
+from tap_zohocrm.streams.record_count import RecordCount
 from tap_zohocrm.streams.rich_text import RichText
 from tap_zohocrm.streams.settled_bookmark import SettledBookmark
 from tap_zohocrm.streams.whole_read import WholeRead
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 
 
 class ModuleStream(ComputedRefresh, WholeRead, BulkGaps, BulkBackfill, FieldGroups, RichText,
-                   NotesPaging, SettledBookmark, ZohoStream):
+                   NotesPaging, SettledBookmark, RecordCount, ZohoStream):
     """Records of one Zoho module (Leads, Deals, a custom module, ...)."""
 
     primary_keys = ("id",)
@@ -81,6 +82,7 @@ class ModuleStream(ComputedRefresh, WholeRead, BulkGaps, BulkBackfill, FieldGrou
         self._fields_lock = threading.Lock()
         self._promised_credits = 0  # credits the queued pages still need to complete
         self._expected: int | None = None
+        self._counts: dict[str | None, int | None] = {}
         self._field_groups: list[list[str]] = []
         self._rich_text_fields: list[str] = []
         self._gone_fields: set[str] = set()  # removed in Zoho since discovery
@@ -187,48 +189,6 @@ class ModuleStream(ComputedRefresh, WholeRead, BulkGaps, BulkBackfill, FieldGrou
             self._record_full_read()
         finally:
             feed.close()
-
-    @property
-    def counts_records(self) -> bool:
-        """Whether the sync asks Zoho for the record count (progress lines with an ETA)."""
-        return float(self.config["progress_interval_seconds"]) > 0
-
-    def expected_records(self) -> int:
-        """Records the sync will read: Zoho's count action with the sync's own filter (once)."""
-        if self._expected is not None:
-            return self._expected
-        since = self.starting_since()
-        headers = {"If-Modified-Since": since} if since else {}
-        try:
-            response = self.request_json(f"{self.path}/actions/count",
-                                         filter_params(self.api_name), headers=headers)
-        except ZohoAPIError as exc:
-            if not is_refusal(exc.status, exc.code):
-                raise
-            # Zoho's files document none of the sync's filters for Record Count. Refused:
-            # a first sync counts the documented way (every record, near enough for progress
-            # and the Bulk Read threshold); an incremental one goes without a total.
-            self.logger.info("%s: Zoho refused the record count with the sync's filters (%s)%s",
-                             self.api_name, exc.code or exc.status,
-                             "" if since else "; counting without them")
-            if since:
-                self._expected = 0
-                return self._expected
-            response = self.request_json(f"{self.path}/actions/count")
-        empty = response.status_code in (204, 304)
-        self._expected = 0 if empty else int(response_json(response).get("count") or 0)
-        return self._expected
-
-    @override
-    def expected_total(self) -> int | None:
-        # Asked once the first page shows there is more to read (`_count_if_more_pages`): a
-        # run that reads one page or none (an idle scheduled run) spends no call on it.
-        return self._expected
-
-    def _count_if_more_pages(self, paginator: RecordsPaginator) -> None:
-        if (self.counts_records and not paginator.finished
-                and self._report.expected is None):
-            self._report.expected = self.expected_records()
 
     def produce_pages(self, feed: PageFeed) -> None:
         """Producer thread: walk the page chain, queue each page's completion in order."""
