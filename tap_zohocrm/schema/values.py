@@ -23,6 +23,16 @@ def to_utc(value: Any) -> Any:
     return parsed.astimezone(UTC).isoformat()
 
 
+def instant(value: Any) -> datetime | None:
+    """A datetime from ISO 8601 text (`Z` or any offset; none means UTC); None when missing or
+    not a datetime. For the tap's own times: bookmarks, state keys, start_date."""
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def utc_or_none(value: Any) -> str | None:
     """A Zoho datetime in UTC; None when it is missing or not a datetime."""
     try:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from typing_extensions import override
 
 from tap_zohocrm.schema.fields import is_computed, is_lookup
-from tap_zohocrm.schema.values import utc_or_none
+from tap_zohocrm.schema.values import instant
 from tap_zohocrm.streams.module_rules import REPLICATION_KEY
 from tap_zohocrm.sync.state_checks import BULK_EXPORT_KEY, LAST_FULL_READ_KEY
 
@@ -40,9 +40,9 @@ class FullRead:
     bookmark: str | None = None  # the bookmark a refresh starts from (it never moves back)
     last: str | None = None  # the previous full read, if the state knows it
 
-
-def _parse(value: Any) -> datetime:
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    @cached_property
+    def bookmark_instant(self) -> datetime | None:
+        return instant(self.bookmark)
 
 
 class ComputedRefresh:
@@ -81,14 +81,16 @@ class ComputedRefresh:
         last = state.get(LAST_FULL_READ_KEY)
         export = state.get(BULK_EXPORT_KEY)
         if export:  # a Bulk Read export that an earlier run left unfinished: it began then
-            return FullRead(_parse(export["started_at"]).astimezone(UTC).isoformat(),
+            started = instant(export["started_at"]) or now  # checked with the input state
+            return FullRead(started.astimezone(UTC).isoformat(),
                             refresh=bool(bookmark), bookmark=bookmark, last=last)
         if not bookmark:
             return FullRead(now.isoformat(), refresh=False)
         days = float(self.config["computed_refresh_days"])
         if days <= 0 or not self.computed_fields():
             return None
-        if last and now - _parse(last) < timedelta(days=days):
+        last_read = instant(last)
+        if last_read and now - last_read < timedelta(days=days):
             return None
         return FullRead(now.isoformat(), refresh=True, bookmark=bookmark, last=last)
 
@@ -118,10 +120,10 @@ class ComputedRefresh:
     def read_before(self, record: dict[str, Any]) -> bool:
         """Whether a refresh's record is one an earlier run read (not past the bookmark)."""
         full = self.full_read
-        if full is None or not full.bookmark:
+        if full is None or full.bookmark_instant is None:
             return False
-        modified = utc_or_none(record.get(REPLICATION_KEY))
-        return modified is None or _parse(modified) <= _parse(full.bookmark)
+        modified = instant(record.get(REPLICATION_KEY))
+        return modified is None or modified <= full.bookmark_instant
 
     @override
     def _increment_stream_state(self, latest_record: dict[str, Any], *,

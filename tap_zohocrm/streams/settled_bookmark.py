@@ -14,10 +14,11 @@ empty answer: it emits nothing again and makes no field-group or rich-text calls
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
+from tap_zohocrm.schema.values import instant
 from tap_zohocrm.sync.state_checks import BOOKMARK_READ_AT
 
 if TYPE_CHECKING:
@@ -27,14 +28,6 @@ if TYPE_CHECKING:
 
 # A save shows in Get Records well within this; past it a second is over for good.
 SETTLED_AFTER = timedelta(minutes=1)
-
-
-def _parse(value: Any) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class SettledBookmark:
@@ -74,17 +67,17 @@ class SettledBookmark:
         state = self.stream_state
         if self._read_at is None:
             with self.run.state_lock:
-                self._read_at = (_parse(state.pop(BOOKMARK_READ_AT, None)),)
+                self._read_at = (instant(state.pop(BOOKMARK_READ_AT, None)),)
         read_at = self._read_at[0]
         candidates = []
         bookmark = (self.exported_since if self.reads_whole
                     else state.get("replication_key_value"))
         if (bookmark and (incremental or not self.refreshing)
-                and (start := _parse(bookmark))):  # checked with the input state
+                and (start := instant(bookmark))):  # checked with the input state
             if read_at is not None and read_at - start.replace(microsecond=0) >= SETTLED_AFTER:
                 start = start.replace(microsecond=0) + timedelta(seconds=1)
             candidates.append(start)
-        if self.config.get("start_date") and (start_date := _parse(self.config["start_date"])):
+        if self.config.get("start_date") and (start_date := instant(self.config["start_date"])):
             candidates.append(start_date)
         if not candidates:
             return None

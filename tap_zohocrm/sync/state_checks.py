@@ -77,21 +77,9 @@ def validate_state(state: Any) -> None:
         if BOOKMARK_READ_AT in bookmark:
             _check_value(stream, bookmark[BOOKMARK_READ_AT], BOOKMARK_READ_AT)
         if LAST_FULL_READ_KEY in bookmark:
-            _check_full_read(stream, bookmark[LAST_FULL_READ_KEY])
-
-
-def _check_full_read(stream: str, value: Any) -> None:
-    try:
-        ok = datetime.fromisoformat(str(value)).tzinfo is not None and isinstance(value, str)
-    except ValueError:
-        ok = False
-    if not ok:
-        msg = (
-            f"State bookmark for '{stream}' has {LAST_FULL_READ_KEY} {value!r}, which is not "
-            f"an ISO-8601 datetime with a UTC offset. Drop that key: the stream is then read in "
-            f"full again at its next run (computed_refresh_days)."
-        )
-        raise InvalidStateError(msg)
+            _check_value(stream, bookmark[LAST_FULL_READ_KEY], LAST_FULL_READ_KEY,
+                         "Drop that key: the stream is then read in full again at its next run "
+                         "(computed_refresh_days).")
 
 
 def _check_export(stream: str, export: Any) -> None:
@@ -113,7 +101,8 @@ def _check_export(stream: str, export: Any) -> None:
         raise InvalidStateError(msg)
 
 
-def _check_value(stream: str, value: Any, key: str = "replication_key_value") -> None:
+def _check_value(stream: str, value: Any, key: str = "replication_key_value",
+                 fix: str = _FIX) -> None:
     if value is None:
         return
     try:
@@ -123,6 +112,6 @@ def _check_value(stream: str, value: Any, key: str = "replication_key_value") ->
     if parsed is None or parsed.tzinfo is None:
         msg = (
             f"State bookmark for '{stream}' has {key} {value!r}, which is not an "
-            f"ISO-8601 datetime with a UTC offset. {_FIX}"
+            f"ISO-8601 datetime with a UTC offset. {fix}"
         )
         raise InvalidStateError(msg)
