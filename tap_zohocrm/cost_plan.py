@@ -12,9 +12,9 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
+from tap_zohocrm.pagination import MAX_FIELDS_PER_CALL, MAX_IDS_PER_CALL
 from tap_zohocrm.streams.attachments import AttachmentsStream
 from tap_zohocrm.streams.deleted import DeletedRecordsStream
-from tap_zohocrm.streams.field_groups import MAX_FIELDS_PER_CALL, MAX_IDS_PER_CALL
 from tap_zohocrm.streams.metadata_reader import MetadataReader
 from tap_zohocrm.streams.module import ModuleStream
 from tap_zohocrm.streams.org import FieldsMetadataStream, UsersStream

@@ -11,8 +11,11 @@ records with `page`, 100,000 per token chain) end with an error there.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
+from typing import Any
 
 import requests
 from singer_sdk.pagination import BaseAPIPaginator, PageNumberPaginator
@@ -20,6 +23,17 @@ from typing_extensions import override
 
 from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.responses import EMPTY_STATUSES, PAGE_LIMIT_CODES, error_code, response_json
+
+# Get Records per call: fields from v3 on, and ids (field groups, Bulk Read gaps).
+MAX_FIELDS_PER_CALL = 50
+MAX_IDS_PER_CALL = 100
+
+
+def batched(items: Iterable[Any], size: int) -> Iterator[tuple[Any, ...]]:
+    """itertools.batched for Python 3.11."""
+    iterator = iter(items)
+    while chunk := tuple(islice(iterator, size)):
+        yield chunk
 
 DISCRETE_PAGE_LIMIT = 2000  # records reachable with `page` alone
 

@@ -15,23 +15,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from tap_zohocrm.batch_files.parquet import ParquetRows
-
-MAX_IDS_PER_CALL = 100  # Get Records `ids`
-MAX_FIELDS_PER_CALL = 50  # Get Records `fields`, v3 on
+from tap_zohocrm.pagination import MAX_FIELDS_PER_CALL, MAX_IDS_PER_CALL, batched
 
 # (ids, fields) -> the records Get Records answers for those ids, with those fields.
 FetchByIds = Callable[[tuple[str, ...], list[str]], list[dict[str, Any]]]
-
-
-def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
-    return (items[i:i + size] for i in range(0, len(items), size))
 
 
 class LeftOutFields:
@@ -71,10 +65,10 @@ class LeftOutFields:
         """The left-out fields' values of these records, by id (a record deleted since the
         export is not answered: its values stay null)."""
         found: dict[str, dict[str, Any]] = {}
-        for fields in _chunks(self.fields, MAX_FIELDS_PER_CALL):
-            for chunk in _chunks(ids, MAX_IDS_PER_CALL):
+        for fields in batched(self.fields, MAX_FIELDS_PER_CALL):
+            for chunk in batched(ids, MAX_IDS_PER_CALL):
                 self.calls += 1
-                for record in self._fetch(tuple(chunk), fields):
+                for record in self._fetch(chunk, list(fields)):
                     if record.get("id") is not None:
                         found.setdefault(str(record["id"]), {}).update(
                             {f: record.get(f) for f in fields})

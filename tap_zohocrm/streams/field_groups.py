@@ -7,27 +7,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator
-from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.errors import ZohoAPIError
+from tap_zohocrm.pagination import MAX_FIELDS_PER_CALL, MAX_IDS_PER_CALL, batched
 from tap_zohocrm.schema.fields import requestable_fields
 from tap_zohocrm.streams.module_rules import filter_params
 
 if TYPE_CHECKING:
     from singer_sdk.helpers._catalog import SelectionMask
 
-MAX_FIELDS_PER_CALL = 50  # Zoho's `fields` limit from v3 on
-MAX_IDS_PER_CALL = 100
-
-
-def batched(items: Iterable[Any], size: int) -> Iterator[tuple[Any, ...]]:
-    """itertools.batched for Python 3.11."""
-    iterator = iter(items)
-    while chunk := tuple(islice(iterator, size)):
-        yield chunk
 
 
 class FieldGroups:

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.errors import ZohoAPIError
+from tap_zohocrm.pagination import MAX_FIELDS_PER_CALL, batched
 from tap_zohocrm.schema.fields import (
     RICH_TEXT_CUT_FROM_VERSION,
     RICH_TEXT_LIST_CUT,
     RICH_TEXT_MEDIA_TYPE,
 )
-from tap_zohocrm.streams.field_groups import MAX_FIELDS_PER_CALL, batched
 
 if TYPE_CHECKING:
     from singer_sdk.helpers._catalog import SelectionMask
