@@ -41,8 +41,13 @@ class StreamBatches:
         if batch_config.encoding.format != "parquet":
             yield from super().get_batches(batch_config, context)  # type: ignore[misc]
             return
+        yield from self._parquet_files(batch_config,
+                                       self._sync_records(context, write_messages=False))
+
+    def _parquet_files(self, batch_config: BatchConfig, records: Iterator[dict[str, Any]]
+                       ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
+        """Parquet BATCH files of these records (typed as post_process leaves them)."""
         rows = ParquetRows(self.schema)
         files = ParquetFiles(batch_config, self.tap_name, self.name)
-        records = self._sync_records(context, write_messages=False)
         for manifest in files.write(rows.batches(records), rows.schema):
             yield batch_config.encoding, manifest
