@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 from typing_extensions import override
 
-from tap_zohocrm.batch_files.parquet import ParquetFiles, ParquetRows
 from tap_zohocrm.bulk_read.jobs import BulkRead, BulkReadRefused, PageDone
+from tap_zohocrm.schema.fields import is_upload
 from tap_zohocrm.schema.property_kinds import property_kind
 from tap_zohocrm.schema.values import utc_or_none
 from tap_zohocrm.streams.module_rules import REPLICATION_KEY, bulk_readable
@@ -65,8 +65,6 @@ class BulkBackfill:
         refreshing: bool
 
         _bulk_refused: bool
-        tap_name: str
-        name: str
 
         def field_groups(self) -> list[list[str]]: ...
         def expected_records(self) -> int: ...
@@ -75,6 +73,8 @@ class BulkBackfill:
         def _refuse_bulk_read(self, exc: BulkReadRefused) -> None: ...
         def _complete_page(self, records: list[dict[str, Any]], promised: int) -> list[dict]: ...
         def post_process(self, row: dict, context: Context | None = None) -> dict | None: ...
+        def _parquet_files(self, batch_config: BatchConfig, records: Iterator[dict[str, Any]]
+                           ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]: ...
         def get_batch_config(self, config: Any) -> BatchConfig | None: ...
         def _write_state_message(self) -> None: ...
         def forget_bookmark(self) -> None: ...
@@ -139,13 +139,14 @@ class BulkBackfill:
         return self.expected_records() > int(threshold)
 
     def export_is_whole(self) -> bool:
-        """Whether an export carries every selected property whole. It holds a lookup's id
-        only (no name), tag names only, no file or image uploads and no `$` keys: a row
-        without them would null those columns of a record the warehouse has whole."""
+        """Whether an export, with file and image uploads filled over REST, carries every
+        selected property whole. It holds a lookup's id only (no name), tag names only and no
+        `$` keys: a row without them would null those columns of a record the warehouse has
+        whole."""
         for name, prop in self.schema["properties"].items():
             if name == "id" or name.startswith("_") or not self.mask.get(
-                    ("properties", name), True):
-                continue
+                    ("properties", name), True) or is_upload(prop):
+                continue  # uploads: filled over REST (bulk_read.export_gaps)
             kind = property_kind(prop)
             if name.startswith("$") or kind is None or kind == "object" or (
                     kind == "array" and property_kind(prop.get("items") or {}) != "string"):
@@ -214,10 +215,7 @@ class BulkBackfill:
         hidden = (typed for page in self._hidden_records(bulk)
                   for record in self._complete_page(page, 0)
                   if (typed := self.post_process(record, context)) is not None)
-        rows = ParquetRows(self.schema)
-        for manifest in ParquetFiles(batch_config, self.tap_name, self.name).write(
-                rows.batches(hidden), rows.schema):
-            yield batch_config.encoding, manifest
+        yield from self._parquet_files(batch_config, hidden)
         since = utc_or_none(bulk.started_at)
         self.logger.info(
             "%s: backfilled through %d Bulk Read job(s) into Parquet; going on over REST "

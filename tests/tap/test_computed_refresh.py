@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tap_zohocrm.schema.fields import is_upload
 from tests.helpers import (
     TapRun,
     discover,
@@ -170,8 +171,10 @@ def test_a_bad_last_full_read_is_a_clear_error(synced) -> None:
     assert "Drop that key" in run.stderr
 
 
-def _scalar_only(catalog: dict[str, Any], stream: str) -> dict[str, Any]:
-    """Deselect what a Bulk Read export does not carry whole: lookups, tags, `$` keys..."""
+def _scalar_only(catalog: dict[str, Any], stream: str, uploads: bool = False
+                 ) -> dict[str, Any]:
+    """Deselect what a Bulk Read export does not carry whole: lookups, tags, `$` keys... (and
+    file and image uploads, unless `uploads`: those are filled over REST)."""
     entry = next(s for s in catalog["streams"] if s["tap_stream_id"] == stream)
     props = entry["schema"]["properties"]
     for md in entry["metadata"]:
@@ -180,20 +183,23 @@ def _scalar_only(catalog: dict[str, Any], stream: str) -> dict[str, Any]:
             continue
         prop = props[crumb[1]]
         types = set(prop.get("type") or []) - {"null"}
+        if uploads and is_upload(prop):
+            continue
         if crumb[1].startswith("$") or types & {"object", "array"} or len(types) != 1:
             md["metadata"]["selected"] = False
     return catalog
 
 
-@pytest.mark.parametrize("whole", [True, False], ids=["export-whole", "lookups-selected"])
+@pytest.mark.parametrize(("whole", "uploads"), [(True, False), (True, True), (False, False)],
+                         ids=["export-whole", "uploads-selected", "lookups-selected"])
 def test_refresh_through_bulk_read_only_when_the_export_is_whole(
-        make_simulator: Callable[..., Simulator], whole: bool) -> None:
+        make_simulator: Callable[..., Simulator], whole: bool, uploads: bool) -> None:
     sim = make_simulator(seed=8, bulk_job_seconds=0.2)
     config = tap_config(sim, modules=["Leads"], bulk_read_threshold=100,
                         progress_interval_seconds=0)
     catalog = select_streams(discover(config), {"leads"})
     if whole:
-        catalog = _scalar_only(catalog, "leads")
+        catalog = _scalar_only(catalog, "leads", uploads=uploads)
     first = run_tap(config, catalog=catalog)
     sim.change_computed_values(seed=2)
     sim.reset_stats()
@@ -206,6 +212,11 @@ def test_refresh_through_bulk_read_only_when_the_export_is_whole(
     assert all(new[i]["Expected_Value"] == api[i]["Expected_Value"] for i in api)
     if not whole:  # REST: whole records, lookup names included
         assert all(new[i]["Owner"] == api[i]["Owner"] for i in api)
+    if uploads:  # not in the export: filled over REST
+        schema = first.schema("leads")["properties"]
+        names = [n for n, prop in schema.items() if is_upload(prop)]
+        assert names and any(api[i].get(n) for i in api for n in names)
+        assert all(new[i].get(n) == api[i].get(n) for i in api for n in names)
     before = first.last_state["bookmarks"]["leads"]["replication_key_value"]
     assert all(value >= before for value in _bookmarks(refresh, "leads"))
 
