@@ -55,8 +55,8 @@ class BulkBackfill:
     _bulk_rows: bool
     _expected: int | None
     reads_whole: bool  # FULL_TABLE: no bookmark, and an export is never resumed
-    # Where REST goes on after this run's export to Parquet, for a stream read whole (it
-    # keeps no bookmark to say it); None before or without one.
+    # Where REST goes on after this run's export to Parquet (a stream read whole keeps no
+    # bookmark, a refresh ignores its own); None before or without one.
     exported_since: str | None = None
 
     if TYPE_CHECKING:  # provided by the stream this is mixed into
@@ -222,5 +222,4 @@ class BulkBackfill:
             "from %s", self.api_name, bulk.jobs, since)
         self._end_export(since, context, out=True)
         self._expected = None
-        if self.reads_whole:
-            self.exported_since = since
+        self.exported_since = since

@@ -24,6 +24,7 @@ from tap_zohocrm.sync.state_checks import BOOKMARK_READ_AT
 if TYPE_CHECKING:
     import requests
 
+    from tap_zohocrm.streams.computed_refresh import FullRead
     from tap_zohocrm.sync.run import ZohoRun
 
 # A save shows in Get Records well within this; past it a second is over for good.
@@ -48,6 +49,8 @@ class SettledBookmark:
         def refreshing(self) -> bool: ...
         @property
         def reads_whole(self) -> bool: ...
+        @property
+        def full_read(self) -> FullRead | None: ...
         exported_since: str | None
 
     def starting_since(self, *, incremental: bool = False) -> str | None:
@@ -55,8 +58,8 @@ class SettledBookmark:
         over when the last sync read it), or start_date, the later one. A refresh of computed
         values reads from start_date, as a first sync does (unless `incremental`: the delete
         markers of a refresh go on from the bookmark). A stream read whole has no bookmark (one
-        in the state is from an incremental read before), but goes on from its export's start
-        after a Bulk Read to Parquet.
+        in the state is from an incremental read before). After this run's Bulk Read to
+        Parquet, REST goes on from the export's start.
 
         Computed from the state directly (not the SDK's starting value, which is written only
         when this stream's sync begins) because the read may start ahead of that, and again
@@ -70,10 +73,17 @@ class SettledBookmark:
                 self._read_at = (instant(state.pop(BOOKMARK_READ_AT, None)),)
         read_at = self._read_at[0]
         candidates = []
-        bookmark = (self.exported_since if self.reads_whole
-                    else state.get("replication_key_value"))
-        if (bookmark and (incremental or not self.refreshing)
-                and (start := instant(bookmark))):  # checked with the input state
+        bookmark: str | None
+        if self.reads_whole:
+            bookmark = self.exported_since
+        elif incremental:  # where the last run ended, even if an export has moved it since
+            bookmark = (self.full_read.bookmark if self.refreshing and self.full_read
+                        else state.get("replication_key_value"))
+        elif self.exported_since:  # this run's export to Parquet: REST goes on from its start
+            bookmark = self.exported_since
+        else:
+            bookmark = None if self.refreshing else state.get("replication_key_value")
+        if bookmark and (start := instant(bookmark)):  # checked with the input state
             if read_at is not None and read_at - start.replace(microsecond=0) >= SETTLED_AFTER:
                 start = start.replace(microsecond=0) + timedelta(seconds=1)
             candidates.append(start)
