@@ -93,6 +93,15 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "every id deleted in Zoho since the last run.",
     ),
     th.Property(
+        "deleted_full_listing_hours", th.NumberType, default=24,
+        title="Deleted records full listing",
+        description="Deleted records (the `deleted_records` stream, `emit_deletes`) are listed "
+        "only for modules with a deletion in Zoho's recycle bin since their last listing, and "
+        "for every module once its last listing is this many hours old: records deleted for "
+        "good before the next run never show in the recycle bin. 0 lists every module each "
+        "run.",
+    ),
+    th.Property(
         "attachment_modules", th.ArrayType(th.StringType), title="Attachment modules",
         description="Modules whose records' attachment metadata the `attachments` stream "
         "reads (one call per record read in the run).",
@@ -241,6 +250,11 @@ def check_settings(config: dict[str, Any]) -> list[str]:
         not isinstance(modules, list) or not all(isinstance(m, str) and m for m in modules)
     ):
         errors.append("`modules` must be a list of module API names, e.g. [\"Leads\", \"Deals\"]")
+    listing = config.get("deleted_full_listing_hours")
+    if listing is not None and (isinstance(listing, bool) or not isinstance(listing, int | float)
+                                or listing < 0):
+        errors.append(f"`deleted_full_listing_hours` must be a number of hours, 0 or more (0 "
+                      f"lists every module each run), got {listing!r}")
     return errors
 
 

@@ -95,7 +95,7 @@ class TapZohoCRM(Tap):
         """Sync every selected stream, then log the run report (also when the run fails)."""
         run = self.run
         try:
-            warn_unless_admin(self.metadata_reader, self.logger)
+            run.token_user_is_admin = warn_unless_admin(self.metadata_reader, self.logger)
             workers = int(self.config["parallel_modules"])
             if workers > 1:
                 sync_streams(self, run, workers)

@@ -393,6 +393,11 @@ ALLOWED: list[Allowed] = [
             rf"data/\*: {REQUIRED}",
             "The tap asks `fields` (the file lists it); the answer carries those keys, while the "
             "file marks every key required ($editable, $file_id, $link_url...)."),
+    Allowed("request", "GET /crm/v8/settings/recycle_bin",
+            r"MissingRequiredParameter: Missing required query parameter: (filters|ids)",
+            "The file gives the list call the `filters` and `ids` of the delete call, marked "
+            "required; Zoho's Get Recycle Bin Records docs list both as optional and show a "
+            "call with neither."),
     Allowed("response", "GET /crm/v8/Notes", rf"data/\*: {REQUIRED}",
             "The tap asks `fields` in groups of at most 50; the answer carries those, while the "
             "file marks every key of a note required."),

@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--v8-user-types-only", action="store_true",
                    help="from v8 on, refuse users?type=AllUsers/DeletedUsers (not in the v8 "
                    "OpenAPI file)")
+    p.add_argument("--recycle-bin-own-deletions", action="store_true",
+                   help="with --no-admin, settings/recycle_bin lists only the API user's own "
+                   "deletions")
     args = p.parse_args(argv)
     sizes: dict[str, int] = {}
     for item in args.size:
@@ -57,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
                     notes_v8_plain=args.notes_v8_plain,
                     unservable_modules=args.unservable_modules,
                     rejected_token_code=args.rejected_token_code,
-                    v8_user_types_only=args.v8_user_types_only)
+                    v8_user_types_only=args.v8_user_types_only,
+                    recycle_bin_own_deletions=args.recycle_bin_own_deletions)
     done = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:

@@ -14,6 +14,7 @@ from .fields import (
     ACTIVITY_FIELDS,
     FieldDef,
     build_specs,
+    meta_id,
 )
 from .records import (
     NOTE_META,
@@ -22,6 +23,7 @@ from .records import (
     ModuleData,
     Rec,
     _clone,
+    fmt_dt,
     parse_iso,
     sort_recs,
 )
@@ -222,6 +224,20 @@ class Org(OrgChanges, OrgValues, OrgSeeding, OrgComputed):
                     and (since is None or d.ts >= since)]
             rows.sort(key=lambda d: (-d.ts if desc else d.ts, d.id))
             return [d.render() for d in rows]
+
+    def recycle_bin_rows(self, deleted_by: str | None = None) -> list[dict[str, Any]]:
+        """The recycle bin (GET settings/recycle_bin): the `recycle` entries of every module,
+        newest first (ties: id asc); only those `deleted_by` a user id, when given."""
+        with self.lock:
+            entries = [(md, d) for md in self.modules.values() for d in md.deleted
+                       if d.type == "recycle" and (deleted_by is None or (
+                           d.deleted_by or {}).get("id") == deleted_by)]
+            entries.sort(key=lambda e: (-e[1].ts, e[1].id))
+            return [{"display_name": d.display_name, "deleted_time": fmt_dt(d.ts),
+                     "owner": _clone(d.created_by), "module": {
+                         "api_name": md.name, "id": meta_id(f"module.{md.name}")},
+                     "deleted_by": _clone(d.deleted_by), "id": str(d.id)}
+                    for md, d in entries]
 
     def record_attachments(self, module: str, rid: int) -> list[dict[str, Any]] | None:
         """A record's attachments, newest first (ties: id asc); None if there is no record."""

@@ -23,7 +23,8 @@ CONFIG_KEYS = ("latency_ms", "page_token_cap", "token_lifetime", "token_throttle
                "positional_page_tokens", "deleted_page_cap", "notes_v8_plain",
                "rejected_token_code", "unservable_modules", "v8_user_types_only",
                "concurrency_limit", "count_documented_only", "bulk_skips_converted",
-               "bulk_skips_unapproved", "bulk_refuses_fields", "bulk_refuses_modules")
+               "bulk_skips_unapproved", "bulk_refuses_fields", "bulk_refuses_modules",
+               "recycle_bin_own_deletions")
 
 
 class Simulator:
@@ -37,7 +38,8 @@ class Simulator:
                  rejected_token_code: str = "INVALID_TOKEN",
                  unservable_modules: bool = False, v8_user_types_only: bool = False,
                  concurrency_limit: int | None = None,
-                 count_documented_only: bool = False) -> None:
+                 count_documented_only: bool = False,
+                 recycle_bin_own_deletions: bool = False) -> None:
         self.seed = seed
         self.clock = Clock()
         self.org = Org(seed, sizes, self.clock)
@@ -79,7 +81,10 @@ class Simulator:
             # docs are silent), refuse these fields (list of API names; an all-fields export
             # leaves their columns out), or refuse these modules (list of API names).
             "bulk_skips_converted": False, "bulk_skips_unapproved": False,
-            "bulk_refuses_fields": [], "bulk_refuses_modules": []}
+            "bulk_refuses_fields": [], "bulk_refuses_modules": [],
+            # A user who is not an administrator sees only their own deletions in
+            # settings/recycle_bin (Zoho's API docs are silent; its UI does so).
+            "recycle_bin_own_deletions": recycle_bin_own_deletions}
         self.credit_window = CreditWindow(self.clock)
         self.bulk = BulkRead(self.org, self.clock, self.config)
         self.churn = Churn(self.org)

@@ -20,6 +20,8 @@ from tap_zohocrm.responses import PAGE_LIMIT_CODES, error_code, is_refusal
 from tap_zohocrm.schema.values import to_utc, utc_or_none
 from tap_zohocrm.streams.module_rules import named_in_modules
 from tap_zohocrm.streams.org import REF
+from tap_zohocrm.streams.recycle_bin import listing_due, now_iso
+from tap_zohocrm.sync.state_checks import DELETIONS_LISTED_AT
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
@@ -148,11 +150,17 @@ class DeletedRecordsStream(ZohoStream):
             return
         start = self.get_starting_timestamp(context)
         since = start.replace(microsecond=0).isoformat() if start else None
+        state = self.get_context_state(context)
+        if not listing_due(self, module, since, state.get(DELETIONS_LISTED_AT)):
+            return
+        began = now_iso()
         try:
             for page in deleted_pages(self, module, since):
                 for record in page:
                     record["module"] = module
                     yield record
+            with self.run.state_lock:
+                state[DELETIONS_LISTED_AT] = began
         except ZohoAPIError as exc:
             if exc.code == "INVALID_MODULE":
                 self.logger.warning("Zoho lists no deleted records for module %s", module)
@@ -175,13 +183,24 @@ def install_marker_log_filter() -> None:
     logging.getLogger("singer_sdk").addFilter(_NullBookmarkFilter())
 
 
-def delete_markers(stream: ZohoStream, module: str, since: str | None) -> list[dict[str, Any]]:
-    """Records `{id, _sdc_deleted_at}` for ids deleted since `since` (opt-in: emit_deletes).
+class DeleteMarkers(list):
+    """The delete markers of one listing, and when it began (None: not listed this run)."""
+
+    listed_at: str | None = None
+
+
+def delete_markers(stream: ZohoStream, module: str, since: str | None,
+                   listed_at: str | None = None) -> DeleteMarkers:
+    """Records `{id, _sdc_deleted_at}` for ids deleted since `since` (opt-in: emit_deletes),
+    when a listing is due (the last one was at `listed_at`; streams/recycle_bin.py).
 
     target-postgres stores `_sdc_deleted_at` on the row (soft delete); Modified_Time stays null
     so the module's bookmark is not moved by them.
     """
-    markers: list[dict[str, Any]] = []
+    markers = DeleteMarkers()
+    if not listing_due(stream, module, since, listed_at):
+        return markers
+    began = now_iso()
     try:
         for page in deleted_pages(stream, module, since):
             markers.extend(
@@ -191,4 +210,5 @@ def delete_markers(stream: ZohoStream, module: str, since: str | None) -> list[d
     except ZohoAPIError as exc:
         if exc.code != "INVALID_MODULE":
             raise
+    markers.listed_at = began
     return markers

@@ -21,7 +21,12 @@ from tap_zohocrm.schema.values import utc_or_none
 from tap_zohocrm.streams.bulk_backfill import BulkBackfill, BulkDone, BulkRows
 from tap_zohocrm.streams.bulk_gaps import BulkGaps
 from tap_zohocrm.streams.computed_refresh import ComputedRefresh
-from tap_zohocrm.streams.deleted import DELETED_AT, delete_markers, install_marker_log_filter
+from tap_zohocrm.streams.deleted import (
+    DELETED_AT,
+    DeleteMarkers,
+    delete_markers,
+    install_marker_log_filter,
+)
 from tap_zohocrm.streams.field_groups import FieldGroups
 from tap_zohocrm.streams.module_rules import (
     NOTES,
@@ -34,9 +39,11 @@ from tap_zohocrm.streams.module_rules import (
 )
 from tap_zohocrm.streams.notes import NotesPaging
 from tap_zohocrm.streams.record_count import RecordCount
+from tap_zohocrm.streams.recycle_bin import listed_since
 from tap_zohocrm.streams.rich_text import RichText
 from tap_zohocrm.streams.settled_bookmark import SettledBookmark
 from tap_zohocrm.streams.whole_read import WholeRead
+from tap_zohocrm.sync.state_checks import DELETIONS_LISTED_AT
 
 MARKER_CLOCK_MARGIN = timedelta(minutes=5)
 
@@ -185,6 +192,9 @@ class ModuleStream(ComputedRefresh, WholeRead, BulkGaps, BulkBackfill, FieldGrou
                     yield from records
                 finally:
                     self._bulk_rows = False
+                if isinstance(records, DeleteMarkers) and (at := records.listed_at):
+                    self._export_progress(lambda state: state.update({DELETIONS_LISTED_AT: at}),
+                                          out=not self._writes_batches)
             self._keep_read_time()
             self._record_full_read()
         finally:
@@ -198,11 +208,12 @@ class ModuleStream(ComputedRefresh, WholeRead, BulkGaps, BulkBackfill, FieldGrou
         # A first sync (no bookmark) emits no markers for records deleted before it began:
         # it never emitted them (a marker alone would make a row of just id and deleted time).
         # The margin covers a clock behind Zoho's; deletions listed anyway are in the
-        # deleted_records stream.
+        # deleted_records stream. Later syncs go on from the last listing.
         first_sync = not self.stream_state.get("replication_key_value")
+        listed_at = self.stream_state.get(DELETIONS_LISTED_AT)
         markers_since = (
             (datetime.now(UTC) - MARKER_CLOCK_MARGIN).replace(microsecond=0).isoformat()
-            if first_sync else self.starting_since(incremental=True))
+            if first_sync else listed_since(listed_at) or self.starting_since(incremental=True))
         start = RecordsPage(modified_since=since)
         self._last_modified = None
         self._ids_at_last_modified = set()
@@ -240,7 +251,7 @@ class ModuleStream(ComputedRefresh, WholeRead, BulkGaps, BulkBackfill, FieldGrou
             complete(pending)
         if self.emit_deletes:
             done: Future = Future()
-            done.set_result(delete_markers(self, self.api_name, markers_since))
+            done.set_result(delete_markers(self, self.api_name, markers_since, listed_at))
             feed.put(done)
 
     @override

@@ -309,26 +309,27 @@ class FieldsMetadataStream(SettingsStream):
 ADMIN_PROFILE = "Administrator"  # Zoho's system profile with every permission
 
 
-def warn_unless_admin(reader: ZohoStream, logger: logging.Logger) -> None:
+def warn_unless_admin(reader: ZohoStream, logger: logging.Logger) -> bool | None:
     """Ask Zoho who the token's user is (one call); warn when the user is not an administrator.
 
     Zoho's default data sharing is private: a token reads only the records its user may see,
     and nothing in the answers says that records were left out. Never fails the run.
+    Returns whether the user is an administrator (None when Zoho did not say).
     """
     try:
         response = reader.request_json("/users", {"type": "CurrentUser"})
         users = response_json(response).get("users") if response.status_code == 200 else None
     except Exception as exc:  # a check, never a reason to stop
         logger.debug("Could not ask Zoho who the token's user is: %s", exc)
-        return
+        return None
     user = users[0] if isinstance(users, list) and users and isinstance(users[0], dict) else {}
     profile = (user.get("profile") or {}).get("name") if isinstance(user, dict) else None
     if not profile:
         logger.debug("Zoho did not say which profile the token's user has")
-        return
+        return None
     if profile == ADMIN_PROFILE:
         logger.info("The refresh token acts as user %s, an administrator", user.get("id"))
-        return
+        return True
     logger.warning(
         "The refresh token acts as user %s, whose profile is %r, not %s: Zoho shows a token "
         "only the records its user may see, so the data read may be a subset of the org's. "
@@ -336,6 +337,7 @@ def warn_unless_admin(reader: ZohoStream, logger: logging.Logger) -> None:
         "administrator (README, 'Getting a refresh token').",
         user.get("id"), profile, ADMIN_PROFILE,
     )
+    return False
 
 
 ORG_STREAM_TYPES: tuple[type[SettingsStream], ...] = (

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from tap_zohocrm import data_centers
 from tap_zohocrm.auth import token_store
@@ -18,6 +18,8 @@ from tap_zohocrm.auth.authenticator import ZohoAuthenticator
 from tap_zohocrm.sync.limits import ApiLimits
 from tap_zohocrm.sync.read_ahead import PageFeed, ReadAhead
 from tap_zohocrm.sync.run_report import RunReport
+
+T = TypeVar("T")
 
 
 class ZohoRun:
@@ -35,6 +37,9 @@ class ZohoRun:
         # Settings lists (no parameters) read this run, by path: settings/modules, read for
         # the catalog's modules, is not asked for again by the modules stream.
         self.settings_lists: dict[str, list[dict[str, Any]]] = {}
+        # Whether the token's user is an administrator (None: Zoho did not say), asked once.
+        self.token_user_is_admin: bool | None = None
+        self._shared: dict[str, Any] = {}
         self._build_lock = threading.Lock()
 
     # -- the API ---------------------------------------------------------------------------
@@ -110,6 +115,13 @@ class ZohoRun:
         not lock, and two streams' threads could each build, say, their own concurrency gate."""
         with self._build_lock:
             _ = self.read_ahead, self.limits, self.report, self.authenticator
+
+    def shared(self, name: str, build: Callable[[], T]) -> T:
+        """A part some streams of the run share, built by the first that asks."""
+        with self._build_lock:
+            if name not in self._shared:
+                self._shared[name] = build()
+            return self._shared[name]
 
     def close(self) -> None:
         if "read_ahead" in self.__dict__:

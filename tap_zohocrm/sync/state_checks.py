@@ -26,11 +26,15 @@ BOOKMARK_READ_AT = "bookmark_read_at"
 # bookmark but without this key (a state from before the key) is due at once: nobody knows
 # how stale its formula, rollup and lookup values are.
 LAST_FULL_READ_KEY = "last_full_read"
+# When a module's deleted records were last listed (UTC, ISO 8601), in a module stream's state
+# (delete markers) or a deleted_records partition: the next listing goes on from there, and is
+# due once this is deleted_full_listing_hours old (streams/recycle_bin.py).
+DELETIONS_LISTED_AT = "deletions_listed_at"
 # Keys the SDK writes in a stream's state, and the tap's own.
 _KNOWN_KEYS = frozenset({
     "replication_key", "replication_key_value", "replication_key_signpost",
     "starting_replication_value", "progress_markers", "partitions", "context", BULK_EXPORT_KEY,
-    BOOKMARK_READ_AT, LAST_FULL_READ_KEY,
+    BOOKMARK_READ_AT, LAST_FULL_READ_KEY, DELETIONS_LISTED_AT,
 })
 _FIX = (
     "Fix the bookmark or drop it (e.g. `meltano state clear <state id>`) to re-read the stream "
@@ -72,6 +76,9 @@ def validate_state(state: Any) -> None:
             )
         for partition in [bookmark, *bookmark.get("partitions", [])]:
             _check_value(stream, partition.get("replication_key_value"))
+            _check_value(stream, partition.get(DELETIONS_LISTED_AT), DELETIONS_LISTED_AT,
+                         "Drop that key: the deleted records are then listed in full at the "
+                         "next run.")
         if BULK_EXPORT_KEY in bookmark:
             _check_export(stream, bookmark[BULK_EXPORT_KEY])
         if BOOKMARK_READ_AT in bookmark:

@@ -219,6 +219,12 @@ def test_only_https_or_loopback_urls_are_accepted(sim) -> None:
     assert run.returncode != 0 and "accounts_url" in run.stderr
 
 
+def test_a_bad_listing_interval_is_rejected_naming_the_setting(sim) -> None:
+    for bad in (-1, "daily"):
+        run = run_tap(tap_config(sim, deleted_full_listing_hours=bad), "--discover")
+        assert run.returncode != 0 and "deleted_full_listing_hours" in run.stderr, bad
+
+
 def test_catalog_selecting_a_vanished_module_is_reported_by_name(sim) -> None:
     config = tap_config(sim, modules=["Leads"])
     catalog = discover(config)
@@ -241,6 +247,9 @@ def test_bad_state_is_rejected_with_a_clear_message(sim) -> None:
                                   "replication_key_value": "2024-01-01T00:00:00",
                                   "written_by": "a newer SDK"}}},
          "not an ISO-8601 datetime with a UTC offset"),
+        ({"bookmarks": {"deleted_records": {"partitions": [
+            {"context": {"module": "Leads"}, "deletions_listed_at": "yesterday"}]}}},
+         "deletions_listed_at 'yesterday'"),
     ):
         run = run_tap(config, catalog=catalog, state=state, check=False)
         assert run.returncode != 0 and words in run.stderr
