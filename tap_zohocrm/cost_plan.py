@@ -3,19 +3,24 @@
 For the selected streams and the given state it asks Zoho for each module's record count with
 the sync's own filter (the count action, 1 credit each) and the org's edition (`/org`), then
 computes the calls and credits of the sync from Zoho's paging rules. Subform and linking modules
-count whole, whatever the state: every run reads them in full. It writes no Singer messages.
+count whole, whatever the state: every run reads them in full. Org metadata streams that the
+state shows were read less than `metadata_refresh_hours` ago count no call: the sync would not
+read them. It writes no Singer messages.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tap_zohocrm.pagination import MAX_FIELDS_PER_CALL, MAX_IDS_PER_CALL
 from tap_zohocrm.streams.attachments import AttachmentsStream
 from tap_zohocrm.streams.deleted import DeletedRecordsStream
 from tap_zohocrm.streams.metadata_reader import MetadataReader
+from tap_zohocrm.streams.metadata_refresh import SETTING as METADATA_SETTING
+from tap_zohocrm.streams.metadata_refresh import MetadataRefresh
 from tap_zohocrm.streams.module import ModuleStream
 from tap_zohocrm.streams.org import FieldsMetadataStream, UsersStream
 from tap_zohocrm.sync.limits import CREDITS_HEADER, call_cost
@@ -122,10 +127,15 @@ def make_plan(streams: list[Stream], run: ZohoRun, metadata_reader: MetadataRead
         rows.append({"stream": stream.name, "records": expected, "calls": calls,
                      "credits": credits, "note": note.strip(),
                      "computed_refresh": stream.refreshing})
+    now = datetime.now(UTC)
     for stream in streams:
         if isinstance(stream, ModuleStream | AttachmentsStream):
             continue
-        if isinstance(stream, DeletedRecordsStream):
+        note = ""
+        if isinstance(stream, MetadataRefresh) and stream.next_read(now) is not None:
+            calls = credits = 0
+            note = f"not due ({METADATA_SETTING})"
+        elif isinstance(stream, DeletedRecordsStream):
             calls, credits = len(stream.modules), len(stream.modules) * call_cost("GET", "/deleted")
         elif isinstance(stream, FieldsMetadataStream):
             calls = credits = len(stream.modules)
@@ -133,7 +143,8 @@ def make_plan(streams: list[Stream], run: ZohoRun, metadata_reader: MetadataRead
             calls = credits = 2  # AllUsers, then DeletedUsers
         else:
             calls = credits = 1
-        rows.append({"stream": stream.name, "records": None, "calls": calls, "credits": credits})
+        rows.append({"stream": stream.name, "records": None, "calls": calls, "credits": credits,
+                     **({"note": note} if note else {})})
     org = metadata_reader.get_list("/org", "org")
     allowance = daily_allowance(org[0]) if org else None
     remaining = run.limits.credits_remaining

@@ -118,6 +118,12 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "turns it off. Costs one full read of the module per interval.",
     ),
     th.Property(
+        "metadata_refresh_hours", th.NumberType, default=24, title="Metadata refresh",
+        description="Hours between reads of the org metadata streams (users, org, roles, "
+        "profiles, modules, fields): a run sooner after their last read emits nothing for "
+        "them. 0 reads them every run.",
+    ),
+    th.Property(
         "progress_interval_seconds", th.NumberType, default=30, title="Progress interval",
         description="Seconds between progress lines per stream (records, total from Zoho's "
         "count, rate, ETA); 0 turns them and their count calls off.",
@@ -245,6 +251,11 @@ def check_settings(config: dict[str, Any]) -> list[str]:
                                 or refresh < 0):
         errors.append(f"`computed_refresh_days` must be a number of days, 0 or more (0 turns "
                       f"the refresh off), got {refresh!r}")
+    hours = config.get("metadata_refresh_hours")
+    if hours is not None and (isinstance(hours, bool) or not isinstance(hours, int | float)
+                              or hours < 0):
+        errors.append(f"`metadata_refresh_hours` must be a number of hours, 0 or more (0 reads "
+                      f"the metadata streams every run), got {hours!r}")
     modules = config.get("modules")
     if modules is not None and (
         not isinstance(modules, list) or not all(isinstance(m, str) and m for m in modules)

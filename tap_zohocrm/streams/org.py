@@ -1,7 +1,8 @@
 """Org metadata streams: users, org, roles, profiles, and the modules/fields metadata itself.
 
 Analysts need these to decode owners (user ids), roles and profiles, picklist values and field
-labels. They are small and read in full each run.
+labels. They are small and read in full, at most once per `metadata_refresh_hours`
+(streams/metadata_refresh.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.pagination import PagePaginator
 from tap_zohocrm.responses import is_refusal, response_json
+from tap_zohocrm.streams.metadata_refresh import MetadataRefresh
 from tap_zohocrm.streams.module_rules import field_list_params
 
 if TYPE_CHECKING:
@@ -33,8 +35,8 @@ REF = th.ObjectType(th.Property("id", th.StringType), th.Property("name", th.Str
 OPEN_OBJECT = th.ObjectType(additional_properties=True)
 
 
-class SettingsStream(ZohoStream):
-    """A metadata list read in full (FULL_TABLE), one call or a few pages."""
+class SettingsStream(MetadataRefresh, ZohoStream):
+    """A metadata list read in full (FULL_TABLE), one call or a few pages, when due."""
 
     paginated = False
     params: dict[str, Any] = {}

@@ -21,10 +21,11 @@ BULK_EXPORT_KEY = "bulk_read_export"
 # Zoho's time (its Date header) of the last answer of a sync that read its module to the end
 # (streams/settled_bookmark.py).
 BOOKMARK_READ_AT = "bookmark_read_at"
-# When a module stream was last read in full (UTC, ISO 8601): the computed-values refresh
-# (computed_refresh_days) reads it in full again once this is old enough. A stream with a
+# When a stream was last read in full (UTC, ISO 8601). A module stream: the computed-values
+# refresh (computed_refresh_days) reads it in full again once this is old enough; one with a
 # bookmark but without this key (a state from before the key) is due at once: nobody knows
-# how stale its formula, rollup and lookup values are.
+# how stale its formula, rollup and lookup values are. An org metadata stream (users, fields,
+# ...): read again once this is older than metadata_refresh_hours; without it, at once.
 LAST_FULL_READ_KEY = "last_full_read"
 # When a module's deleted records were last listed (UTC, ISO 8601), in a module stream's state
 # (delete markers) or a deleted_records partition: the next listing goes on from there, and is
@@ -86,7 +87,7 @@ def validate_state(state: Any) -> None:
         if LAST_FULL_READ_KEY in bookmark:
             _check_value(stream, bookmark[LAST_FULL_READ_KEY], LAST_FULL_READ_KEY,
                          "Drop that key: the stream is then read in full again at its next run "
-                         "(computed_refresh_days).")
+                         "(computed_refresh_days, metadata_refresh_hours).")
 
 
 def _check_export(stream: str, export: Any) -> None:

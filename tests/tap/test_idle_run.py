@@ -34,8 +34,17 @@ def test_idle_run_asks_no_record_count_and_reads_settings_modules_once(make_simu
     second = run_tap(config, catalog=catalog, state=first.last_state)
     calls = _calls(sim, start)
     assert not [path for path in calls if path.endswith("/actions/count")], calls
-    assert calls["/settings/modules"] == 1  # the catalog's modules and the modules stream
-    assert {r["api_name"] for r in second.records("modules")} == {
+    assert calls["/settings/modules"] == 1  # the catalog's modules
+    # The metadata streams were read less than metadata_refresh_hours ago: nothing of them.
+    assert not {"users", "org", "roles", "profiles", "modules", "fields"} & second.streams()
+    assert calls["/settings/fields"] == calls["/org"] == calls["/settings/roles"] == 0
+
+    # When the modules stream is read, it takes the catalog's settings/modules call.
+    start = len(sim.requests())
+    third = run_tap({**config, "metadata_refresh_hours": 0}, catalog=catalog,
+                    state=second.last_state)
+    assert _calls(sim, start)["/settings/modules"] == 1
+    assert {r["api_name"] for r in third.records("modules")} == {
         r["api_name"] for r in first.records("modules")}
 
 
