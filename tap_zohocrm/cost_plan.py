@@ -23,7 +23,9 @@ from tap_zohocrm.streams.metadata_refresh import SETTING as METADATA_SETTING
 from tap_zohocrm.streams.metadata_refresh import MetadataRefresh
 from tap_zohocrm.streams.module import ModuleStream
 from tap_zohocrm.streams.org import FieldsMetadataStream, UsersStream
+from tap_zohocrm.streams.recycle_bin import due_whatever_it_shows
 from tap_zohocrm.sync.limits import CREDITS_HEADER, call_cost
+from tap_zohocrm.sync.state_checks import DELETIONS_LISTED_AT
 
 if TYPE_CHECKING:
     from singer_sdk import Stream
@@ -76,6 +78,7 @@ def make_plan(streams: list[Stream], run: ZohoRun, metadata_reader: MetadataRead
     """The plan of a sync of the selected `streams`."""
     modules = [s for s in streams if isinstance(s, ModuleStream)]
     rows: list[dict[str, Any]] = []
+    checked: set[str] = set()  # modules listed only if the recycle bin shows a new deletion
     # The sync's own calls before any stream: settings/modules (catalog mode) and who the
     # token's user is (users?type=CurrentUser).
     rows.append({"stream": "(metadata)", "records": None, "calls": 2, "credits": 2})
@@ -106,9 +109,12 @@ def make_plan(streams: list[Stream], run: ZohoRun, metadata_reader: MetadataRead
             # The sync's count call (progress), made when there is more than one page.
             calls += 1
             credits += 1
-        if stream.emit_deletes:
+        if stream.emit_deletes and due_whatever_it_shows(
+                run.config, stream.stream_state.get(DELETIONS_LISTED_AT)):
             calls += 1
             credits += call_cost("GET", "/deleted")
+        elif stream.emit_deletes:
+            checked.add(stream.api_name)
         if stream.rich_text_fields() and not bulk:  # an export carries rich text whole
             # v8 re-reads a page's cut rich text in one call; v7 one call per cut record.
             rereads = (math.ceil(expected / int(run.config["per_page"]))
@@ -136,7 +142,10 @@ def make_plan(streams: list[Stream], run: ZohoRun, metadata_reader: MetadataRead
             calls = credits = 0
             note = f"not due ({METADATA_SETTING})"
         elif isinstance(stream, DeletedRecordsStream):
-            calls, credits = len(stream.modules), len(stream.modules) * call_cost("GET", "/deleted")
+            due = [m for m in stream.modules
+                   if due_whatever_it_shows(run.config, _listed_at(stream, m))]
+            checked.update(set(stream.modules) - set(due))
+            calls, credits = len(due), len(due) * call_cost("GET", "/deleted")
         elif isinstance(stream, FieldsMetadataStream):
             calls = credits = len(stream.modules)
         elif isinstance(stream, UsersStream):
@@ -145,6 +154,10 @@ def make_plan(streams: list[Stream], run: ZohoRun, metadata_reader: MetadataRead
             calls = credits = 1
         rows.append({"stream": stream.name, "records": None, "calls": calls, "credits": credits,
                      **({"note": note} if note else {})})
+    if checked:  # the listings the recycle bin shows are due come on top
+        rows.append({"stream": "(recycle bin)", "records": None, "calls": 1, "credits": 1,
+                     "note": f"+ 1 call (2 credits) per module of {len(checked)} with a "
+                             "deletion since its last listing"})
     org = metadata_reader.get_list("/org", "org")
     allowance = daily_allowance(org[0]) if org else None
     remaining = run.limits.credits_remaining
@@ -167,6 +180,14 @@ def make_plan(streams: list[Stream], run: ZohoRun, metadata_reader: MetadataRead
         "credits_remaining_today": remaining,
         "share_of_allowance": round(total_credits / allowance, 4) if allowance else None,
     }
+
+
+def _listed_at(stream: DeletedRecordsStream, module: str) -> str | None:
+    """When the deleted records of `module` were last listed, from the stream's state."""
+    for partition in stream.stream_state.get("partitions") or []:
+        if partition.get("context") == {"module": module}:
+            return partition.get(DELETIONS_LISTED_AT)
+    return None
 
 
 def format_plan(plan: dict[str, Any]) -> str:

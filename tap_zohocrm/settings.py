@@ -246,26 +246,21 @@ def check_settings(config: dict[str, Any]) -> list[str]:
         value = config.get(key)
         if value is not None and (not isinstance(value, int) or value < least):
             errors.append(f"`{key}` must be an integer of at least {least}, got {value!r}")
-    refresh = config.get("computed_refresh_days")
-    if refresh is not None and (isinstance(refresh, bool) or not isinstance(refresh, int | float)
-                                or refresh < 0):
-        errors.append(f"`computed_refresh_days` must be a number of days, 0 or more (0 turns "
-                      f"the refresh off), got {refresh!r}")
-    hours = config.get("metadata_refresh_hours")
-    if hours is not None and (isinstance(hours, bool) or not isinstance(hours, int | float)
-                              or hours < 0):
-        errors.append(f"`metadata_refresh_hours` must be a number of hours, 0 or more (0 reads "
-                      f"the metadata streams every run), got {hours!r}")
+    for key, unit, zero in (
+        ("computed_refresh_days", "days", "turns the refresh off"),
+        ("metadata_refresh_hours", "hours", "reads the metadata streams every run"),
+        ("deleted_full_listing_hours", "hours", "lists every module's deleted records each run"),
+    ):
+        value = config.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                  or value < 0):
+            errors.append(f"`{key}` must be a number of {unit}, 0 or more (0 {zero}), "
+                          f"got {value!r}")
     modules = config.get("modules")
     if modules is not None and (
         not isinstance(modules, list) or not all(isinstance(m, str) and m for m in modules)
     ):
         errors.append("`modules` must be a list of module API names, e.g. [\"Leads\", \"Deals\"]")
-    listing = config.get("deleted_full_listing_hours")
-    if listing is not None and (isinstance(listing, bool) or not isinstance(listing, int | float)
-                                or listing < 0):
-        errors.append(f"`deleted_full_listing_hours` must be a number of hours, 0 or more (0 "
-                      f"lists every module each run), got {listing!r}")
     return errors
 
 

@@ -147,16 +147,21 @@ def now_iso() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
+def due_whatever_it_shows(config: Any, listed_at: str | None) -> bool:
+    """Whether a module's deleted records are listed whatever the recycle bin shows: never
+    listed yet, its last listing deleted_full_listing_hours old, or that setting 0."""
+    hours = float(config["deleted_full_listing_hours"])
+    last = instant(listed_at)
+    return last is None or hours <= 0 or datetime.now(UTC) - last >= timedelta(hours=hours)
+
+
 def listing_due(reader: ZohoStream, module: str, since: str | None,
                 listed_at: str | None) -> bool:
     """Whether the deleted records of `module` are listed this run: from `since`, when its
     last listing was at `listed_at` (see the module's docstring)."""
     run = reader.run
-    hours = float(reader.config["deleted_full_listing_hours"])
     start, last = instant(since), instant(listed_at)
-    if start is None or last is None or hours <= 0:
-        return True
-    if datetime.now(UTC) - last >= timedelta(hours=hours):
+    if start is None or last is None or due_whatever_it_shows(reader.config, listed_at):
         return True
     if run.token_user_is_admin is not True or not goes_through_recycle_bin(run, module):
         return True
