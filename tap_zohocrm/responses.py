@@ -6,6 +6,7 @@ import contextlib
 import email.utils
 import json
 import time
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -81,6 +82,14 @@ def describe(response: requests.Response) -> str:
 def sent_token(response: requests.Response) -> str | None:
     header = (response.request.headers.get("Authorization") if response.request else "") or ""
     return header.removeprefix("Zoho-oauthtoken ") or None
+
+
+def answered_at(response: requests.Response) -> datetime | None:
+    """Zoho's clock: the Date of its answer (None without a usable one)."""
+    try:
+        return email.utils.parsedate_to_datetime(response.headers["Date"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def retry_after_seconds(exc: Any) -> float | None:

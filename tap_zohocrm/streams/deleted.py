@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Generator, Iterable, Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import typing as th
@@ -16,11 +17,11 @@ from typing_extensions import override
 from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.pagination import PagePaginator
-from tap_zohocrm.responses import PAGE_LIMIT_CODES, error_code, is_refusal
+from tap_zohocrm.responses import PAGE_LIMIT_CODES, answered_at, error_code, is_refusal
 from tap_zohocrm.schema.values import to_utc, utc_or_none
 from tap_zohocrm.streams.module_rules import named_in_modules
 from tap_zohocrm.streams.org import REF
-from tap_zohocrm.streams.recycle_bin import listing_due, now_iso
+from tap_zohocrm.streams.recycle_bin import listing_due
 from tap_zohocrm.sync.state_checks import DELETIONS_LISTED_AT
 
 if TYPE_CHECKING:
@@ -55,6 +56,13 @@ class DeletedListing:
         self.since = to_utc(since) if since else None
         self.unreachable = False
         self._listed: set[str] = set()  # ids yielded: the split by type lists some again
+        # Zoho's clock at its first answer: the next listing goes on from there.
+        self.answered_at: datetime | None = None
+
+    def listed_at(self) -> str:
+        """When this listing was answered, for the state (DELETIONS_LISTED_AT)."""
+        at = self.answered_at or datetime.now(UTC)
+        return at.astimezone(UTC).replace(microsecond=0).isoformat()
 
     def pages(self) -> Iterator[list[dict]]:
         capped = yield from self._pages("all")
@@ -79,6 +87,8 @@ class DeletedListing:
         while True:
             params = {"type": kind, "page": page, "per_page": 200}
             response = self.stream.request_json(f"/{self.module}/deleted", params)
+            if self.answered_at is None:
+                self.answered_at = answered_at(response) or datetime.now(UTC)
             if error_code(response) in PAGE_LIMIT_CODES:
                 return True
             records = list(ZohoStream.parse_response(self.stream, response))
@@ -102,11 +112,6 @@ class DeletedListing:
             if reached_older and newest_first:
                 return False
             page += 1
-
-
-def deleted_pages(stream: ZohoStream, module: str, since: str | None) -> Iterator[list[dict]]:
-    """Pages of `/{module}/deleted` entries deleted at or after `since` (see DeletedListing)."""
-    return DeletedListing(stream, module, since).pages()
 
 
 class DeletedRecordsStream(ZohoStream):
@@ -153,14 +158,14 @@ class DeletedRecordsStream(ZohoStream):
         state = self.get_context_state(context)
         if not listing_due(self, module, since, state.get(DELETIONS_LISTED_AT)):
             return
-        began = now_iso()
+        listing = DeletedListing(self, module, since)
         try:
-            for page in deleted_pages(self, module, since):
+            for page in listing.pages():
                 for record in page:
                     record["module"] = module
                     yield record
             with self.run.state_lock:
-                state[DELETIONS_LISTED_AT] = began
+                state[DELETIONS_LISTED_AT] = listing.listed_at()
         except ZohoAPIError as exc:
             if exc.code == "INVALID_MODULE":
                 self.logger.warning("Zoho lists no deleted records for module %s", module)
@@ -200,9 +205,9 @@ def delete_markers(stream: ZohoStream, module: str, since: str | None,
     markers = DeleteMarkers()
     if not listing_due(stream, module, since, listed_at):
         return markers
-    began = now_iso()
+    listing = DeletedListing(stream, module, since)
     try:
-        for page in deleted_pages(stream, module, since):
+        for page in listing.pages():
             markers.extend(
                 {"id": r["id"], DELETED_AT: to_utc(r["deleted_time"]), "Modified_Time": None}
                 for r in page if r.get("deleted_time")
@@ -210,5 +215,5 @@ def delete_markers(stream: ZohoStream, module: str, since: str | None,
     except ZohoAPIError as exc:
         if exc.code != "INVALID_MODULE":
             raise
-    markers.listed_at = began
+    markers.listed_at = listing.listed_at()
     return markers

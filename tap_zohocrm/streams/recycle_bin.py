@@ -13,8 +13,9 @@ administrator, perhaps not the records other users deleted. So it is used only w
 administrator's token and for modules whose deletions go through it; and a module is listed
 whatever the recycle bin shows once its last listing is older than
 `deleted_full_listing_hours`: what the recycle bin could not show arrives then. The time of a
-module's last listing is kept in its state (DELETIONS_LISTED_AT), and a skipped listing leaves
-it as it was, so the next listing starts where the last one did.
+module's last listing (Zoho's clock: the Date of its answer) is kept in its state
+(DELETIONS_LISTED_AT), and a skipped listing leaves it as it was, so the next listing starts
+where the last one did.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
     from tap_zohocrm.sync.run import ZohoRun
 
 PER_PAGE = 200  # Zoho's maximum for the recycle bin
-# A listing goes on from this much before the last one began: a clock behind Zoho's.
+# A listing goes on from this much before the last one was answered: deletions saved around
+# that instant.
 CLOCK_MARGIN = timedelta(minutes=5)
 # The recycle bin exists from API v6 on; with an older api_version it is read through v8 (its
 # answer does not depend on the version the records are read with).
@@ -140,11 +142,6 @@ def listed_since(listed_at: str | None) -> str | None:
     """Where a listing goes on from after the last one, which began at `listed_at`."""
     last = instant(listed_at)
     return (last - CLOCK_MARGIN).isoformat() if last else None
-
-
-def now_iso() -> str:
-    """When a listing begins (kept as DELETIONS_LISTED_AT once its entries are out)."""
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def due_whatever_it_shows(config: Any, listed_at: str | None) -> bool:

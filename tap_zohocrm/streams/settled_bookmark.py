@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
+from tap_zohocrm.responses import answered_at
 from tap_zohocrm.schema.values import instant
 from tap_zohocrm.sync.state_checks import BOOKMARK_READ_AT
 
@@ -95,10 +95,7 @@ class SettledBookmark:
 
     def _read_to_end(self, response: requests.Response) -> None:
         """The page chain ended with this answer: nothing more to read up to its Date."""
-        try:
-            self._read_to_end_at = parsedate_to_datetime(response.headers["Date"])
-        except (KeyError, TypeError, ValueError):
-            self._read_to_end_at = None
+        self._read_to_end_at = answered_at(response)
 
     def _keep_read_time(self) -> None:
         """Every record read is emitted: keep when the read ended, for the next sync."""

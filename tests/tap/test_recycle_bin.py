@@ -94,6 +94,22 @@ def test_a_deletion_in_the_recycle_bin_lists_its_module_only(make_simulator) -> 
         first.last_state["bookmarks"]["contacts"]["deletions_listed_at"]
 
 
+def test_a_deletion_right_after_a_listing_is_found_with_a_clock_ahead_of_zohos(
+    make_simulator,
+) -> None:
+    # The tap's machine 10 minutes ahead of Zoho: a listing's time is Zoho's (the Date of its
+    # answer), so a deletion just after it is in the next run's window.
+    sim, config, catalog = _setup(make_simulator)
+    sim.advance_clock(-600)
+    first = run_tap(config, catalog=catalog)
+    gone = sim.records("Accounts")[0]["id"]
+    sim.delete_record("Accounts", gone)
+    start = len(sim.requests())
+    second = run_tap(config, catalog=catalog, state=first.last_state)
+    assert _listings(_calls(sim, start)) == {"Accounts"}
+    assert _deleted(second, "accounts", first) == {gone}
+
+
 def test_deletions_the_recycle_bin_never_shows_come_with_the_full_listing(
     make_simulator,
 ) -> None:
