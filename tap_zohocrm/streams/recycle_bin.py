@@ -36,6 +36,8 @@ PER_PAGE = 200  # Zoho's maximum for the recycle bin
 # A listing goes on from this much before the last one was answered: deletions saved around
 # that instant.
 CLOCK_MARGIN = timedelta(minutes=5)
+# Zoho's clock (a listing's time) ahead of the tap's by more than this: not a time to trust.
+FUTURE_SKEW = timedelta(hours=1)
 # The recycle bin exists from API v6 on; with an older api_version it is read through v8 (its
 # answer does not depend on the version the records are read with).
 FIRST_VERSION = 6
@@ -146,10 +148,14 @@ def listed_since(listed_at: str | None) -> str | None:
 
 def due_whatever_it_shows(config: Any, listed_at: str | None) -> bool:
     """Whether a module's deleted records are listed whatever the recycle bin shows: never
-    listed yet, its last listing deleted_full_listing_hours old, or that setting 0."""
+    listed yet, its last listing deleted_full_listing_hours old, that setting 0, or a last
+    listing later than any clock skew explains (a state edited by hand: no time to go on from)."""
     hours = float(config["deleted_full_listing_hours"])
     last = instant(listed_at)
-    return last is None or hours <= 0 or datetime.now(UTC) - last >= timedelta(hours=hours)
+    if last is None or hours <= 0:
+        return True
+    age = datetime.now(UTC) - last
+    return age >= timedelta(hours=hours) or age < -FUTURE_SKEW
 
 
 def listing_due(reader: ZohoStream, module: str, since: str | None,

@@ -173,3 +173,16 @@ def test_a_refused_recycle_bin_lists_every_module(make_simulator) -> None:
     assert _listings(calls) == set(MODULES)
     assert _deleted(second, "deleted_records", first) == {gone}
     assert "ZohoCRM.settings.recycle_bin.READ" in second.stderr
+
+
+def test_a_listing_time_in_the_future_is_not_gone_on_from(make_simulator) -> None:
+    # A state edited by hand (or a clock set back): listed in full, and the time set right.
+    sim, config, catalog = _setup(make_simulator)
+    first = run_tap(config, catalog=catalog)
+    future = _aged(first.last_state, -48)
+    start = len(sim.requests())
+    second = run_tap(config, catalog=catalog, state=future)
+    assert _listings(_calls(sim, start)) == set(MODULES)
+    for stream in ("leads", "contacts", "accounts"):
+        assert second.last_state["bookmarks"][stream]["deletions_listed_at"] < \
+            future["bookmarks"][stream]["deletions_listed_at"]
