@@ -32,7 +32,7 @@ from tap_zohocrm.schema.fields import MISMATCH_PROPERTY
 from tap_zohocrm.schema.record_values import RecordValues
 from tap_zohocrm.sync.limits import CreditBudgetReached, DailyCreditsExhausted
 from tap_zohocrm.sync.record_messages import RecordMessages
-from tap_zohocrm.sync.run_report import StreamReport
+from tap_zohocrm.sync.run_report import READ_TO_END, StreamReport
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
@@ -265,7 +265,7 @@ class ZohoStream(RecordValues, RecordMessages, StreamBatches, RESTStream[Any]):
                 report.start(self.name, None)
                 self._report.expected = self.expected_total()
             super().sync(context)
-            status = "ok"
+            status = READ_TO_END
         except CreditBudgetReached as exc:
             self._write_state_message()
             self.run.stopped_reason = str(exc)

@@ -143,7 +143,8 @@ def make_plan(streams: list[Stream], run: ZohoRun, metadata_reader: MetadataRead
             note = f"not due ({METADATA_SETTING})"
         elif isinstance(stream, DeletedRecordsStream):
             due = [m for m in stream.modules
-                   if due_whatever_it_shows(run.config, _listed_at(stream, m))]
+                   if due_whatever_it_shows(run.config, stream.get_context_state(
+                       {"module": m}).get(DELETIONS_LISTED_AT))]
             checked.update(set(stream.modules) - set(due))
             calls, credits = len(due), len(due) * call_cost("GET", "/deleted")
         elif isinstance(stream, FieldsMetadataStream):
@@ -180,14 +181,6 @@ def make_plan(streams: list[Stream], run: ZohoRun, metadata_reader: MetadataRead
         "credits_remaining_today": remaining,
         "share_of_allowance": round(total_credits / allowance, 4) if allowance else None,
     }
-
-
-def _listed_at(stream: DeletedRecordsStream, module: str) -> str | None:
-    """When the deleted records of `module` were last listed, from the stream's state."""
-    for partition in stream.stream_state.get("partitions") or []:
-        if partition.get("context") == {"module": module}:
-            return partition.get(DELETIONS_LISTED_AT)
-    return None
 
 
 def format_plan(plan: dict[str, Any]) -> str:

@@ -189,7 +189,8 @@ def install_marker_log_filter() -> None:
 
 
 class DeleteMarkers(list):
-    """The delete markers of one listing, and when it began (None: not listed this run)."""
+    """The delete markers of one listing, and when Zoho answered it (None: not listed this
+    run)."""
 
     listed_at: str | None = None
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from typing_extensions import override
 
 from tap_zohocrm.schema.values import instant
+from tap_zohocrm.sync.run_report import READ_TO_END
 from tap_zohocrm.sync.state_checks import LAST_FULL_READ_KEY
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class MetadataRefresh:
         super().sync(context)  # type: ignore[misc]
         # ZohoStream.sync also returns when it stopped cleanly mid-read (a credit budget): the
         # time is kept for a read that went to its end only.
-        if self._report.status == "ok":
+        if self._report.status == READ_TO_END:
             self._keep_read_time(began)
 
     def _pass_over(self, next_read: datetime) -> None:

@@ -22,6 +22,7 @@ from singer_sdk.logging import StructuredFormatter
 LOGGER = logging.getLogger("tap-zohocrm.report")
 REPORT_PREFIX = "ZOHO_RUN_REPORT "
 REPORT_FIELD = "run_report"  # the report's field in a structured log record
+READ_TO_END = "ok"  # the status of a stream whose sync went to its end
 
 
 @dataclass
