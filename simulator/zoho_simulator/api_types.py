@@ -102,6 +102,7 @@ class Response:
     body: Any = None  # JSON-able, bytes, FileBody, or None (no body)
     headers: dict[str, str] = field(default_factory=dict)
     truncate: bool = False
+    injected: bool = False  # a fault's answer (`body`), not one Zoho would give
 
     def payload(self) -> bytes:
         if self.body is None:

@@ -18,6 +18,11 @@ class FaultRule:
     delay: float = 0.0
     truncate: bool = False
     retry_after: int | str | None = None  # a str is sent as is (an unparsable header)
+    # An answer that is not Zoho's (a proxy's, a hiccup's): sent as is, with `status`.
+    body: str | None = None
+    content_type: str = "application/json;charset=utf-8"
+    query_regex: re.Pattern[str] | None = None  # matched against the query string too
+    after: int = 0  # matching requests let through before the rule fires
 
 
 class Faults:
@@ -28,22 +33,32 @@ class Faults:
 
     def add(self, path_regex: str, status: int = 500, count: int | None = 1,
             probability: float = 1.0, delay: float = 0.0, truncate: bool = False,
-            retry_after: int | str | None = None) -> None:
+            retry_after: int | str | None = None, body: str | None = None,
+            content_type: str | None = None, query_regex: str | None = None,
+            after: int = 0) -> None:
+        rule = FaultRule(re.compile(path_regex), status, count, probability, delay, truncate,
+                         retry_after, body,
+                         content_type or FaultRule.content_type,
+                         re.compile(query_regex) if query_regex is not None else None, after)
         with self.lock:
-            self.rules.append(FaultRule(re.compile(path_regex), status, count, probability,
-                                        delay, truncate, retry_after))
+            self.rules.append(rule)
 
     def clear(self) -> None:
         with self.lock:
             self.rules.clear()
 
-    def match(self, path: str) -> FaultRule | None:
+    def match(self, path: str, query: str = "") -> FaultRule | None:
         """The rule that fires for this request, if any (consumes one of its `count`)."""
         with self.lock:
             for rule in self.rules:
                 if rule.remaining is not None and rule.remaining <= 0:
                     continue
                 if not rule.pattern.search(path):
+                    continue
+                if rule.query_regex is not None and not rule.query_regex.search(query):
+                    continue
+                if rule.after > 0:
+                    rule.after -= 1
                     continue
                 if rule.probability < 1.0 and self.rng.random() >= rule.probability:
                     continue

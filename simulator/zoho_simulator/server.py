@@ -9,7 +9,7 @@ import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from . import credits, system_modules
 from .api_types import (
@@ -110,9 +110,12 @@ class Api(RelatedApi, SettingsApi, RecordsApi):
     def _handle(self, method: str, path: str, query: dict[str, list[str]], headers: Any,
                 body: bytes, *, is_api: bool) -> Response:
         sim = self.sim
-        rule = sim.faults.match(path)
+        rule = sim.faults.match(path, urlencode(query, doseq=True))
         if rule is not None and rule.delay:
             time.sleep(rule.delay)
+        if rule is not None and rule.body is not None:
+            return Response(rule.status, rule.body.encode(), {"Content-Type": rule.content_type},
+                            injected=True)
         if rule is not None and not rule.delay and not rule.truncate:
             code, message = FAULT_CODES.get(rule.status, ("INTERNAL_ERROR", "Internal error"))
             extra = {"Retry-After": str(rule.retry_after)} if rule.retry_after is not None else {}
@@ -272,8 +275,9 @@ class Handler(BaseHTTPRequestHandler):
         headers = dict(resp.headers)
         if resp.status not in (204, 304):
             headers.setdefault("Content-Type", JSON_CT)
-        self.sim.exchanges.record(method, split.path, query, self.headers, resp.status,
-                                  headers, payload, body)
+        if not resp.injected:  # a fault's made-up answer is not checked as Zoho's
+            self.sim.exchanges.record(method, split.path, query, self.headers, resp.status,
+                                      headers, payload, body)
         self.send_response(resp.status)
         for k, v in headers.items():
             self.send_header(k, v)

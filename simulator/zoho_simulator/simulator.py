@@ -230,8 +230,11 @@ class Simulator:
     # ------------------------------------------------------------ faults / config / stats
     def add_fault(self, path_regex: str, status: int = 500, count: int | None = 1,
                   probability: float = 1.0, delay: float = 0.0, truncate: bool = False,
-                  retry_after: int | str | None = None) -> None:
-        self.faults.add(path_regex, status, count, probability, delay, truncate, retry_after)
+                  retry_after: int | str | None = None, body: str | None = None,
+                  content_type: str | None = None, query_regex: str | None = None,
+                  after: int = 0) -> None:
+        self.faults.add(path_regex, status, count, probability, delay, truncate, retry_after,
+                        body, content_type, query_regex, after)
 
     def clear_faults(self) -> None:
         self.faults.clear()
