@@ -21,6 +21,8 @@ from tap_zohocrm.responses import (
     EMPTY_STATUSES,
     PAGE_LIMIT_CODES,
     REJECTED_TOKEN_CODES,
+    answer_items,
+    check_answer,
     describe,
     error_code,
     response_json,
@@ -126,23 +128,15 @@ class ZohoStream(RecordValues, RecordMessages, StreamBatches, RESTStream[Any]):
                 describe(response), code=code,
                 details=details if isinstance(details, dict) else None, status=status,
             )
-        # A 200 whose body was cut off mid-way is a transient failure, not bad data.
-        if "json" not in response.headers.get("Content-Type", "json"):
-            return  # a Bulk Read download (ZIP)
-        try:
-            response_json(response)
-        except ValueError as exc:
-            msg = f"Truncated or invalid JSON from {response.request.path_url.split('?')[0]}"
-            raise RetriableAPIError(msg, response) from exc
+        # A 2xx that is not what Zoho documents (cut off, a proxy's page, `null`) is a
+        # transient failure, never "no more data".
+        check_answer(response)
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
-        if response.status_code >= 400 or response.status_code in EMPTY_STATUSES:
+        if response.status_code >= 400:  # a page limit: the paginator restarts the query
             return []
-        body = response_json(response)
-        return body.get(self._records_key, []) or []
-
-    _records_key = "data"
+        return answer_items(response)
 
     # -- retries ---------------------------------------------------------------------------
 

@@ -159,7 +159,7 @@ def make_plan(streams: list[Stream], run: ZohoRun, metadata_reader: MetadataRead
         rows.append({"stream": "(recycle bin)", "records": None, "calls": 1, "credits": 1,
                      "note": f"+ 1 call (2 credits) per module of {len(checked)} with a "
                              "deletion since its last listing"})
-    org = metadata_reader.get_list("/org", "org")
+    org = metadata_reader.get_list("/org")
     allowance = daily_allowance(org[0]) if org else None
     remaining = run.limits.credits_remaining
     total_credits = sum(r["credits"] for r in rows)

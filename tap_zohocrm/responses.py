@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import json
+import re
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import msgspec
 import requests
@@ -41,18 +42,124 @@ def is_refusal(status: int | None, code: str | None) -> bool:
             and code not in REJECTED_TOKEN_CODES)
 
 
+class UnexpectedAnswer(RetriableAPIError):
+    """A 2xx answer outside the shapes Zoho documents for its call (not JSON, not an object,
+    no list where one is documented, a record without an id): a proxy's or a hiccup's answer.
+    Retried like a 5xx; never read as "no more data"."""
+
+
+# The list a 2xx answer holds, by the end of the call's path; every other call's is `data`.
+LIST_KEYS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"/users$"), "users"),
+    (re.compile(r"/org$"), "org"),
+    (re.compile(r"/settings/fields$"), "fields"),
+    (re.compile(r"/settings/modules$"), "modules"),
+    (re.compile(r"/settings/roles$"), "roles"),
+    (re.compile(r"/settings/profiles$"), "profiles"),
+    (re.compile(r"/settings/recycle_bin$"), "recycle_bin"),
+)
+COUNT_PATH = re.compile(r"/actions/count$")
+# A Bulk Read result is a ZIP file, the one answer that is not JSON.
+DOWNLOAD_PATH = re.compile(r"/read/[^/]+/result$")
+
+
 def response_json(response: requests.Response) -> dict[str, Any]:
-    """Parse a response body once; 204/304 and empty bodies are an empty result."""
+    """Parse a response body once; 204/304 are an empty result. Raises ValueError for a body
+    that is not a JSON object (every answer Zoho documents is one)."""
     cached = getattr(response, "_zoho_json", None)
     if cached is not None:
         return cached
-    if response.status_code in EMPTY_STATUSES or not response.content:
-        body: dict[str, Any] = {}
+    if response.status_code in EMPTY_STATUSES:
+        body: Any = {}
+    elif not response.content:
+        raise ValueError("an empty body")
     else:
-        parsed = msgspec.json.decode(response.content)  # several times faster than json
-        body = parsed if isinstance(parsed, dict) else {"data": parsed}
+        body = msgspec.json.decode(response.content)  # several times faster than json
+    if not isinstance(body, dict):
+        raise ValueError(f"a JSON {_json_type(body)}, not an object")
     response._zoho_json = body  # type: ignore[attr-defined]
     return body
+
+
+def call_name(response: requests.Response) -> str:
+    """`GET /crm/v8/Leads`: the call, without its query (which may hold ids)."""
+    request = response.request
+    path = (request.path_url if request else "").split("?")[0]
+    return f"{(request.method if request else None) or 'GET'} {path}"
+
+
+def list_key(path: str) -> str:
+    """The key of the list Zoho answers this call's path with."""
+    return next((key for pattern, key in LIST_KEYS if pattern.search(path)), "data")
+
+
+def answer_items(response: requests.Response) -> list[dict[str, Any]]:
+    """The records (or users, fields, ...) of a 2xx answer; [] only for the empty answers
+    Zoho documents (204, 304, an empty list). Raises UnexpectedAnswer for any other shape."""
+    if response.status_code in EMPTY_STATUSES:
+        return []
+    check_answer(response)
+    request = response.request
+    return response_json(response)[list_key((request.path_url if request else "").split("?")[0])]
+
+
+def check_answer(response: requests.Response) -> None:
+    """Raise UnexpectedAnswer unless a 2xx answer has the shape Zoho documents for its call.
+
+    Documented: a JSON object; its list (`data`, `users`, `fields`, ...) a list of objects,
+    each with an `id` in the answer to a GET; `info.more_records` a boolean when the call asked
+    for a page (`per_page`); `count` an integer for Record Count. 204 and 304 are the empty
+    answers, and so is an empty list.
+    """
+    if response.status_code in EMPTY_STATUSES or not 200 <= response.status_code < 300:
+        return
+    request = response.request
+    path = (request.path_url if request else "").split("?")[0]
+    if DOWNLOAD_PATH.search(path):
+        return
+    if "json" not in response.headers.get("Content-Type", "json"):
+        _unexpected(response, f"a {response.headers['Content-Type'].split(';')[0]} body, not JSON")
+    try:
+        body = response_json(response)
+    except msgspec.DecodeError:
+        _unexpected(response, "truncated or invalid JSON")
+    except ValueError as exc:
+        _unexpected(response, str(exc))
+    if COUNT_PATH.search(path):
+        count = body.get("count")  # a string of digits in Zoho's files, a number in practice
+        if not (isinstance(count, str) and count.isdigit()) and not (
+                type(count) is int and count >= 0):
+            _unexpected(response, "no count")
+        return
+    key = list_key(path)
+    if key not in body:
+        _unexpected(response, f"no '{key}'")
+    items = body[key]
+    if not isinstance(items, list):
+        _unexpected(response, f"'{key}' is a JSON {_json_type(items)}, not an array")
+    needs_id = (request.method or "GET") == "GET" if request else True
+    for item in items:
+        if not isinstance(item, dict):
+            _unexpected(response, f"an item of '{key}' is not an object")
+        if needs_id and not item.get("id"):
+            _unexpected(response, f"an item of '{key}' has no id")
+    if "per_page=" in (request.path_url if request else ""):
+        info = body.get("info")
+        if not isinstance(info, dict) or not isinstance(info.get("more_records"), bool):
+            _unexpected(response, "no info.more_records")
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    return {dict: "object", list: "array", str: "string"}.get(type(value), "number")
+
+
+def _unexpected(response: requests.Response, what: str) -> NoReturn:
+    raise UnexpectedAnswer(
+        f"Answer not in Zoho's documented shape ({what}) from {call_name(response)}", response)
 
 
 def error_code(response: requests.Response) -> str | None:

@@ -9,13 +9,14 @@ from typing import Any
 
 import click
 from singer_sdk import Stream, Tap
-from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.plugin_base import _ConfigInput
 from typing_extensions import override
 
 from tap_zohocrm import __version__
 from tap_zohocrm.cost_plan import format_plan, make_plan
-from tap_zohocrm.errors import ZohoAuthError
+from tap_zohocrm.errors import ZohoAPIError
+from tap_zohocrm.responses import is_refusal
 from tap_zohocrm.schema.fields import module_schema
 from tap_zohocrm.settings import (
     CONFIG_SCHEMA,
@@ -163,7 +164,7 @@ class TapZohoCRM(Tap):
         return self._streams_from_api()
 
     def _readable_modules(self) -> list[dict[str, Any]]:
-        modules = self.metadata_reader.get_list("/settings/modules", "modules")
+        modules = self.metadata_reader.get_list("/settings/modules")
         wanted = self.config.get("modules")
         by_name = {m.get("api_name"): m for m in modules if isinstance(m, dict)}
         if wanted:
@@ -200,12 +201,11 @@ class TapZohoCRM(Tap):
             api_name = module["api_name"]
             try:
                 fields = self.metadata_reader.get_list(
-                    "/settings/fields", "fields",
-                    field_list_params(api_name, self.run.api_version_number),
+                    "/settings/fields", field_list_params(api_name, self.run.api_version_number),
                 )
-            except ZohoAuthError:
-                raise
-            except (FatalAPIError, ValueError) as exc:
+            except ZohoAPIError as exc:
+                if not is_refusal(exc.status, exc.code):
+                    raise  # an answer that did not come right after the retries: no guess
                 self.logger.warning("Skipping module %s: its fields metadata failed: %s",
                                     api_name, exc)
                 continue

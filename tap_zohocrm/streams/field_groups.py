@@ -98,36 +98,50 @@ class FieldGroups:
         """Fetch the other field groups for this page's ids and merge them in.
 
         The page itself is read with one fixed field group, because changing `fields` within a
-        page_token chain breaks the chain (TOKEN_BOUND_DATA_MISMATCH).
+        page_token chain breaks the chain (TOKEN_BOUND_DATA_MISMATCH). A record that an `ids=`
+        call leaves out is asked for by itself: it is merged whole, or, when Zoho no longer has
+        it (deleted meanwhile), left out of the page, never emitted with fields missing.
         """
         by_id = {record["id"]: record for record in records}
         for chunk in self._field_groups[1:]:
             found: set[str] = set()
             for ids in batched(by_id, MAX_IDS_PER_CALL):
                 for extra in self._fetch_by_ids(ids, chunk):
-                    target = by_id.get(extra.get("id"))
-                    if target is None:
-                        continue
-                    found.add(extra["id"])
-                    for field in chunk:
-                        if field in extra:
-                            target[field] = extra[field]
-            missing = len(by_id) - len(found)
-            if missing:
-                # Deleted between the two calls; the record is emitted with what was read.
-                self.logger.warning(
-                    "%s: %d records vanished between field-group calls (deleted meanwhile?)",
-                    self.api_name, missing,
-                )
+                    if extra["id"] in by_id:
+                        found.add(extra["id"])
+                        _merge(by_id[extra["id"]], extra, chunk)
+            for record_id in [i for i in by_id if i not in found]:
+                alone = self._fetch_fields(f"{self.path}/{record_id}", {}, chunk)
+                if alone:
+                    _merge(by_id[record_id], alone[0], chunk)
+                else:
+                    del by_id[record_id]
+        gone = len(records) - len(by_id)
+        if gone:
+            records[:] = [record for record in records if record["id"] in by_id]
+            self.logger.warning(
+                "%s: %d records were deleted in Zoho while their fields were read; they are "
+                "not emitted (a deleted-records listing reports them)", self.api_name, gone,
+            )
 
     def _fetch_by_ids(self, ids: tuple[str, ...], fields: list[str]) -> list[dict[str, Any]]:
+        return self._fetch_fields(self.path, {"ids": ",".join(ids),
+                                              **filter_params(self.api_name)}, fields)
+
+    def _fetch_fields(self, path: str, params: dict[str, Any],
+                      fields: list[str]) -> list[dict[str, Any]]:
         while fields:
-            params = {"ids": ",".join(ids), "fields": ",".join(fields),
-                      **filter_params(self.api_name)}
             try:
-                return list(ZohoStream.parse_response(self, self.request_json(self.path, params)))
+                response = self.request_json(path, {**params, "fields": ",".join(fields)})
+                return list(ZohoStream.parse_response(self, response))
             except ZohoAPIError as exc:
                 if not self._drop_gone_field(exc):
                     raise
                 fields = [f for f in fields if f != exc.details.get("api_name")]
         return []
+
+
+def _merge(record: dict[str, Any], extra: dict[str, Any], fields: list[str]) -> None:
+    for field in fields:
+        if field in extra:
+            record[field] = extra[field]

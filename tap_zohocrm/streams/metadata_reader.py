@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tap_zohocrm.client import ZohoStream
+from tap_zohocrm.responses import answer_items
 
 
 class MetadataReader(ZohoStream):
@@ -20,13 +21,10 @@ class MetadataReader(ZohoStream):
     def module_api_name(self) -> str:
         return self._subject
 
-    def get_list(self, path: str, key: str, params: dict[str, Any] | None = None) -> list[dict]:
+    def get_list(self, path: str, params: dict[str, Any] | None = None) -> list[dict]:
+        """The list a settings call answers (checked by validate_response, retried when odd)."""
         self._subject = (params or {}).get("module") or path
-        response = self.request_json(path, params)
-        body = [] if response.status_code in (204, 304) else response.json().get(key)
-        if not isinstance(body, list):
-            msg = f"Unexpected answer from {path}: no '{key}' list"
-            raise ValueError(msg)
+        body = answer_items(self.request_json(path, params))
         if not params:
             self.run.settings_lists[path] = body
         return body

@@ -44,9 +44,7 @@ class SettingsStream(MetadataRefresh, ZohoStream):
 
     def __init__(self, tap: Tap, run: ZohoRun, schema: dict | None = None) -> None:
         super().__init__(tap, run, schema=schema or self.schema_definition)
-        self._records_key = self.records_key
 
-    records_key = "data"
     schema_definition: dict[str, Any] = {}
 
     @property
@@ -84,7 +82,6 @@ class UsersStream(SettingsStream):
 
     name = "users"
     path = "/users"
-    records_key = "users"
     primary_keys = ("id",)
     paginated = True
     scope = "ZohoCRM.users.READ"
@@ -149,7 +146,6 @@ class UsersStream(SettingsStream):
 class OrgStream(SettingsStream):
     name = "org"
     path = "/org"
-    records_key = "org"
     primary_keys = ("id",)
     scope = "ZohoCRM.org.READ"
     schema_definition = _props(
@@ -175,7 +171,6 @@ class OrgStream(SettingsStream):
 class RolesStream(SettingsStream):
     name = "roles"
     path = "/settings/roles"
-    records_key = "roles"
     primary_keys = ("id",)
     schema_definition = _props(
         th.Property("id", th.StringType, required=True),
@@ -192,7 +187,6 @@ class RolesStream(SettingsStream):
 class ProfilesStream(SettingsStream):
     name = "profiles"
     path = "/settings/profiles"
-    records_key = "profiles"
     primary_keys = ("id",)
     schema_definition = _props(
         th.Property("id", th.StringType, required=True),
@@ -214,7 +208,6 @@ class ModulesMetadataStream(SettingsStream):
 
     name = "modules"
     path = "/settings/modules"
-    records_key = "modules"
     primary_keys = ("api_name",)
     schema_definition = _props(
         th.Property("api_name", th.StringType, required=True),
@@ -249,7 +242,6 @@ class FieldsMetadataStream(SettingsStream):
 
     name = "fields"
     path = "/settings/fields"
-    records_key = "fields"
     primary_keys = ("module", "api_name")
     schema_definition = _props(
         th.Property("module", th.StringType, required=True),
