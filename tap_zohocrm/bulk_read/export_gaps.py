@@ -63,7 +63,7 @@ class LeftOutFields:
 
     def values(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         """The left-out fields' values of these records, by id (a record deleted since the
-        export is not answered: its values stay null)."""
+        export is not answered)."""
         found: dict[str, dict[str, Any]] = {}
         for fields in batched(self.fields, MAX_FIELDS_PER_CALL):
             for chunk in batched(ids, MAX_IDS_PER_CALL):
@@ -79,10 +79,12 @@ class LeftOutFields:
         if not self.fields or not records:
             return
         found = self.values([str(r["id"]) for r in records])
+        self._warn_gone(len(records) - sum(str(r["id"]) in found for r in records))
+        records[:] = [r for r in records if str(r["id"]) in found]
         for record in records:
-            values = found.get(str(record["id"]))
+            values = found[str(record["id"])]
             for name in self.fields:
-                record[name] = None if values is None else values.get(name)
+                record[name] = values.get(name)
 
     def fill_table(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """An Arrow row group in the stream's Parquet schema: the left-out columns replaced by
@@ -96,11 +98,23 @@ class LeftOutFields:
                                       "properties": {n: props[n] for n in names}})
         ids = batch.column("id").to_pylist()
         found = self.values([str(i) for i in ids])
-        empty: dict[str, Any] = {}
-        filled = self._rows.batch([self._rows.row(found.get(str(i), empty)) for i in ids])
+        kept = [str(i) in found for i in ids]
+        if not all(kept):
+            self._warn_gone(kept.count(False))
+            batch = batch.filter(pa.array(kept))
+            ids = [i for i, keep in zip(ids, kept, strict=True) if keep]
+        filled = self._rows.batch([self._rows.row(found[str(i)]) for i in ids])
         arrays = [filled.column(name) if name in names else batch.column(i)
                   for i, name in enumerate(batch.schema.names)]
         return pa.RecordBatch.from_arrays(arrays, schema=batch.schema)
+
+    def _warn_gone(self, gone: int) -> None:
+        """Exported records Zoho no longer has are left out, not written with fields missing."""
+        if gone:
+            self.logger.warning(
+                "%s: %d exported records were deleted in Zoho before their %s were read; they "
+                "are not emitted (a deleted-records listing reports them)", self.module, gone,
+                ", ".join(self.fields))
 
 
 class ExportedIds:

@@ -95,12 +95,12 @@ class FieldGroups:
         return True
 
     def _merge_other_field_groups(self, records: list[dict[str, Any]]) -> None:
-        """Fetch the other field groups for this page's ids and merge them in.
+        """Fetch the other field groups for this page's ids and merge them in; a record Zoho no
+        longer has (deleted meanwhile) is left out of the page, never emitted with fields
+        missing.
 
         The page itself is read with one fixed field group, because changing `fields` within a
-        page_token chain breaks the chain (TOKEN_BOUND_DATA_MISMATCH). A record that an `ids=`
-        call leaves out is asked for by itself: it is merged whole, or, when Zoho no longer has
-        it (deleted meanwhile), left out of the page, never emitted with fields missing.
+        page_token chain breaks the chain (TOKEN_BOUND_DATA_MISMATCH).
         """
         by_id = {record["id"]: record for record in records}
         for chunk in self._field_groups[1:]:
@@ -109,13 +109,10 @@ class FieldGroups:
                 for extra in self._fetch_by_ids(ids, chunk):
                     if extra["id"] in by_id:
                         found.add(extra["id"])
-                        _merge(by_id[extra["id"]], extra, chunk)
-            for record_id in [i for i in by_id if i not in found]:
-                alone = self._fetch_fields(f"{self.path}/{record_id}", {}, chunk)
-                if alone:
-                    _merge(by_id[record_id], alone[0], chunk)
-                else:
-                    del by_id[record_id]
+                        for field in chunk:
+                            if field in extra:
+                                by_id[extra["id"]][field] = extra[field]
+            by_id = {record_id: by_id[record_id] for record_id in by_id if record_id in found}
         gone = len(records) - len(by_id)
         if gone:
             records[:] = [record for record in records if record["id"] in by_id]
@@ -125,23 +122,30 @@ class FieldGroups:
             )
 
     def _fetch_by_ids(self, ids: tuple[str, ...], fields: list[str]) -> list[dict[str, Any]]:
-        return self._fetch_fields(self.path, {"ids": ",".join(ids),
-                                              **filter_params(self.api_name)}, fields)
+        """These records with these fields, as Zoho has them now. A record an `ids=` answer
+        leaves out is asked for by itself (one call); one Zoho no longer has is not returned."""
+        found = self._fetch_fields(self.path, {"ids": ",".join(ids),
+                                               **filter_params(self.api_name)}, fields)
+        answered = {str(record["id"]) for record in found}
+        for record_id in ids:
+            if str(record_id) not in answered:
+                found += self._fetch_fields(f"{self.path}/{record_id}", {}, fields)
+        return found
 
     def _fetch_fields(self, path: str, params: dict[str, Any],
                       fields: list[str]) -> list[dict[str, Any]]:
-        while fields:
+        while True:
             try:
                 response = self.request_json(path, {**params, "fields": ",".join(fields)})
                 return list(ZohoStream.parse_response(self, response))
             except ZohoAPIError as exc:
                 if not self._drop_gone_field(exc):
                     raise
-                fields = [f for f in fields if f != exc.details.get("api_name")]
-        return []
+                gone = exc.details.get("api_name")
+                if fields == [gone]:
+                    # Every field asked for is gone from Zoho: nothing to add, but the record
+                    # is still there (a call without `fields` would read every field).
+                    fields = [self.replication_key or "Created_Time"]
+                    continue
+                fields = [f for f in fields if f != gone]
 
-
-def _merge(record: dict[str, Any], extra: dict[str, Any], fields: list[str]) -> None:
-    for field in fields:
-        if field in extra:
-            record[field] = extra[field]
