@@ -23,6 +23,7 @@ from tap_zohocrm.responses import (
     REJECTED_TOKEN_CODES,
     describe,
     error_code,
+    lone_surrogates_replaced,
     response_json,
     retry_after_seconds,
     sent_token,
@@ -130,10 +131,22 @@ class ZohoStream(RecordValues, RecordMessages, StreamBatches, RESTStream[Any]):
         if "json" not in response.headers.get("Content-Type", "json"):
             return  # a Bulk Read download (ZIP)
         try:
-            response_json(response)
+            body = response_json(response)
         except ValueError as exc:
             msg = f"Truncated or invalid JSON from {response.request.path_url.split('?')[0]}"
             raise RetriableAPIError(msg, response) from exc
+        replaced = lone_surrogates_replaced(body)
+        if replaced:
+            self._lone_surrogates(replaced)
+
+    def _lone_surrogates(self, count: int) -> None:
+        """Count the strings written with U+FFFD for a lone surrogate; say so once a stream."""
+        if not self._report.replaced_surrogates:
+            self.logger.warning(
+                "%s: Zoho sent text holding a lone UTF-16 surrogate (an escape such as \\ud800, "
+                "which UTF-8 cannot carry); written with U+FFFD in its place (counted in the "
+                "run report)", self.module_api_name)
+        self.run.report.replaced(self.name, count)
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:

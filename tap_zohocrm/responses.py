@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import json
+import re
 import time
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,8 @@ from typing import Any
 import msgspec
 import requests
 from singer_sdk.exceptions import RetriableAPIError
+
+from tap_zohocrm.schema.values import json_number
 
 PAGE_LIMIT_CODES = frozenset({"PAGINATION_LIMIT_EXCEEDED", "DISCRETE_PAGINATION_LIMIT_EXCEEDED"})
 EMPTY_STATUSES = frozenset({204, 304})
@@ -49,10 +52,62 @@ def response_json(response: requests.Response) -> dict[str, Any]:
     if response.status_code in EMPTY_STATUSES or not response.content:
         body: dict[str, Any] = {}
     else:
-        parsed = msgspec.json.decode(response.content)  # several times faster than json
+        parsed = decode_body(response.content)
         body = parsed if isinstance(parsed, dict) else {"data": parsed}
     response._zoho_json = body  # type: ignore[attr-defined]
     return body
+
+
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# A number with more digits than a float keeps is read as a Decimal (json_number).
+_fast = msgspec.json.Decoder(float_hook=json_number)  # several times faster than json
+
+
+class RepairedBody(dict):
+    """A body whose strings held lone surrogates, written with U+FFFD in their place."""
+
+    replaced = 0  # how many strings (values or keys) were changed
+
+
+def decode_body(content: bytes) -> Any:
+    """A JSON body as Python values.
+
+    msgspec reads nearly every body, fast. It refuses valid JSON that escapes a lone UTF-16
+    surrogate (`\\ud800`): such a body is read by the standard library, and each string that
+    holds one, which no UTF-8 output can carry, gets U+FFFD in its place (an object body says
+    how many in `replaced`). Anything neither reads raises ValueError.
+    """
+    try:
+        return _fast.decode(content)
+    except msgspec.DecodeError:
+        parsed = json.loads(content, parse_float=json_number)
+    counter = [0]
+    repaired = _without_lone_surrogates(parsed, counter)
+    if counter[0] and isinstance(repaired, dict):
+        repaired = RepairedBody(repaired)
+        repaired.replaced = counter[0]
+    return repaired
+
+
+def lone_surrogates_replaced(body: Any) -> int:
+    """How many strings of a decoded body got U+FFFD for a lone surrogate."""
+    return body.replaced if isinstance(body, RepairedBody) else 0
+
+
+def _without_lone_surrogates(value: Any, counter: list[int]) -> Any:
+    if isinstance(value, str):
+        if LONE_SURROGATE.search(value) is None:
+            return value
+        counter[0] += 1
+        # Through UTF-16: a pair read as two code points (raw CESU-8 bytes) becomes its one
+        # character again; only a surrogate without its partner becomes U+FFFD.
+        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k, counter): _without_lone_surrogates(v, counter)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_lone_surrogates(v, counter) for v in value]
+    return value
 
 
 def error_code(response: requests.Response) -> str | None:
