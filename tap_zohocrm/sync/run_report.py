@@ -147,6 +147,8 @@ class RunReport:
                 + (f" of {s['expected']} expected" if s["expected"] is not None else "")
                 + f", {s['api_calls']} calls, {s['credits']} credits, "
                 f"{s['retries']} retries ({causes}), {s['seconds']} s"
+                + (f", {s['replaced_surrogates']} values with a lone surrogate written with "
+                   "U+FFFD" if s.get("replaced_surrogates") else "")
                 + (f"; {s['reason']}" if s["reason"] else "")
             )
         LOGGER.info("\n".join(lines), extra={REPORT_FIELD: summary})
