@@ -130,7 +130,7 @@ def describe(response: requests.Response) -> str:
         message = str(response_json(response).get("message") or "")
     details = ""
     with contextlib.suppress(ValueError):
-        details = json.dumps(response_json(response).get("details") or {})
+        details = json.dumps(response_json(response).get("details") or {}, default=str)
     return f"HTTP {response.status_code} {code or ''} from GET {path}: {message} {details}"
 
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
+import pyarrow.parquet as pq
 import requests
 
 from tests.helpers import discover, run_tap, select_streams, tap_config, utc
@@ -92,3 +95,44 @@ def test_a_module_of_hard_values_is_read_whole(
     assert report["records"] == LEADS
     assert report["replaced_surrogates"] == len(replaced)
     assert f"{len(replaced)} values with a lone surrogate written with U+FFFD" in run.stderr
+
+
+def test_a_bulk_read_backfill_of_hard_values_delivers_every_record(
+        make_simulator: Callable[..., Simulator], tmp_path: Path) -> None:
+    """The export's CSV: integers exact, decimals with their digits on the record path and as
+    doubles in Parquet, text whole. A UTF-8 file cannot hold a lone surrogate: the simulator
+    writes "?" there, as a Java UTF-8 encoder does (Zoho does not document its export's)."""
+    sim = make_simulator(seed=12, sizes={"Leads": 1010}, bulk_job_seconds=0.2)
+    ids = sim.seed_hard_values("Leads")
+    batch_config = {"encoding": {"format": "parquet", "compression": "none"},
+                    "storage": {"root": (tmp_path / "out").as_uri()}}
+    for extra in ({}, {"batch_config": batch_config}):  # the record path, then Arrow's
+        config = tap_config(sim, modules=["Leads"], bulk_read_threshold=1000, **extra)
+        run = run_tap(config, catalog=select_streams(discover(config), {"leads"}), check=False)
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert "backfilled through 1 Bulk Read job(s)" in run.stderr
+        if extra:
+            rows = {r["id"]: r for r in _parquet_rows(run.messages, "leads")}
+            first = rows[ids[0]]
+            assert first["Weight_Kg"] == float("12345678901234.567891")  # a double column
+        else:
+            rows = {m["record"]["id"]: m["record"] for m in map(
+                lambda line: json.loads(line, parse_float=Decimal), run.stdout.splitlines())
+                if m["type"] == "RECORD" and m["stream"] == "leads"}
+            first = rows[ids[0]]
+            assert first["Weight_Kg"] == Decimal("12345678901234.567891")
+            assert first["Next_Call_At"] == "2025-03-04T11:45:02+00:00"
+        assert len(rows) == 1010
+        assert first["External_Ref_Id"] == 2**63 - 1
+        assert rows[ids[2]]["Lifetime_Events"] == -(2**63)
+        assert (first["Is_Partner"], rows[ids[1]]["Is_Partner"]) == (True, False)
+        assert first["Description"] == LONG_TEXT
+        assert rows[ids[1]]["Region_Code"] == "NUL \u0000 inside"
+        assert rows[ids[2]]["Region_Code"] == "שלום עולם — مرحبا بالعالم"
+        assert rows[ids[3]]["Region_Code"] == "lone ? surrogate"
+
+
+def _parquet_rows(messages: list[dict[str, Any]], stream: str) -> list[dict[str, Any]]:
+    files = [unquote(urlparse(url).path) for m in messages
+             if m["type"] == "BATCH" and m["stream"] == stream for url in m["manifest"]]
+    return [row for f in files for row in pq.read_table(f).to_pylist()]
