@@ -73,8 +73,11 @@ def to_number(value: Any) -> Any:
 
 
 def json_number(text: str) -> float | Decimal:
-    """A number with a fraction or exponent: a float, or a Decimal when a float would lose
-    some of its digits (a double carries 15 significant digits through text unchanged)."""
+    """A number with a fraction or exponent (its text holds `.`, `e` or `E`): a float, or a
+    Decimal when a float would lose some of its digits (a double carries 15 significant digits
+    through text unchanged)."""
+    if len(text) <= FLOAT_DIGITS + 1:  # a point or an exponent among them: the common case
+        return float(text)
     mantissa = text.partition("e")[0].partition("E")[0]
     if len(mantissa.lstrip("+-").replace(".", "").lstrip("0")) <= FLOAT_DIGITS:
         return float(text)
