@@ -25,6 +25,7 @@ from tap_zohocrm.responses import (
     check_answer,
     describe,
     error_code,
+    lone_surrogates_replaced,
     response_json,
     retry_after_seconds,
     sent_token,
@@ -130,7 +131,18 @@ class ZohoStream(RecordValues, RecordMessages, StreamBatches, RESTStream[Any]):
             )
         # A 2xx that is not what Zoho documents (cut off, a proxy's page, `null`) is a
         # transient failure, never "no more data".
-        check_answer(response)
+        replaced = lone_surrogates_replaced(check_answer(response))
+        if replaced:
+            self._lone_surrogates(replaced)
+
+    def _lone_surrogates(self, count: int) -> None:
+        """Count the strings written with U+FFFD for a lone surrogate; say so once a stream."""
+        if not self._report.replaced_surrogates:
+            self.logger.warning(
+                "%s: Zoho sent text holding a lone UTF-16 surrogate (an escape such as \\ud800, "
+                "which UTF-8 cannot carry); written with U+FFFD in its place (counted in the "
+                "run report)", self.module_api_name)
+        self.run.report.replaced(self.name, count)
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:

@@ -14,6 +14,8 @@ import msgspec
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 
+from tap_zohocrm.schema.values import json_number
+
 PAGE_LIMIT_CODES = frozenset({"PAGINATION_LIMIT_EXCEEDED", "DISCRETE_PAGINATION_LIMIT_EXCEEDED"})
 EMPTY_STATUSES = frozenset({204, 304})
 # 401 codes of an access token Zoho no longer accepts (expired, revoked): Zoho answers either.
@@ -74,7 +76,7 @@ def response_json(response: requests.Response) -> dict[str, Any]:
     elif not response.content:
         raise ValueError("an empty body")
     else:
-        body = msgspec.json.decode(response.content)  # several times faster than json
+        body = decode_body(response.content)
     if not isinstance(body, dict):
         raise ValueError(f"a JSON {_json_type(body)}, not an object")
     response._zoho_json = body  # type: ignore[attr-defined]
@@ -103,8 +105,9 @@ def answer_items(response: requests.Response) -> list[dict[str, Any]]:
     return response_json(response)[list_key((request.path_url if request else "").split("?")[0])]
 
 
-def check_answer(response: requests.Response) -> None:
-    """Raise UnexpectedAnswer unless a 2xx answer has the shape Zoho documents for its call.
+def check_answer(response: requests.Response) -> dict[str, Any] | None:
+    """The body of a 2xx JSON answer, checked: UnexpectedAnswer unless it has the shape Zoho
+    documents for its call (None: no body to check, an error status or a download).
 
     Documented: a JSON object; its list (`data`, `users`, `fields`, ...) a list of objects,
     each with an `id` in the answer to a GET; `info.more_records` a boolean when the call asked
@@ -112,16 +115,16 @@ def check_answer(response: requests.Response) -> None:
     answers, and so is an empty list.
     """
     if response.status_code in EMPTY_STATUSES or not 200 <= response.status_code < 300:
-        return
+        return None
     request = response.request
     path = (request.path_url if request else "").split("?")[0]
     if DOWNLOAD_PATH.search(path):
-        return
+        return None
     if "json" not in response.headers.get("Content-Type", "json"):
         _unexpected(response, f"a {response.headers['Content-Type'].split(';')[0]} body, not JSON")
     try:
         body = response_json(response)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, json.JSONDecodeError):
         _unexpected(response, "truncated or invalid JSON")
     except ValueError as exc:
         _unexpected(response, str(exc))
@@ -130,7 +133,7 @@ def check_answer(response: requests.Response) -> None:
         if not (isinstance(count, str) and count.isdigit()) and not (
                 type(count) is int and count >= 0):
             _unexpected(response, "no count")
-        return
+        return body
     key = list_key(path)
     if key not in body:
         _unexpected(response, f"no '{key}'")
@@ -147,6 +150,7 @@ def check_answer(response: requests.Response) -> None:
         info = body.get("info")
         if not isinstance(info, dict) or not isinstance(info.get("more_records"), bool):
             _unexpected(response, "no info.more_records")
+    return body
 
 
 def _json_type(value: Any) -> str:
@@ -160,6 +164,58 @@ def _json_type(value: Any) -> str:
 def _unexpected(response: requests.Response, what: str) -> NoReturn:
     raise UnexpectedAnswer(
         f"Answer not in Zoho's documented shape ({what}) from {call_name(response)}", response)
+
+
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# A number with more digits than a float keeps is read as a Decimal (json_number).
+_fast = msgspec.json.Decoder(float_hook=json_number)  # several times faster than json
+
+
+class RepairedBody(dict):
+    """A body whose strings held lone surrogates, written with U+FFFD in their place."""
+
+    replaced = 0  # how many strings (values or keys) were changed
+
+
+def decode_body(content: bytes) -> Any:
+    """A JSON body as Python values.
+
+    msgspec reads nearly every body, fast. It refuses valid JSON that escapes a lone UTF-16
+    surrogate (`\\ud800`): such a body is read by the standard library, and each string that
+    holds one, which no UTF-8 output can carry, gets U+FFFD in its place (an object body says
+    how many in `replaced`). Anything neither reads raises ValueError.
+    """
+    try:
+        return _fast.decode(content)
+    except msgspec.DecodeError:
+        parsed = json.loads(content, parse_float=json_number)
+    counter = [0]
+    repaired = _without_lone_surrogates(parsed, counter)
+    if counter[0] and isinstance(repaired, dict):
+        repaired = RepairedBody(repaired)
+        repaired.replaced = counter[0]
+    return repaired
+
+
+def lone_surrogates_replaced(body: Any) -> int:
+    """How many strings of a decoded body got U+FFFD for a lone surrogate."""
+    return body.replaced if isinstance(body, RepairedBody) else 0
+
+
+def _without_lone_surrogates(value: Any, counter: list[int]) -> Any:
+    if isinstance(value, str):
+        if LONE_SURROGATE.search(value) is None:
+            return value
+        counter[0] += 1
+        # Through UTF-16: a pair read as two code points (raw CESU-8 bytes) becomes its one
+        # character again; only a surrogate without its partner becomes U+FFFD.
+        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k, counter): _without_lone_surrogates(v, counter)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_lone_surrogates(v, counter) for v in value]
+    return value
 
 
 def error_code(response: requests.Response) -> str | None:
@@ -182,7 +238,7 @@ def describe(response: requests.Response) -> str:
         message = str(response_json(response).get("message") or "")
     details = ""
     with contextlib.suppress(ValueError):
-        details = json.dumps(response_json(response).get("details") or {})
+        details = json.dumps(response_json(response).get("details") or {}, default=str)
     return f"HTTP {response.status_code} {code or ''} from GET {path}: {message} {details}"
 
 

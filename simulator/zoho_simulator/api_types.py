@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from .hard_values import escaped_surrogates
+
 if TYPE_CHECKING:
     pass
 
@@ -96,6 +98,9 @@ class FileBody:
     size: int
 
 
+ENCODER = msgspec.json.Encoder(decimal_format="number")
+
+
 @dataclass
 class Response:
     status: int
@@ -115,7 +120,11 @@ class Response:
         try:
             # msgspec writes the same compact UTF-8 JSON as json.dumps, faster: the
             # simulator shares the machine's cores with the tap it serves in benchmarks.
-            return msgspec.json.encode(self.body)
+            # Decimals (hard values) as the JSON numbers Zoho writes, every digit kept.
+            return ENCODER.encode(self.body)
+        except UnicodeEncodeError:
+            # Text with a lone surrogate: no UTF-8 holds it, JSON's escape does (`\ud800`).
+            return ENCODER.encode(escaped_surrogates(self.body))
         except (TypeError, msgspec.EncodeError):  # e.g. a non-string key: json's rules
             return json.dumps(self.body, ensure_ascii=False,
                               separators=(",", ":")).encode("utf-8")

@@ -967,7 +967,9 @@ class _CompressingSink:
     def write(self, text: str) -> None:
         if self.error is not None:
             raise self.error
-        self.queue.put(text.encode("utf-8"))
+        # A UTF-8 file cannot hold a lone surrogate (hard values): "?" in its place, as a Java
+        # UTF-8 encoder writes (what Zoho's export does is not documented).
+        self.queue.put(text.encode("utf-8", "replace"))
 
     def close(self) -> None:
         self.queue.put(None)

@@ -44,6 +44,8 @@ class Control:
             permanent = (query.get("permanent") or ["false"])[-1].lower() == "true"
             sim.delete_record(parts[1], parts[2], permanent=permanent)
             return Response(200, ok)
+        if route == ("POST", "hard_values", 2):
+            return Response(200, {"ids": sim.seed_hard_values(parts[1], **data)})
         if route == ("POST", "recycle_bin", 3) and parts[2] == "purge":
             return Response(200, {"purged": sim.purge_recycle_bin(parts[1])})
         if route == ("POST", "churn", 2):

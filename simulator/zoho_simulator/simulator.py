@@ -12,6 +12,7 @@ from .credits import CreditWindow
 from .exchanges import REGISTRY
 from .faults import Faults, Stats
 from .field_usage import mark_unused
+from .hard_values import hard_value
 from .living import Churn, crowd_second
 from .oauth import FULL_SCOPE, OAuth
 from .org import Org
@@ -164,6 +165,24 @@ class Simulator:
     def update_record(self, module: str, id: str | int, values: dict[str, Any] | None = None
                       ) -> dict[str, Any]:
         return self.org.update_record(module, id, values)
+
+    def seed_hard_values(self, module: str, count: int = 4) -> list[str]:
+        """Write hard values (hard_values.py) into the first `count` records of `module`, by
+        id, one variant per record: each an edit (its Modified_Time moves). Answers the ids."""
+        md = self.org.modules[module]
+        ids = sorted(md.recs)[:count]
+        for index, rid in enumerate(ids):
+            values: dict[str, Any] = {}
+            for fd in md.fields:
+                if fd.meta.get("field_read_only") or fd.api_name in ("id", "Tag", "Created_Time",
+                                                                       "Modified_Time"):
+                    continue
+                textarea = (fd.meta.get("textarea") or {}).get("type")
+                wanted, value = hard_value(fd.data_type, textarea, index)
+                if wanted:
+                    values[fd.api_name] = value
+            self.org.update_record(module, rid, values)
+        return [str(rid) for rid in ids]
 
     def delete_record(self, module: str, id: str | int, permanent: bool = False) -> None:
         """Delete as the API user: into the recycle bin, or permanently (`permanent=True`,

@@ -37,7 +37,7 @@ class JsonlFiles:
         gzipped = self.batch_config.encoding.compression == "gzip"
         limit = max(1, int(self.batch_config.batch_size or 10_000))
         sync_id = f"{self.tap_name}--{self.stream_name}-{uuid4()}"
-        encode = msgspec.json.Encoder().encode
+        encode = msgspec.json.Encoder(decimal_format="number").encode  # as RECORD has it
         iterator = iter(rows)
         index = 0
         while part := list(islice(iterator, min(limit, LINES_PER_WRITE))):

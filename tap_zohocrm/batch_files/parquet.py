@@ -102,7 +102,8 @@ class ParquetRows:
         if kept:
             texts = [row.get(MISMATCH_PROPERTY) for row in rows]
             for i, values in odd.items():
-                texts[i] = json.dumps({**json.loads(texts[i] or "{}"), **values})
+                texts[i] = json.dumps({**json.loads(texts[i] or "{}"), **values},
+                                      default=float)
             arrays[MISMATCH_PROPERTY] = pa.array(texts, pa.string())
         return pa.RecordBatch.from_arrays([arrays[name] for name in self.schema.names],
                                           schema=self.schema)

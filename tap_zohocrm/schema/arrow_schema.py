@@ -9,7 +9,9 @@ file where it is null throughout, so the files of a stream read as one typed tab
   aware datetimes, as they parse the record path's text); `format: date`: date32.
 - integers: int64. numbers: float64. Zoho sends currency, decimal and percent values as JSON
   numbers (json_type "double") and the record path carries them as doubles, so float64 holds
-  exactly the record path's values, where a decimal column would need a scale per field.
+  exactly the record path's values, where a decimal column would need a scale per field. A
+  number with more than 15 significant digits (a Decimal on the record path) is rounded to a
+  double here.
 - booleans; objects with properties (lookups): structs of those properties; arrays: lists.
 - open values (objects without properties, properties of several JSON types, and
   `_zoho_mismatched_values`): JSON text.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 import pyarrow as pa
@@ -51,7 +54,12 @@ class Column(NamedTuple):
 
 
 def _json_text(value: Any) -> str:
-    return json.dumps(value)
+    return json.dumps(value, default=float)  # a Decimal (a many-digit number) as a double
+
+
+def _double(value: Any) -> Any:
+    # A many-digit number the record path keeps as a Decimal: float64 holds it as a double.
+    return float(value) if type(value) is Decimal else value
 
 
 def _empty_as_null(value: Any) -> Any:
@@ -88,7 +96,8 @@ def column(prop: dict[str, Any]) -> Column:
     kind = property_kind(prop)
     if kind in SCALARS:
         arrow = SCALARS[kind]
-        return Column(arrow, pa.string() if kind in AS_TEXT else arrow, None)
+        return Column(arrow, pa.string() if kind in AS_TEXT else arrow,
+                      _double if kind == "number" else None)
     if kind == "object" and prop.get("properties"):
         children = {name: column(child) for name, child in prop["properties"].items()}
         writers = {name: c.write for name, c in children.items() if c.write is not None}

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from tap_zohocrm.schema.property_kinds import property_kind
+
+FLOAT_DIGITS = 15
 
 
 class ValueMismatch(ValueError):
@@ -56,15 +59,32 @@ def to_integer(value: Any) -> Any:
         return int(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return int(value)
     raise ValueMismatch(value)
 
 
 def to_number(value: Any) -> Any:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
         return value
     if isinstance(value, str):
-        return float(value) if any(c in value for c in ".eE") else int(value)
+        return json_number(value) if any(c in value for c in ".eE") else int(value)
     raise ValueMismatch(value)
+
+
+def json_number(text: str) -> float | Decimal:
+    """A number with a fraction or exponent (its text holds `.`, `e` or `E`): a float, or a
+    Decimal when a float would lose some of its digits (a double carries 15 significant digits
+    through text unchanged)."""
+    if len(text) <= FLOAT_DIGITS + 1:  # a point or an exponent among them: the common case
+        return float(text)
+    mantissa = text.partition("e")[0].partition("E")[0]
+    if len(mantissa.lstrip("+-").replace(".", "").lstrip("0")) <= FLOAT_DIGITS:
+        return float(text)
+    value = Decimal(text)  # InvalidOperation is a ValueError: not a number
+    if not value.is_finite():
+        raise ValueMismatch(text)
+    return value
 
 
 def to_boolean(value: Any) -> Any:
@@ -78,7 +98,7 @@ def to_boolean(value: Any) -> Any:
 def to_string(value: Any) -> Any:
     if isinstance(value, str):
         return value
-    if isinstance(value, (int, float)):  # a number in a text field: its text is lossless
+    if isinstance(value, (int, float, Decimal)):  # a number in a text field: its text is lossless
         return str(value)
     raise ValueMismatch(value)
 
@@ -109,7 +129,7 @@ def value_converters(schema: dict[str, Any]) -> list[tuple[str, tuple[type, ...]
         elif kind == "integer":
             plan.append((name, (int,), to_integer))
         elif kind == "number":
-            plan.append((name, (int, float), to_number))
+            plan.append((name, (int, float, Decimal), to_number))
         elif kind == "boolean":
             plan.append((name, (bool,), to_boolean))
         elif kind == "object":

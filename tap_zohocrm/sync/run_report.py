@@ -40,6 +40,8 @@ class StreamReport:
     # Read in full again for values Zoho changes without Modified_Time (computed_refresh_days):
     # the stream's records, calls and credits are then the refresh's cost.
     refresh: bool = False
+    # Strings Zoho sent with a lone UTF-16 surrogate, written with U+FFFD in its place.
+    replaced_surrogates: int = 0
 
     def elapsed(self) -> float:
         if self.started is None:
@@ -52,7 +54,8 @@ class StreamReport:
             "credits": self.credits, "retries": sum(self.retries.values()),
             "retry_causes": dict(self.retries), "seconds": round(self.elapsed(), 2),
             "status": self.status, "reason": self.reason, "computed_refresh": self.refresh,
-        }
+        } | ({"replaced_surrogates": self.replaced_surrogates} if self.replaced_surrogates
+             else {})
 
 
 class RunReport:
@@ -78,6 +81,11 @@ class RunReport:
         report = self.stream(name)
         with self._lock:
             report.retries[cause] += 1
+
+    def replaced(self, name: str, count: int) -> None:
+        report = self.stream(name)
+        with self._lock:
+            report.replaced_surrogates += count
 
     def start(self, name: str, expected: int | None) -> None:
         report = self.stream(name)
@@ -139,6 +147,8 @@ class RunReport:
                 + (f" of {s['expected']} expected" if s["expected"] is not None else "")
                 + f", {s['api_calls']} calls, {s['credits']} credits, "
                 f"{s['retries']} retries ({causes}), {s['seconds']} s"
+                + (f", {s['replaced_surrogates']} values with a lone surrogate written with "
+                   "U+FFFD" if s.get("replaced_surrogates") else "")
                 + (f"; {s['reason']}" if s["reason"] else "")
             )
         LOGGER.info("\n".join(lines), extra={REPORT_FIELD: summary})

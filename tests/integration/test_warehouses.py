@@ -47,6 +47,7 @@ from tests.helpers import (
     tap_config,
 )
 from zoho_simulator import Simulator
+from zoho_simulator.hard_values import LONG_TEXT
 
 SCHEMA = "tap_zohocrm"  # default_target_schema of both loaders: the extractor's namespace
 STATE_ID = "dev:tap-zohocrm-to-target-postgres"
@@ -675,3 +676,46 @@ def test_postgres_drops_deleted_subform_rows_and_links(
         "singer_state"]["bookmarks"]
     assert bookmarks["quotes"]["replication_key_value"]  # incremental
     assert not any(bookmarks.get(table, {}).get("replication_key_value") for table in tables)
+
+
+# --- hard values: every digit and character the loader can hold ------------------------------
+
+
+def test_postgres_holds_hard_values(
+        make_simulator: Callable[..., Simulator], tmp_path: Path, pg_database: str,
+        meltano_sys_dir: Path) -> None:
+    """Integers near 2**63, decimals with more digits than a double, booleans sent as text,
+    datetimes in other offsets, emoji, right-to-left text and a 60 KB text area land as Zoho
+    sent them; NUL (PostgreSQL text cannot hold it) and a lone surrogate as U+FFFD."""
+    sim = make_simulator(seed=41, sizes={"Leads": 6})
+    ids = sim.seed_hard_values("Leads")
+    env = meltano_env(sim, tmp_path, ["Leads"], **target_postgres_env(pg_database),
+                      MELTANO_SYS_DIR_ROOT=str(meltano_sys_dir))
+    meltano("run", "tap-zohocrm", "target-postgres", env=env)
+
+    rows = {r["id"]: r for r in pg_rows(pg_database, "leads")}
+    assert set(rows) == {r["id"] for r in sim.records("Leads")}
+    first, second, third, fourth = (rows[i] for i in ids)
+    columns = pg_columns(pg_database, "leads")
+    assert (columns["External_Ref_Id"], columns["Weight_Kg"]) == ("bigint", "numeric")
+    assert [r["External_Ref_Id"] for r in (first, second, third, fourth)] == [
+        2**63 - 1, 2**53 + 1, -(2**63), 2**63 - 2]
+    assert [r["Lifetime_Events"] for r in (first, third)] == [2**63 - 1, -(2**63)]
+    # The tap writes every digit (tests/tap/test_hard_values.py); target-postgres 0.8.1 binds
+    # numeric values through SQLAlchemy's float processor: a numeric column gets the double.
+    for row, column, sent in ((first, "Weight_Kg", "12345678901234.567891"),
+                              (third, "Weight_Kg", "3.14159265358979323846264338327950288"),
+                              (first, "Budget", "9999999999999999.99"),
+                              (fourth, "Budget", "100000000000000000000.5"),
+                              (second, "Budget", "12345678901234.56")):
+        assert row[column] == Decimal(repr(float(sent))), (column, sent)
+    assert second["Budget"] == Decimal("12345678901234.56")  # 16 digits: still exact
+    assert (first["Is_Partner"], second["Is_Partner"]) == (True, False)
+    assert third["Next_Call_At"] == datetime(2025, 3, 4, 9, 59, 59)  # +14:00, held in UTC
+    assert first["Next_Call_At"] == datetime(2025, 3, 4, 11, 45, 2)  # +05:30
+    assert first["Region_Code"] == "emoji 😀👍🏽 🇯🇵 👨‍👩‍👧 end"
+    assert third["Region_Code"] == "שלום עולם — مرحبا بالعالم"
+    assert len(first["Description"].encode()) >= 60 * 1024
+    assert first["Description"] == LONG_TEXT
+    assert second["Region_Code"] == "NUL \ufffd inside"  # the loader's sanitize_null_text_...
+    assert fourth["Region_Code"] == "lone \ufffd surrogate"
