@@ -42,7 +42,8 @@ class Control:
             return Response(200, {"data": sim.update_record(parts[1], parts[2], data or None)})
         if route == ("DELETE", "records", 3):
             permanent = (query.get("permanent") or ["false"])[-1].lower() == "true"
-            sim.delete_record(parts[1], parts[2], permanent=permanent)
+            unlisted = (query.get("unlisted") or ["false"])[-1].lower() == "true"
+            sim.delete_record(parts[1], parts[2], permanent=permanent, unlisted=unlisted)
             return Response(200, ok)
         if route == ("POST", "recycle_bin", 3) and parts[2] == "purge":
             return Response(200, {"purged": sim.purge_recycle_bin(parts[1])})
