@@ -32,6 +32,7 @@ from typing_extensions import override
 from tap_zohocrm.schema.fields import is_computed, is_lookup
 from tap_zohocrm.schema.values import instant
 from tap_zohocrm.streams.module_rules import REPLICATION_KEY
+from tap_zohocrm.streams.recycle_bin import FUTURE_SKEW
 from tap_zohocrm.sync.state_checks import BULK_EXPORT_KEY, IDS_CHECKED_AT, LAST_FULL_READ_KEY
 
 if TYPE_CHECKING:
@@ -193,6 +194,7 @@ class ComputedRefresh:
 
 
 def _older_than(when: str | None, now: datetime, age: timedelta) -> bool:
-    """Whether `when` (a state's time) is at least `age` before `now`; no time: yes."""
+    """Whether `when` (a state's time) is at least `age` before `now`; no time, or one later
+    than any clock skew explains (a state edited by hand): yes."""
     last = instant(when)
-    return last is None or now - last >= age
+    return last is None or now - last >= age or last - now > FUTURE_SKEW
