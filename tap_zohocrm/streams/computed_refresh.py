@@ -129,16 +129,18 @@ class ComputedRefresh:
             self._stream_version = int(time.time())
 
     def _activate_version(self) -> bool:
-        """Every record is out: ACTIVATE_VERSION when the read reached the module's end in this
-        run. Returns whether it was written."""
+        """Every record read is out: ACTIVATE_VERSION when the read reached the module's end in
+        this run. Returns whether the check was done (a read stopped by Zoho's paging limit
+        would stop there again: it waits for the next interval too)."""
         full = self.full_read
         if full is None or not full.versioned or self._stream_version is None:
             return False
         if self._read_to_end_at is None:
             self.logger.warning(
-                "%s: the full read did not reach the end of the module: no ACTIVATE_VERSION, "
-                "the records deleted in Zoho are looked for again at the next run", self.api_name)
-            return False
+                "%s: the full read stopped before the end of the module: no ACTIVATE_VERSION, "
+                "so records deleted in Zoho that no listing shows stay in the warehouse",
+                self.api_name)
+            return True
         self._write_activate_version_message(self._stream_version)
         return True
 

@@ -145,3 +145,21 @@ def test_the_plan_shows_the_check(make_simulator: Callable[..., Simulator]) -> N
     run = run_tap(config, catalog=catalog, state=aged)
     assert plan["api_calls"] == sim.stats()["api_calls"]
     assert rows["leads"]["records"] == len(run.records("leads"))
+
+
+def test_a_check_that_cannot_read_every_note_flags_nothing(
+    make_simulator: Callable[..., Simulator],
+) -> None:
+    """Zoho ignoring If-Modified-Since and page tokens on 2,600 notes: the full read stops at
+    2,000, so no ACTIVATE_VERSION (it would flag the notes not read); the check waits for the
+    next interval rather than read them all again every run."""
+    sim = make_simulator(seed=97, sizes={"Leads": 5, "Notes": 2600}, notes_v8_plain=True)
+    config = tap_config(sim, modules=MODULES, progress_interval_seconds=0)
+    first = run_tap(config)
+    sim.advance_clock(60)
+    second = run_tap(config, state=_aged(first.last_state, 25))
+    activated = {m["stream"] for m in second.messages if m["type"] == "ACTIVATE_VERSION"}
+    assert activated == {"leads"}
+    assert "full read stopped before the end of the module" in second.stderr
+    assert second.last_state["bookmarks"]["notes"]["ids_checked_at"] > _aged(
+        second.last_state, 1)["bookmarks"]["notes"]["ids_checked_at"]
