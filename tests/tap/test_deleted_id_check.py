@@ -163,3 +163,22 @@ def test_a_check_that_cannot_read_every_note_flags_nothing(
     assert "full read stopped before the end of the module" in second.stderr
     assert second.last_state["bookmarks"]["notes"]["ids_checked_at"] > _aged(
         second.last_state, 1)["bookmarks"]["notes"]["ids_checked_at"]
+
+
+def test_a_module_the_catalog_reads_whole_gets_activate_version(sim: Simulator) -> None:
+    """A standard module made FULL_TABLE by the catalog keeps no bookmark, so no check: its
+    every read ends in ACTIVATE_VERSION as a linking module's does."""
+    config = tap_config(sim, modules=["Leads"])
+    catalog = discover(config)
+    for entry in catalog["streams"]:
+        if entry["tap_stream_id"] == "leads":
+            entry["replication_method"] = "FULL_TABLE"
+            root = next(m["metadata"] for m in entry["metadata"] if not m["breadcrumb"])
+            root.update({"replication-method": "FULL_TABLE", "selected": True})
+    run = run_tap(config, catalog=catalog)
+    messages = [m for m in run.messages if m.get("stream") == "leads"
+                and m["type"] in ("RECORD", "ACTIVATE_VERSION")]
+    assert messages[0]["type"] == "ACTIVATE_VERSION"
+    assert {m["version"] for m in messages} == {messages[0]["version"]}
+    off = run_tap({**config, "deleted_id_check_hours": 0}, catalog=catalog)
+    assert not [m for m in off.messages if m["type"] == "ACTIVATE_VERSION"]
