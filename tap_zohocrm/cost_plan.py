@@ -3,7 +3,8 @@
 For the selected streams and the given state it asks Zoho for each module's record count with
 the sync's own filter (the count action, 1 credit each) and the org's edition (`/org`), then
 computes the calls and credits of the sync from Zoho's paging rules. Subform and linking modules
-count whole, whatever the state: every run reads them in full. Org metadata streams that the
+count whole, whatever the state: every run reads them in full; so do modules due for a
+computed-values refresh or the deleted-records check. Org metadata streams that the
 state shows were read less than `metadata_refresh_hours` ago count no call: the sync would not
 read them. It writes no Singer messages.
 """
@@ -126,13 +127,17 @@ def make_plan(streams: list[Stream], run: ZohoRun, metadata_reader: MetadataRead
             credits += expected
             # A refresh reads the attachments of records changed since the bookmark only.
             note += f" + {'up to ' if stream.refreshing else ''}{expected} attachment calls"
-        if stream.refreshing:
+        ids_check = bool(stream.refreshing and stream.full_read and stream.full_read.ids_check)
+        if ids_check:
+            note = f"deleted-records check: read in full, then ACTIVATE_VERSION {note}"
+        elif stream.refreshing:
             note = f"computed-values refresh: read in full {note}"
         if stream.reads_whole:  # no bookmark: every run reads it all
             note = f"read whole every run; {note}" if note else "read whole every run"
         rows.append({"stream": stream.name, "records": expected, "calls": calls,
                      "credits": credits, "note": note.strip(),
-                     "computed_refresh": stream.refreshing})
+                     "computed_refresh": stream.refreshing and not ids_check,
+                     "deleted_id_check": ids_check})
     now = datetime.now(UTC)
     for stream in streams:
         if isinstance(stream, ModuleStream | AttachmentsStream):
@@ -164,6 +169,7 @@ def make_plan(streams: list[Stream], run: ZohoRun, metadata_reader: MetadataRead
     remaining = run.limits.credits_remaining
     total_credits = sum(r["credits"] for r in rows)
     refreshed = [r for r in rows if r.get("computed_refresh")]
+    checked_ids = [r for r in rows if r.get("deleted_id_check")]
     return {
         "streams": rows,
         "records": sum(r["records"] or 0 for r in rows),
@@ -176,6 +182,13 @@ def make_plan(streams: list[Stream], run: ZohoRun, metadata_reader: MetadataRead
             "records": sum(r["records"] for r in refreshed),
             "calls": sum(r["calls"] for r in refreshed),
             "credits": sum(r["credits"] for r in refreshed),
+        },
+        # Streams read in full for the deleted-records check (deleted_id_check_hours), above.
+        "deleted_id_check": {
+            "streams": [r["stream"] for r in checked_ids],
+            "records": sum(r["records"] for r in checked_ids),
+            "calls": sum(r["calls"] for r in checked_ids),
+            "credits": sum(r["credits"] for r in checked_ids),
         },
         "daily_credit_allowance": allowance,
         "credits_remaining_today": remaining,
@@ -197,6 +210,14 @@ def format_plan(plan: dict[str, Any]) -> str:
             f"Modified_Time; computed_refresh_days): {', '.join(refresh['streams'])} read in "
             f"full: {refresh['records']} records, {refresh['calls']} calls, "
             f"{refresh['credits']} credits (included above)."
+        )
+    check = plan["deleted_id_check"]
+    if check["streams"]:
+        lines.append(
+            f"Deleted-records check (ACTIVATE_VERSION after a full read: the loader flags the "
+            f"rows Zoho no longer has; deleted_id_check_hours): {', '.join(check['streams'])}: "
+            f"{check['records']} records, {check['calls']} calls, {check['credits']} credits "
+            f"(included above)."
         )
     if plan["daily_credit_allowance"]:
         lines.append(

@@ -102,6 +102,14 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "run.",
     ),
     th.Property(
+        "deleted_id_check_hours", th.NumberType, default=24, title="Deleted records check",
+        description="Hours after which every module with a bookmark (standard, custom, Notes) "
+        "is read in full again, its rows tagged with a new table version and followed by "
+        "ACTIVATE_VERSION: the loader flags (or removes) the rows Zoho no longer has, also "
+        "those no deleted listing shows (Notes, records deleted for good). 0 turns it off. "
+        "Costs one full read of each module per interval (--plan).",
+    ),
+    th.Property(
         "attachment_modules", th.ArrayType(th.StringType), title="Attachment modules",
         description="Modules whose records' attachment metadata the `attachments` stream "
         "reads (one call per record read in the run).",
@@ -250,6 +258,7 @@ def check_settings(config: dict[str, Any]) -> list[str]:
         ("computed_refresh_days", "days", "turns the refresh off"),
         ("metadata_refresh_hours", "hours", "reads the metadata streams every run"),
         ("deleted_full_listing_hours", "hours", "lists every module's deleted records each run"),
+        ("deleted_id_check_hours", "hours", "turns the check off"),
     ):
         value = config.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)

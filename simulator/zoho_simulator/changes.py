@@ -92,9 +92,12 @@ class OrgChanges:
             md.invalidate()
             return copy.deepcopy(self.render(module, rec, 8.0, None))
 
-    def delete_record(self, module: str, rid: str | int, permanent: bool = False) -> None:
+    def delete_record(self, module: str, rid: str | int, permanent: bool = False,
+                      unlisted: bool = False) -> None:
         """Delete as the current user: to the recycle bin, or permanently (also a record that
         is already in the recycle bin). Attachments and subform rows go with the record.
+        `unlisted`: gone without a trace in `/deleted` or the recycle bin, as a deletion older
+        than Zoho keeps, or one Zoho never lists (Notes).
 
         A subform row (a line item) or a link (a record of a linking module) is removed as
         Zoho removes it, by editing its parent record: the row is gone, the parent's
@@ -124,6 +127,8 @@ class OrgChanges:
                                if (r.values.get("Parent_Id") or {}).get("id") == str(rid)]:
                     del sub.recs[row_id]
                 sub.invalidate()
+            if unlisted:
+                return
             creator = rec.values.get("Created_By")
             md.deleted.append(Deleted(
                 rec.id, rec.values.get(md.spec.name_field or ""),

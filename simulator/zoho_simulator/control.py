@@ -42,7 +42,8 @@ class Control:
             return Response(200, {"data": sim.update_record(parts[1], parts[2], data or None)})
         if route == ("DELETE", "records", 3):
             permanent = (query.get("permanent") or ["false"])[-1].lower() == "true"
-            sim.delete_record(parts[1], parts[2], permanent=permanent)
+            unlisted = (query.get("unlisted") or ["false"])[-1].lower() == "true"
+            sim.delete_record(parts[1], parts[2], permanent=permanent, unlisted=unlisted)
             return Response(200, ok)
         if route == ("POST", "hard_values", 2):
             return Response(200, {"ids": sim.seed_hard_values(parts[1], **data)})

@@ -184,10 +184,13 @@ class Simulator:
             self.org.update_record(module, rid, values)
         return [str(rid) for rid in ids]
 
-    def delete_record(self, module: str, id: str | int, permanent: bool = False) -> None:
+    def delete_record(self, module: str, id: str | int, permanent: bool = False,
+                      unlisted: bool = False) -> None:
         """Delete as the API user: into the recycle bin, or permanently (`permanent=True`,
-        also for a record already in the recycle bin). GET /{module}/deleted lists it."""
-        self.org.delete_record(module, id, permanent)
+        also for a record already in the recycle bin). GET /{module}/deleted lists it, unless
+        `unlisted` (no trace in `/deleted` nor the recycle bin: a deletion older than Zoho
+        keeps them)."""
+        self.org.delete_record(module, id, permanent, unlisted)
 
     def start_churn(self, module: str, per_call: int = 3, seed: int = 0) -> None:
         """From now on, before each Get Records page call of `module` (not `ids=` calls),

@@ -7,11 +7,21 @@ full read is older than `computed_refresh_days`.
 The refresh reads whole records, as a first sync does (every selected field group merged). The
 bookmark never moves back, and the time of the last full read is kept in the stream's state
 (LAST_FULL_READ_KEY); a state without it (from before the key) makes the refresh due at once.
+
+The same full read finds the records deleted in Zoho that no deleted listing shows (Notes, whose
+deletions `/deleted` does not list; records deleted for good before a listing, or older than
+what Zoho keeps): once `deleted_id_check_hours` have passed since the last such check
+(IDS_CHECKED_AT), a module with a bookmark is read in full, every record of the read carries
+a new table version, and ACTIVATE_VERSION follows the last one. The loader flags (or removes)
+the rows of older versions: what Zoho no longer has. Only a read that reached the end of the
+module in this run activates its version (not one that resumed an export a failed run left,
+nor one cut short by a paging limit), and not with BATCH output, whose files carry no version.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -22,7 +32,8 @@ from typing_extensions import override
 from tap_zohocrm.schema.fields import is_computed, is_lookup
 from tap_zohocrm.schema.values import instant
 from tap_zohocrm.streams.module_rules import REPLICATION_KEY
-from tap_zohocrm.sync.state_checks import BULK_EXPORT_KEY, LAST_FULL_READ_KEY
+from tap_zohocrm.streams.recycle_bin import FUTURE_SKEW
+from tap_zohocrm.sync.state_checks import BULK_EXPORT_KEY, IDS_CHECKED_AT, LAST_FULL_READ_KEY
 
 if TYPE_CHECKING:
     from singer_sdk.helpers._catalog import SelectionMask
@@ -39,6 +50,9 @@ class FullRead:
     refresh: bool
     bookmark: str | None = None  # the bookmark a refresh starts from (it never moves back)
     last: str | None = None  # the previous full read, if the state knows it
+    # Ends in ACTIVATE_VERSION: the loader flags the rows this read did not emit.
+    versioned: bool = False
+    ids_check: bool = False  # due for the deleted-records check (deleted_id_check_hours)
 
     @cached_property
     def bookmark_instant(self) -> datetime | None:
@@ -56,10 +70,14 @@ class ComputedRefresh:
     stream_state: dict[str, Any]
     logger: logging.Logger
     _report: StreamReport
+    _stream_version: int | None
+    _read_to_end_at: datetime | None
 
     if TYPE_CHECKING:  # provided by the stream this is mixed into
         _writes_batches: bool
         reads_whole: bool
+
+        def _write_activate_version_message(self, full_table_version: int) -> None: ...
 
         def _export_progress(self, change: Any, *, out: bool) -> None: ...
 
@@ -86,13 +104,45 @@ class ComputedRefresh:
                             refresh=bool(bookmark), bookmark=bookmark, last=last)
         if not bookmark:
             return FullRead(now.isoformat(), refresh=False)
+        ids_check = self.checks_ids and _older_than(
+            state.get(IDS_CHECKED_AT), now, timedelta(hours=float(
+                self.config["deleted_id_check_hours"])))
         days = float(self.config["computed_refresh_days"])
-        if days <= 0 or not self.computed_fields():
+        computed_due = days > 0 and bool(self.computed_fields()) and _older_than(
+            last, now, timedelta(days=days))
+        if not (ids_check or computed_due):
             return None
-        last_read = instant(last)
-        if last_read and now - last_read < timedelta(days=days):
-            return None
-        return FullRead(now.isoformat(), refresh=True, bookmark=bookmark, last=last)
+        return FullRead(now.isoformat(), refresh=True, bookmark=bookmark, last=last,
+                        versioned=self.checks_ids, ids_check=ids_check)
+
+    @property
+    def checks_ids(self) -> bool:
+        """Whether this stream's full reads end in ACTIVATE_VERSION: deleted_id_check_hours
+        on, and RECORD output (a BATCH file's rows carry no version)."""
+        return float(self.config["deleted_id_check_hours"]) > 0 and not self._writes_batches
+
+    def start_version(self) -> None:
+        """Before the first record: this run's records carry a new table version when its
+        full read ends in ACTIVATE_VERSION."""
+        full = self.full_read
+        if full is not None and full.versioned:
+            self._stream_version = int(time.time())
+
+    def _activate_version(self) -> bool:
+        """Every record read is out: ACTIVATE_VERSION when the read reached the module's end in
+        this run. Returns whether the check was done (a read stopped by Zoho's paging limit
+        would stop there again: it waits for the next interval too)."""
+        full = self.full_read
+        if full is None or not full.versioned or self._stream_version is None:
+            return False
+        if self._read_to_end_at is None:
+            self.logger.warning(
+                "%s: the full read stopped before the end of the module: no ACTIVATE_VERSION, "
+                "so records deleted in Zoho that no listing shows stay in the warehouse",
+                self.api_name)
+            return True
+        self._write_activate_version_message(self._stream_version)
+        return True
 
     @property
     def refreshing(self) -> bool:
@@ -104,6 +154,12 @@ class ComputedRefresh:
         if full is None or not full.refresh:
             return
         self._report.refresh = True
+        if full.ids_check:
+            self.logger.info(
+                "%s: reading every record again, then ACTIVATE_VERSION: the loader flags the "
+                "rows Zoho no longer has (deleted_id_check_hours: %s)", self.api_name,
+                self.config["deleted_id_check_hours"])
+            return
         self.logger.info(
             "%s: reading every record again: formula, rollup summary and lookup values change "
             "in Zoho without Modified_Time (last read in full: %s; computed_refresh_days: %s)",
@@ -113,9 +169,13 @@ class ComputedRefresh:
     def _record_full_read(self) -> None:
         """The module's records are all out: keep when this read began."""
         full = self.full_read
-        if full is not None:
-            self._export_progress(lambda state: state.update({LAST_FULL_READ_KEY: full.at}),
-                                  out=not self._writes_batches)
+        if full is None:
+            return
+        keys = {LAST_FULL_READ_KEY: full.at}
+        # A first sync gave the loader every record; a versioned read flagged the others.
+        if self._activate_version() or (not full.refresh and self.checks_ids):
+            keys[IDS_CHECKED_AT] = full.at
+        self._export_progress(lambda state: state.update(keys), out=not self._writes_batches)
 
     def read_before(self, record: dict[str, Any]) -> bool:
         """Whether a refresh's record is one an earlier run read (not past the bookmark)."""
@@ -133,3 +193,10 @@ class ComputedRefresh:
         if self.read_before(latest_record):
             return
         super()._increment_stream_state(latest_record, context=context)  # type: ignore[misc]
+
+
+def _older_than(when: str | None, now: datetime, age: timedelta) -> bool:
+    """Whether `when` (a state's time) is at least `age` before `now`; no time, or one later
+    than any clock skew explains (a state edited by hand): yes."""
+    last = instant(when)
+    return last is None or now - last >= age or last - now > FUTURE_SKEW

@@ -174,6 +174,7 @@ class ModuleStream(ComputedRefresh, WholeRead, BulkGaps, BulkBackfill, FieldGrou
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         self.forget_bookmark()
         self._announce_refresh()
+        self.start_version()
         feed = self.run.feed_for(self)
         try:
             for page in feed:

@@ -41,6 +41,7 @@ class WholeRead:
 
     generated_type: str | None
     forced_replication_method: str | None
+    config: Any
     logger: logging.Logger
     name: str
     run: ZohoRun
@@ -68,7 +69,10 @@ class WholeRead:
     @property
     @override
     def emit_activate_version_messages(self) -> bool:
-        return self.whole_every_run or super().emit_activate_version_messages  # type: ignore[misc]
+        # Also any module a catalog makes FULL_TABLE, while the deleted-records check is on:
+        # such a read never ends in the check's ACTIVATE_VERSION (it keeps no bookmark).
+        return (self.whole_every_run or super().emit_activate_version_messages  # type: ignore[misc]
+                or (self.reads_whole and float(self.config["deleted_id_check_hours"]) > 0))
 
     @override
     def apply_catalog(self, catalog: singerlib.Catalog) -> None:

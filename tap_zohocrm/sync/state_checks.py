@@ -31,11 +31,15 @@ LAST_FULL_READ_KEY = "last_full_read"
 # (delete markers) or a deleted_records partition: the next listing goes on from there, and is
 # due once this is deleted_full_listing_hours old (streams/recycle_bin.py).
 DELETIONS_LISTED_AT = "deletions_listed_at"
+# When a module stream's last full read that ended in ACTIVATE_VERSION began (UTC, ISO 8601):
+# the loader then flagged the rows Zoho no longer had. The next such read is due once this is
+# deleted_id_check_hours old; a stream with a bookmark but without the key is due at once.
+IDS_CHECKED_AT = "ids_checked_at"
 # Keys the SDK writes in a stream's state, and the tap's own.
 _KNOWN_KEYS = frozenset({
     "replication_key", "replication_key_value", "replication_key_signpost",
     "starting_replication_value", "progress_markers", "partitions", "context", BULK_EXPORT_KEY,
-    BOOKMARK_READ_AT, LAST_FULL_READ_KEY, DELETIONS_LISTED_AT,
+    BOOKMARK_READ_AT, LAST_FULL_READ_KEY, DELETIONS_LISTED_AT, IDS_CHECKED_AT,
 })
 _FIX = (
     "Fix the bookmark or drop it (e.g. `meltano state clear <state id>`) to re-read the stream "
@@ -84,6 +88,10 @@ def validate_state(state: Any) -> None:
             _check_export(stream, bookmark[BULK_EXPORT_KEY])
         if BOOKMARK_READ_AT in bookmark:
             _check_value(stream, bookmark[BOOKMARK_READ_AT], BOOKMARK_READ_AT)
+        if IDS_CHECKED_AT in bookmark:
+            _check_value(stream, bookmark[IDS_CHECKED_AT], IDS_CHECKED_AT,
+                         "Drop that key: the stream is then read in full again at its next run "
+                         "(deleted_id_check_hours).")
         if LAST_FULL_READ_KEY in bookmark:
             _check_value(stream, bookmark[LAST_FULL_READ_KEY], LAST_FULL_READ_KEY,
                          "Drop that key: the stream is then read in full again at its next run "

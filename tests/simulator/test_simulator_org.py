@@ -123,6 +123,22 @@ def test_deleted_records_modules(sim: Simulator, auth: dict[str, str]) -> None:
     assert r.status_code == 401 and code_of(r) == "OAUTH_SCOPE_MISMATCH"
 
 
+def test_an_unlisted_delete_leaves_no_trace() -> None:
+    """`unlisted`: a record gone as a deletion older than Zoho keeps, or a Note (Zoho lists no
+    deleted Notes): absent from the module, `/deleted` and the recycle bin."""
+    with Simulator(seed=4, sizes={"Leads": 20}).start() as s:
+        auth = headers_for(s)
+        lead = s.records("Leads")[3]["id"]
+        before = [r["id"] for r in s.deleted_records("Leads")]
+        requests.delete(f"{s.url}/__sim/records/Leads/{lead}", params={"unlisted": "true"},
+                        timeout=10).raise_for_status()
+        assert lead not in {r["id"] for r in s.records("Leads")}
+        assert [r["id"] for r in s.deleted_records("Leads")] == before
+        answer = get(s, auth, "/crm/v8/settings/recycle_bin")
+        entries = answer.json()["recycle_bin"] if answer.status_code == 200 else []
+        assert lead not in {e["id"] for e in entries}
+
+
 def test_delete_permanent_and_purge() -> None:
     with Simulator(seed=4, sizes={"Leads": 200}).start() as s:
         auth = headers_for(s)

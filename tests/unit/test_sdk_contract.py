@@ -29,6 +29,8 @@ PRIVATE_APIS = [
     (Stream, "_sync_records", "records for the tap's own BATCH files"),
     (Stream, "_generate_record_messages", "record messages without the per-record "
      "deselected-property pass when nothing is deselected"),
+    (Stream, "_write_activate_version_message", "ACTIVATE_VERSION after a module's full "
+     "read (deleted_id_check_hours)"),
     (RESTStream, "_request", "every call through the run's call gate and credit budget"),
     (RESTStream, "_prepare_request", "the module stream's own page loop"),
 ]
