@@ -65,7 +65,8 @@ class ModuleChoice:
         readable = []
         for module in by_name.values():
             api_name = module["api_name"]
-            if not self._chosen(module, from_catalog=from_catalog):
+            by_settings = self._named_choice(module)
+            if by_settings is False:
                 continue
             if not module.get("api_supported", False):
                 self.logger.info("Skipping module %s: not supported in the API", api_name)
@@ -79,17 +80,24 @@ class ModuleChoice:
                                  "records (%s); name it in `modules` to try anyway",
                                  api_name, reason)
                 continue
+            if by_settings is None and not self._parent_chosen(module, from_catalog):
+                continue
             readable.append(module)
         return readable
 
-    def _chosen(self, module: dict[str, Any], *, from_catalog: bool) -> bool:
+    def _named_choice(self, module: dict[str, Any]) -> bool | None:
+        """Whether the settings take the module in by its name (or, unset, every module);
+        None for a subform or linking module that follows its parent."""
         api_name = module["api_name"]
         named = self.config.get("modules") or ()
         excluded = self.config.get("exclude_modules") or ()
-        if not (named or excluded) or api_name in named or api_name in excluded:
-            return chosen_by_settings(api_name, None, self.config)
-        if not read_in_full(module.get("generated_type")):  # no parent to follow
-            return chosen_by_settings(api_name, None, self.config)
+        if (named or excluded) and api_name not in named and api_name not in excluded and (
+                read_in_full(module.get("generated_type"))):
+            return None
+        return chosen_by_settings(api_name, None, self.config)
+
+    def _parent_chosen(self, module: dict[str, Any], from_catalog: bool) -> bool:
+        api_name = module["api_name"]
         if from_catalog:
             parent = parent_module(module, fields=list)
             return parent is None or chosen_by_settings(api_name, parent, self.config)
