@@ -74,9 +74,14 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "modules", th.ArrayType(th.StringType), title="Modules",
-        description="Module API names to discover, e.g. [\"Leads\", \"Deals\"]. Default: every "
-        "module the user can read. Fewer modules make discovery cheaper than deselecting "
-        "streams with `select`.",
+        description="Module API names to discover, e.g. [\"Leads\", \"Deals\"], with their "
+        "subform and linking modules. Default: every module the user can read. Fewer modules "
+        "make discovery cheaper than deselecting streams with `select`.",
+    ),
+    th.Property(
+        "exclude_modules", th.ArrayType(th.StringType), title="Excluded modules",
+        description="Module API names not to discover, with their subform and linking "
+        "modules (the Airflow DAG's `rest` task reads what its module groups do not name).",
     ),
     th.Property(
         "per_page", th.IntegerType, default=200, title="Records per page",
@@ -265,12 +270,22 @@ def check_settings(config: dict[str, Any]) -> list[str]:
                                   or value < 0):
             errors.append(f"`{key}` must be a number of {unit}, 0 or more (0 {zero}), "
                           f"got {value!r}")
-    modules = config.get("modules")
-    if modules is not None and (
-        not isinstance(modules, list) or not all(isinstance(m, str) and m for m in modules)
-    ):
-        errors.append("`modules` must be a list of module API names, e.g. [\"Leads\", \"Deals\"]")
+    for key in ("modules", "exclude_modules"):
+        names = config.get(key)
+        if names is not None and (
+            not isinstance(names, list) or not all(isinstance(m, str) and m for m in names)
+        ):
+            errors.append(f"`{key}` must be a list of module API names, "
+                          "e.g. [\"Leads\", \"Deals\"]")
+    both = _names(config.get("modules")) & _names(config.get("exclude_modules"))
+    if both:
+        errors.append(f"`modules` and `exclude_modules` both name {', '.join(sorted(both))}: "
+                      "remove them from one of the two")
     return errors
+
+
+def _names(value: Any) -> set[str]:
+    return {v for v in value if isinstance(v, str)} if isinstance(value, list) else set()
 
 
 def hide_secrets(error: str, config: dict[str, Any]) -> str:

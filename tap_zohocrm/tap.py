@@ -30,9 +30,9 @@ from tap_zohocrm.streams.attachments import AttachmentsStream
 from tap_zohocrm.streams.deleted import DELETED_AT, DeletedRecordsStream
 from tap_zohocrm.streams.metadata_reader import MetadataReader
 from tap_zohocrm.streams.module import ModuleStream
+from tap_zohocrm.streams.module_choice import ModuleChoice
 from tap_zohocrm.streams.module_rules import (
     UNREADABLE_SYSTEM_MODULES,
-    field_list_params,
     lists_deletions,
     stream_name,
     unreadable_reason,
@@ -163,46 +163,16 @@ class TapZohoCRM(Tap):
             return self._streams_from_catalog()
         return self._streams_from_api()
 
-    def _readable_modules(self) -> list[dict[str, Any]]:
-        modules = self.metadata_reader.get_list("/settings/modules")
-        wanted = self.config.get("modules")
-        by_name = {m.get("api_name"): m for m in modules if isinstance(m, dict)}
-        if wanted:
-            unknown = [name for name in wanted if name not in by_name]
-            if unknown:
-                msg = (
-                    f"Setting `modules` names modules this Zoho org does not have (or the user "
-                    f"cannot see): {', '.join(unknown)}. Known: {', '.join(sorted(by_name))}"
-                )
-                raise ConfigValidationError(msg, errors=[msg])
-        readable = []
-        for module in by_name.values():
-            api_name = module["api_name"]
-            if wanted and api_name not in wanted:
-                continue
-            if not module.get("api_supported", False):
-                self.logger.info("Skipping module %s: not supported in the API", api_name)
-                continue
-            if module.get("viewable") is False:
-                self.logger.info("Skipping module %s: not viewable by this user", api_name)
-                continue
-            reason = unreadable_reason(api_name)
-            if reason and not wanted:
-                self.logger.info("Skipping module %s: Zoho lists it but does not serve its "
-                                 "records (%s); name it in `modules` to try anyway",
-                                 api_name, reason)
-                continue
-            readable.append(module)
-        return readable
+    @cached_property
+    def module_choice(self) -> ModuleChoice:
+        return ModuleChoice(self.metadata_reader, self.config, self.logger)
 
     def _streams_from_api(self) -> list[Stream]:
         modules: list[ModuleStream] = []
-        for module in self._readable_modules():
+        for module in self.module_choice.readable():
             api_name = module["api_name"]
             try:
-                fields = self.metadata_reader.get_list(
-                    "/settings/fields", field_list_params(api_name, self.run.api_version_number),
-                )
+                fields = self.module_choice.fields(api_name)
             except ZohoAPIError as exc:
                 if not is_refusal(exc.status, exc.code):
                     raise  # an answer that did not come right after the retries: no guess
@@ -240,7 +210,8 @@ class TapZohoCRM(Tap):
         """Build streams from the input catalog; only settings/modules is read, for names."""
         assert self.input_catalog is not None
         entries = {entry.tap_stream_id: entry for entry in self.input_catalog.values()}
-        readable = {stream_name(m["api_name"]): m for m in self._readable_modules()}
+        readable = {stream_name(m["api_name"]): m
+                    for m in self.module_choice.readable(from_catalog=True)}
         fixed = {
             cls.name for cls in (*ORG_STREAM_TYPES, FieldsMetadataStream, DeletedRecordsStream,
                                  AttachmentsStream)
@@ -265,8 +236,9 @@ class TapZohoCRM(Tap):
             modules.append(module)
         if missing:
             msg = (
-                "The catalog selects streams whose Zoho modules no longer exist or are not "
-                f"readable: {', '.join(sorted(missing))}. Run discovery again."
+                "The catalog selects streams whose Zoho modules no longer exist, are not "
+                "readable or are left out by `modules` / `exclude_modules`: "
+                f"{', '.join(sorted(missing))}. Run discovery again."
             )
             raise ConfigValidationError(msg, errors=[msg])
         schemas = {name: copy.deepcopy(entries[name].schema.to_dict())

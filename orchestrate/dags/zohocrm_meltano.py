@@ -12,8 +12,19 @@ ignores annotations; they are for tools like this one):
         task_concurrency: 5       # API calls in flight per task (the tap's max_concurrency)
 
 Each group is one task: `meltano run --state-id-suffix <group> tap-zohocrm <loader>` with
-TAP_ZOHOCRM_MODULES set to the group's modules, so every group keeps its own bookmarks. All
-tasks run in the Airflow pool `zoho_crm`, sized to the org's concurrency; each task takes
+TAP_ZOHOCRM_MODULES set to the group's modules, so every group keeps its own bookmarks. The tap
+reads a group's subform and linking modules with it (Quoted_Items with Quotes; a linking module
+with its first parent), unless another group names them (TAP_ZOHOCRM_EXCLUDE_MODULES).
+
+One more task, `rest` (state-id suffix `rest`), reads every module no group names, with
+TAP_ZOHOCRM_EXCLUDE_MODULES set to the modules the groups name: the tap works that out from
+Zoho at run time (this file never calls Zoho), so a module added in Zoho later is read without
+editing meltano.yml. The org-wide streams (users, org, roles, profiles, modules) are read by
+`rest` only (the groups deselect them with TAP_ZOHOCRM__SELECT_FILTER); `fields`,
+`deleted_records` and `attachments` rows come from the task that reads their module. With no
+groups set, one task `all` reads everything.
+
+All tasks run in the Airflow pool `zoho_crm`, sized to the org's concurrency; each task takes
 `task_concurrency` slots and the tap is told to keep that many calls in flight at most, so the
 tasks together never exceed what Zoho allows the org. Create the pool once with
 
@@ -60,6 +71,11 @@ RETRIES = int(os.environ.get("ZOHO_TASK_RETRIES", "1"))
 DEFAULT_ORG_CONCURRENCY = 10  # Zoho Standard edition; Free 5, Professional 15, Enterprise 20
 DEFAULT_TASK_CONCURRENCY = 5  # the tap's default max_concurrency
 _GROUP_NAME = re.compile(r"[A-Za-z0-9_]+")
+REST = "rest"  # the task of the modules no group names
+ALL = "all"  # the one task when no groups are set
+# The tap's streams that do not depend on the modules read (tap_zohocrm/streams/org.py
+# ORG_STREAM_TYPES): one task reads them, so each of their tables has one writer and one state.
+ORG_STREAMS = ("users", "org", "roles", "profiles", "modules")
 
 
 def extractor_annotations(project_root: Path = PROJECT_ROOT) -> dict[str, Any]:
@@ -85,6 +101,9 @@ def module_groups(project_root: Path = PROJECT_ROOT) -> dict[str, list[str]]:
     for name, modules in groups.items():
         if not _GROUP_NAME.fullmatch(str(name)):
             raise ValueError(f"module group name {name!r}: use letters, digits and _ only")
+        if str(name) == REST:
+            raise ValueError(f"module group name {REST!r} is the task of the modules no group "
+                             "names: rename the group")
         if not isinstance(modules, list) or not modules or not all(
                 isinstance(m, str) and m for m in modules):
             raise ValueError(f"module group {name!r} must be a non-empty list of module names")
@@ -93,7 +112,25 @@ def module_groups(project_root: Path = PROJECT_ROOT) -> dict[str, list[str]]:
                 raise ValueError(f"module {module} is in groups {seen[module]!r} and {name!r}")
             seen[module] = str(name)
         checked[str(name)] = list(modules)
-    return checked or {"all": []}
+    return checked or {ALL: []}
+
+
+def task_settings(project_root: Path = PROJECT_ROOT) -> dict[str, dict[str, list[str]]]:
+    """Task name -> what it reads: `modules` and `exclude_modules` (the tap's settings), and
+    `select_filter` (Meltano's) to leave the org-wide streams to the `rest` task."""
+    groups = module_groups(project_root)
+    if list(groups) == [ALL] and not groups[ALL]:
+        return {ALL: {}}
+    named = [m for modules in groups.values() for m in modules]
+    tasks: dict[str, dict[str, list[str]]] = {}
+    for group, modules in groups.items():
+        others = [m for m in named if m not in modules]
+        tasks[group] = {"modules": modules,
+                        "select_filter": [f"!{stream}" for stream in ORG_STREAMS]}
+        if others:
+            tasks[group]["exclude_modules"] = others
+    tasks[REST] = {"exclude_modules": named}
+    return tasks
 
 
 def concurrency(project_root: Path = PROJECT_ROOT) -> tuple[int, int]:
@@ -117,7 +154,7 @@ def meltano_command(group: str) -> str:
     """The task's shell command.
 
     Meltano 4 writes a tap's catalog and state to `.meltano/run/<plugin>/` whatever the state
-    ID, so two `meltano run` of one tap in one project overwrite each other's files. Each group
+    ID, so two `meltano run` of one tap in one project overwrite each other's files. Each task
     therefore runs with its own `.meltano` (MELTANO_SYS_DIR_ROOT) that links to the installed
     plugins and keeps the project's system database.
     """
@@ -137,11 +174,14 @@ def meltano_command(group: str) -> str:
     ])
 
 
-def task_env(modules: list[str], per_task: int) -> dict[str, str]:
+def task_env(settings: dict[str, list[str]], per_task: int) -> dict[str, str]:
     env = {"MELTANO_PROJECT_ROOT": str(PROJECT_ROOT),
            "TAP_ZOHOCRM_MAX_CONCURRENCY": str(per_task)}
-    if modules:
-        env["TAP_ZOHOCRM_MODULES"] = json.dumps(modules)
+    for key, variable in (("modules", "TAP_ZOHOCRM_MODULES"),
+                          ("exclude_modules", "TAP_ZOHOCRM_EXCLUDE_MODULES"),
+                          ("select_filter", "TAP_ZOHOCRM__SELECT_FILTER")):
+        if settings.get(key):
+            env[variable] = json.dumps(settings[key])
     return env
 
 
@@ -153,7 +193,8 @@ def build_dag() -> Any:
     _, per_task = concurrency()
     with DAG(
         dag_id=DAG_ID,
-        description="Zoho CRM to the warehouse with Meltano, one task per module group",
+        description="Zoho CRM to the warehouse with Meltano, one task per module group and "
+        "one for the other modules",
         schedule=None if SCHEDULE.lower() == "none" else SCHEDULE,
         start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
         catchup=False,
@@ -161,11 +202,11 @@ def build_dag() -> Any:
         default_args={"retries": RETRIES, "retry_delay": timedelta(minutes=5)},
         tags=["zoho", "meltano"],
     ) as dag:
-        for group, modules in module_groups().items():
+        for task, settings in task_settings().items():
             BashOperator(
-                task_id=f"meltano_run_{group}",
-                bash_command=meltano_command(group),
-                env=task_env(modules, per_task),
+                task_id=f"meltano_run_{task}",
+                bash_command=meltano_command(task),
+                env=task_env(settings, per_task),
                 append_env=True,
                 pool=POOL,
                 pool_slots=per_task,
@@ -179,7 +220,9 @@ if __name__ == "__main__":
         print(json.dumps(pool_spec(), indent=2))
     elif sys.argv[1:] == ["--groups"]:
         print(json.dumps(module_groups(), indent=2))
+    elif sys.argv[1:] == ["--tasks"]:
+        print(json.dumps(task_settings(), indent=2))
     else:
-        sys.exit("usage: zohocrm_meltano.py --pool-json | --groups")
+        sys.exit("usage: zohocrm_meltano.py --pool-json | --groups | --tasks")
 else:
     dag = build_dag()

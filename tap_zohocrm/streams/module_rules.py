@@ -7,7 +7,7 @@ A module's `generated_type` (settings/modules) tells its kind: `default` (standa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 REPLICATION_KEY = "Modified_Time"
@@ -63,6 +63,46 @@ def bulk_readable(api_name: str, generated_type: str | None) -> bool:
 def unreadable_reason(api_name: str) -> str | None:
     """Why Zoho will not serve a system module's records, or None for a readable module."""
     return UNREADABLE_SYSTEM_MODULES.get(api_name)
+
+
+def parent_module(module: Mapping[str, Any],
+                  fields: Callable[[], list[dict[str, Any]]]) -> str | None:
+    """The module a subform or linking module is read with; None for other modules.
+
+    A subform module goes with the module whose records hold its rows (settings/modules
+    `parent_module`, else its `Parent_Id` lookup). A linking module joins two modules; it goes
+    with its first parent: the module of its first lookup field, in Zoho's order of its fields
+    (`Contacts_X_Deals` with Contacts). `fields` reads the module's settings/fields when needed.
+    """
+    kind = module.get("generated_type")
+    if kind == "subform":
+        parent = (module.get("parent_module") or {}).get("api_name")
+        if parent:
+            return str(parent)
+        lookups = [f for f in fields() if f.get("api_name") == "Parent_Id"]
+    elif kind == "linking":
+        lookups = [f for f in fields() if f.get("data_type") == "lookup"]
+    else:
+        return None
+    for field in lookups:
+        target = ((field.get("lookup") or {}).get("module") or {}).get("api_name")
+        if target:
+            return str(target)
+    return None
+
+
+def chosen_by_settings(api_name: str, parent: str | None, config: Mapping[str, Any]) -> bool:
+    """Whether `modules` and `exclude_modules` take the module in: a module they do not name
+    follows its parent (subform and linking modules; see parent_module)."""
+    named = config.get("modules") or ()
+    excluded = config.get("exclude_modules") or ()
+    if api_name in excluded:
+        return False
+    if api_name in named:
+        return True
+    if named:
+        return parent is not None and parent in named
+    return parent is None or parent not in excluded
 
 
 def named_in_modules(api_name: str, config: Mapping[str, Any]) -> bool:

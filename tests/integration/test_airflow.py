@@ -1,6 +1,7 @@
 """The Airflow 3 DAG (orchestrate/dags) run for real: `airflow dags test` fans out one
 `meltano run --state-id-suffix <group> tap-zohocrm target-postgres` per module group of
-meltano.yml, against the simulator and the PostgreSQL server on 127.0.0.1.
+meltano.yml, and one (`rest`) for the modules no group names, against the simulator and the
+PostgreSQL server on 127.0.0.1.
 
 Airflow lives in its own virtual environment (.venv-airflow, made by .ci/run; or AIRFLOW_BIN).
 A missing Airflow, Meltano or PostgreSQL fails these tests; it never skips them.
@@ -34,6 +35,14 @@ def airflow_bin() -> Path:
         pytest.fail(f"Airflow is not installed at {found}: run `bash .ci/run` (it creates "
                     ".venv-airflow) or set AIRFLOW_BIN")
     return found
+
+
+# Modules of the simulator's default org that no group of meltano.yml names: a subform or
+# linking module is read with its (first) parent's group, any other module by the `rest` task.
+# Invoices is refused to the token's user: skipped with a warning.
+PARENTS = {"Quoted_Items": "Quotes", "Contacts_X_Deals": "Contacts", "Deals_X_Users": "Deals"}
+UNGROUPED = ["Shipments"]
+ORG_STREAMS = ["users", "org", "roles", "profiles", "modules"]
 
 
 def module_groups() -> dict[str, list[str]]:
@@ -76,10 +85,26 @@ def airflow_python(code: str, env: dict[str, str]) -> str:
     return proc.stdout
 
 
+def first_pages(sim: Simulator, module: str) -> int:
+    """Get Records calls that began a first read of the module: not a later page, not the
+    next pages asked by If-Modified-Since (pagination.py), not an ids= call."""
+    return sum(1 for r in sim.requests()
+               if r["method"] == "GET" and r["path"] == f"/crm/v8/{module}"
+               and "ids" not in r["params"] and "page_token" not in r["params"]
+               and r["params"].get("page", "1") == "1"
+               and "If-Modified-Since" not in r["headers"])
+
+
 def test_dag_fans_out_one_meltano_run_per_module_group(make_simulator, database: str,
                                                        tmp_path: Path) -> None:
     groups = module_groups()
     assert len(groups) >= 2
+    named = [m for modules in groups.values() for m in modules]
+    assert not set(named) & {*PARENTS, *UNGROUPED}
+    # Task -> the modules it should read.
+    reads = {g: [*ms, *(m for m, parent in PARENTS.items() if parent in ms)]
+             for g, ms in groups.items()}
+    reads["rest"] = UNGROUPED
     sim: Simulator = make_simulator(seed=31, sizes={"Leads": 300, "Contacts": 60})
     store = f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
     env = meltano_env(
@@ -121,35 +146,51 @@ def test_dag_fans_out_one_meltano_run_per_module_group(make_simulator, database:
         f"dag = runpy.run_path({str(DAG_FILE)!r})['dag']\n"
         "print(json.dumps({t.task_id: {'pool': t.pool, 'slots': t.pool_slots, 'env': t.env,\n"
         "      'cmd': t.bash_command} for t in dag.tasks}))\n", env).strip().splitlines()[-1])
-    assert set(tasks) == {f"meltano_run_{g}" for g in groups}
-    for group, modules in groups.items():
+    assert set(tasks) == {f"meltano_run_{g}" for g in reads}
+    for group in reads:
         task = tasks[f"meltano_run_{group}"]
         assert task["pool"] == "zoho_crm" and task["slots"] == 5
-        assert json.loads(task["env"]["TAP_ZOHOCRM_MODULES"]) == modules
+        assert json.loads(task["env"].get("TAP_ZOHOCRM_MODULES", "[]")) == groups.get(group, [])
         assert task["env"]["TAP_ZOHOCRM_MAX_CONCURRENCY"] == "5"
         assert f"--state-id-suffix {group} tap-zohocrm target-postgres" in task["cmd"]
         assert f'own="$shared/airflow/{group}"' in task["cmd"]  # its own Meltano run files
+    assert json.loads(tasks["meltano_run_rest"]["env"]["TAP_ZOHOCRM_EXCLUDE_MODULES"]) == named
 
     sim.reset_stats()
     airflow("dags", "test", DAG_ID, env=env, timeout=1800)
 
-    # Every group's modules landed in PostgreSQL, in full.
+    # Every module landed in PostgreSQL, in full: the groups', their subform and linking
+    # modules, and the one no group names; no other module's table.
+    every = [m for modules in reads.values() for m in modules]
     engine = sa.create_engine(store, poolclass=sa.pool.NullPool)
     with engine.connect() as conn:
-        for modules in groups.values():
-            for module in modules:
-                count = conn.execute(sa.text(
-                    f'SELECT count(*) FROM tap_zohocrm."{module.lower()}"')).scalar()
-                assert count == len(sim.records(module)), module
+        tables = set(conn.execute(sa.text(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'tap_zohocrm'")).scalars())
+        for module in every:
+            count = conn.execute(sa.text(
+                f'SELECT count(*) FROM tap_zohocrm."{module.lower()}"')).scalar()
+            assert count == len(sim.records(module)) > 0, module
+        for stream in ORG_STREAMS:
+            assert conn.execute(sa.text(
+                f'SELECT count(*) FROM tap_zohocrm."{stream}"')).scalar(), stream
     engine.dispose()
-    # One Meltano state per group, with its own modules' bookmarks and no other group's.
-    all_streams = {m.lower() for modules in groups.values() for m in modules}
-    for group, modules in groups.items():
-        state_id = f"dev:tap-zohocrm-to-target-postgres:{group}"
+    assert {m.lower() for m in every} == tables - {*ORG_STREAMS, "fields", "deleted_records"}
+    # Each module and org-wide stream read by one task: one first page each.
+    for module in every:
+        assert first_pages(sim, module) == 1, module
+    for path, params in (("/crm/v8/users", {"type": "AllUsers"}), ("/crm/v8/org", {}),
+                         ("/crm/v8/settings/roles", {}), ("/crm/v8/settings/profiles", {})):
+        assert len([r for r in sim.requests() if r["path"] == path
+                    and params.items() <= r["params"].items()]) == 1, path
+    # One Meltano state per task, with its own streams' bookmarks and no other task's.
+    all_streams = {m.lower() for m in every} | set(ORG_STREAMS)
+    for task, modules in reads.items():
+        state_id = f"dev:tap-zohocrm-to-target-postgres:{task}"
         state = json.loads(meltano("state", "get", state_id, env=env).stdout)
         bookmarks = set(state["singer_state"]["bookmarks"])
-        own = {m.lower() for m in modules}
-        assert own <= bookmarks, (group, bookmarks)
-        assert not (bookmarks & all_streams) - own, (group, bookmarks)
-    # 2 tap processes per group (discovery, sync), one access token for all of them.
+        own = {m.lower() for m in modules} | (set(ORG_STREAMS) if task == "rest" else set())
+        assert own <= bookmarks, (task, bookmarks)
+        assert not (bookmarks & all_streams) - own, (task, bookmarks)
+    # 2 tap processes per task (discovery, sync), one access token for all of them.
     assert sim.stats()["token_requests"] == 1
