@@ -24,11 +24,29 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
     """
 
     _lock = threading.Lock()
+    _closed = False
 
     @override
     def write_message(self, message: Message) -> None:
         out = sys.stdout.buffer
         with self._lock:
+            if self._closed:
+                return
             out.write(self.format_message(message))
             if message.type != SingerMessageType.RECORD:
                 out.flush()
+
+    def write_last(self, message: Message | None, timeout: float) -> None:
+        """Write `message` (if any) and flush; every message after it is dropped, so the
+        output of a stopped run ends with whole lines and its last STATE. Gives up on the
+        message after `timeout` seconds waiting for a thread writing one of its own."""
+        if not self._lock.acquire(timeout=timeout):
+            self._closed = True
+            return
+        try:
+            if message is not None and not self._closed:
+                sys.stdout.buffer.write(self.format_message(message))
+            sys.stdout.buffer.flush()
+            self._closed = True
+        finally:
+            self._lock.release()

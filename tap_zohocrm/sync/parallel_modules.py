@@ -17,7 +17,7 @@ SDK's `sync_all` changes.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -50,9 +50,14 @@ def sync_streams(tap: Tap, run: ZohoRun, workers: int) -> None:
         with run.state_lock:
             stream.finalize_state_progress_markers()
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zoho-module") as pool:
-        done, _ = wait([pool.submit(sync, s) for s in side_by_side])
-    failures = [f.exception() for f in done if f.exception() is not None]
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zoho-module")
+    try:
+        futures = [pool.submit(sync, s) for s in side_by_side]
+        # A stop (SIGTERM) ends this wait at once: the threads' calls in flight are abandoned.
+        run.stop.wait_all(futures)
+    finally:
+        pool.shutdown(wait=not run.stop.requested, cancel_futures=True)
+    failures = [f.exception() for f in futures if f.exception() is not None]
     if failures:
         raise failures[0]  # type: ignore[misc]
     for stream in streams:

@@ -1,0 +1,135 @@
+"""A run stopped by SIGTERM or SIGINT: no new calls, no more waiting, the last STATE, an exit.
+
+The signal handler only asks for the stop (`RunStop.request`). From then on the call gate
+refuses new calls and every wait of the run (backoff, Bulk Read polls, page queues, the main
+thread waiting for module threads) ends by raising RunStopped instead of waiting on. The main
+thread then ends the run (`end_stopped_run`): it writes the last STATE and exits at once,
+abandoning calls still in flight. If the main thread is itself inside a call Zoho answers
+slowly, a watchdog thread ends the run instead once `GRACE_SECONDS` have passed; a second
+signal ends it at once.
+
+The last STATE is the tap's state as it stands under the run's `state_lock`: every stream
+writes a record before its bookmark moves past it, so this STATE covers only records already
+written. No message follows it: a record read after it would be read again by the next run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import os
+import queue
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, wait
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+from singer_sdk.singerlib import StateMessage
+
+from tap_zohocrm.errors import RunStopped
+
+if TYPE_CHECKING:
+    from tap_zohocrm.sync.message_writer import BufferedMsgSpecWriter
+
+T = TypeVar("T")
+
+# How often a wait that cannot wait on the stop event itself (a future, a queue) looks at it.
+CHECK_SECONDS = 0.1
+# The main thread ends a stopped run within a fraction of a second unless it is inside a call;
+# then the watchdog ends it after this long.
+GRACE_SECONDS = 2.0
+# The last STATE waits this long for a thread writing a message of its own.
+LOCK_SECONDS = 1.0
+
+
+class RunStop:
+    """Whether the run was asked to stop; every wait of the run asks it."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._now = threading.Event()
+        self.signum: int | None = None
+
+    @property
+    def requested(self) -> bool:
+        return self._event.is_set()
+
+    def request(self, signum: int, end: Callable[[], Any]) -> None:
+        """Stop the run (called from the signal handler: it only sets events and starts a
+        thread). `end` ends the run from the watchdog thread if the main thread has not
+        within GRACE_SECONDS; a second signal calls it at once."""
+        if self._event.is_set():
+            self._now.set()
+            return
+        self.signum = signum
+        self._event.set()
+
+        def watchdog() -> None:
+            self._now.wait(GRACE_SECONDS)
+            end()
+
+        threading.Thread(target=watchdog, name="zoho-stop", daemon=True).start()
+
+    def check(self) -> None:
+        """Raise RunStopped once the run is stopped."""
+        if self._event.is_set():
+            raise RunStopped(self.signum or 0)
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep, cut short by a stop (then RunStopped)."""
+        if self._event.wait(max(0.0, seconds)):
+            self.check()
+
+    def result(self, future: Future[T]) -> T:
+        """The future's result, unless the run is stopped first."""
+        while True:
+            self.check()
+            with contextlib.suppress(TimeoutError):
+                return future.result(timeout=CHECK_SECONDS)
+
+    def get(self, items: queue.Queue[T]) -> T:
+        """The queue's next item, unless the run is stopped first."""
+        while True:
+            self.check()
+            with contextlib.suppress(queue.Empty):
+                return items.get(timeout=CHECK_SECONDS)
+
+    def wait_all(self, futures: Iterable[Future[Any]]) -> None:
+        """Wait until every future is done, unless the run is stopped first."""
+        pending = set(futures)
+        while pending:
+            self.check()
+            _, pending = wait(pending, timeout=CHECK_SECONDS)
+
+
+_ENDING = threading.Lock()
+
+
+def end_stopped_run(stop: RunStop, state_lock: threading.RLock, state: Callable[[], dict],
+                    writer: BufferedMsgSpecWriter, logger: logging.Logger) -> NoReturn:
+    """Write the last STATE, log why the run stopped and exit with the signal's code, without
+    waiting for calls in flight.
+
+    The interpreter's own exit would wait for every thread of the run's thread pools, some of
+    them inside calls that end only when Zoho answers or the read timeout passes: os._exit.
+    """
+    _ENDING.acquire()  # for good: the main thread and the watchdog may both get here
+    stopped = RunStopped(stop.signum or 0)
+    if state_lock.acquire(timeout=LOCK_SECONDS):
+        try:
+            writer.write_last(StateMessage(value=copy.deepcopy(state())), timeout=LOCK_SECONDS)
+        finally:
+            state_lock.release()
+    else:  # a thread is stuck writing a STATE of its own (a target not reading its input)
+        writer.write_last(None, timeout=LOCK_SECONDS)
+    logger.warning(
+        "Stopped by %s: no new API calls were made after it and calls in flight were "
+        "abandoned; the next run resumes from the last STATE this run wrote (records read "
+        "after it are read again, none are lost). Exit code %d.",
+        stopped.signal_name, stopped.exit_code)
+    with contextlib.suppress(Exception):
+        sys.stderr.flush()
+    logging.shutdown()
+    os._exit(stopped.exit_code)
