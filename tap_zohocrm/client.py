@@ -276,7 +276,7 @@ class ZohoStream(RecordValues, RecordMessages, StreamBatches, RESTStream[Any]):
             status = f"stopped: {exc.signal_name}"  # the run writes the last STATE
             raise
         except CreditBudgetReached as exc:
-            self._write_state_message()
+            self.write_state_where_stopped()
             self.run.stopped_reason = str(exc)
             self.logger.warning("Stopping %s cleanly: %s", self.name, exc)
             status = ("stopped: daily credits used up" if isinstance(exc, DailyCreditsExhausted)
@@ -284,14 +284,14 @@ class ZohoStream(RecordValues, RecordMessages, StreamBatches, RESTStream[Any]):
         except ZohoAPIError as exc:
             if not self.skips(exc):
                 with contextlib.suppress(Exception):
-                    self._write_state_message()
+                    self.write_state_where_stopped()
                 raise
             self.logger.warning("Skipping stream %s: %s", self.name, exc)
             status = f"skipped: {exc.code or f'HTTP {exc.status}'}"
             self._report.reason = str(exc)
         except Exception:
             with contextlib.suppress(Exception):
-                self._write_state_message()
+                self.write_state_where_stopped()
             raise
         finally:
             report.finish(self.name, status)

@@ -22,10 +22,45 @@ class StreamBatches:
     name: str
     tap_name: str
     schema: dict[str, Any]
+    config: Any
 
     if TYPE_CHECKING:  # provided by the SDK's stream
+        _tap: Any
+        state_manager: Any
+        stream_state: dict[str, Any]
+
         def _sync_records(self, context: Context | None, *, write_messages: bool
                           ) -> Iterator[dict[str, Any]]: ...
+        def get_batch_config(self, config: Any) -> BatchConfig | None: ...
+
+    @property
+    def writes_batches(self) -> bool:
+        return self.get_batch_config(self.config) is not None
+
+    @override
+    def _write_state_message(self) -> None:
+        """With BATCH output a stream's state already counts the records of the file it is
+        writing, not yet out (a BATCH message, then a STATE, follow once it is closed), and
+        streams synced side by side each have such a file. So a STATE changes only this
+        stream's entry, written when its file is out, and keeps every other stream's as the
+        last STATE had it: a run killed at any point resumes from files written out.
+        Called under the run's state lock (ZohoStream)."""
+        if not self.writes_batches:
+            super()._write_state_message()  # type: ignore[misc]
+            return
+        if self.state_manager.is_flushed:
+            return
+        value = self._tap.message_writer.last_state() or {}
+        value.setdefault("bookmarks", {})[self.name] = self.stream_state
+        self._tap.state_writer.write_state(value)
+        self.state_manager.is_flushed = True
+
+    def write_state_where_stopped(self) -> None:
+        """The STATE of a stream that stops before its end (a failure, a credit budget). None
+        with BATCH output: the records read since its last file are in no file written out,
+        and the STATE written after that file stands."""
+        if not self.writes_batches:
+            self._write_state_message()
 
     @override
     def get_batches(

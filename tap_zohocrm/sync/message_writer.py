@@ -7,8 +7,10 @@ STATE that covers records it did not write out.
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
+from typing import Any
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib.encoding.base import SingerMessageType
@@ -25,6 +27,7 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
 
     _lock = threading.Lock()
     _closed = False
+    _last_state: bytes | None = None  # the last STATE message written, as written
 
     @override
     def write_message(self, message: Message) -> None:
@@ -32,9 +35,17 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         with self._lock:
             if self._closed:
                 return
-            out.write(self.format_message(message))
+            line = self.format_message(message)
+            out.write(line)
             if message.type != SingerMessageType.RECORD:
                 out.flush()
+            if message.type == SingerMessageType.STATE:
+                self._last_state = bytes(line)  # the encoder reuses its buffer
+
+    def last_state(self) -> dict[str, Any] | None:
+        """The value of the last STATE message written (a copy), None before the first."""
+        line = self._last_state
+        return None if line is None else json.loads(line)["value"]
 
     def write_last(self, message: Message | None, timeout: float) -> None:
         """Write `message` (if any) and flush; every message after it is dropped, so the

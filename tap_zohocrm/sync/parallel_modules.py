@@ -10,6 +10,9 @@ Singer allows one stream's records to interleave with another's. STATE stays cor
 stream writes each record before it moves its bookmark, and every change to the tap's state, and
 every STATE message (which copies it), happens under the run's `state_lock`.
 
+A stop (SIGTERM, SIGINT; sync/stop.py) ends the wait for the streams' threads at once: the
+tap writes the last STATE and exits without them.
+
 `sync_streams` replaces the SDK's `Tap.sync_all`, step for step; it relies on the SDK private
 APIs listed in docs/development.md, and tests/unit/test_sdk_contract.py fails when the pinned
 SDK's `sync_all` changes.

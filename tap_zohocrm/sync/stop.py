@@ -10,7 +10,9 @@ signal ends it at once.
 
 The last STATE is the tap's state as it stands under the run's `state_lock`: every stream
 writes a record before its bookmark moves past it, so this STATE covers only records already
-written. No message follows it: a record read after it would be read again by the next run.
+written. No message follows it: a record read after it is read again by the next run. With
+BATCH output the state also counts records in a file not yet written out, so no STATE is added:
+the last one, written after a file, stands.
 """
 
 from __future__ import annotations
@@ -107,10 +109,11 @@ class RunStop:
 _ENDING = threading.Lock()
 
 
-def end_stopped_run(stop: RunStop, state_lock: threading.RLock, state: Callable[[], dict],
-                    writer: BufferedMsgSpecWriter, logger: logging.Logger) -> NoReturn:
-    """Write the last STATE, log why the run stopped and exit with the signal's code, without
-    waiting for calls in flight.
+def end_stopped_run(stop: RunStop, state_lock: threading.RLock,
+                    state: Callable[[], dict | None], writer: BufferedMsgSpecWriter,
+                    logger: logging.Logger) -> NoReturn:
+    """Write the last STATE (`state()`; None: none after the last one written), log why the
+    run stopped and exit with the signal's code, without waiting for calls in flight.
 
     The interpreter's own exit would wait for every thread of the run's thread pools, some of
     them inside calls that end only when Zoho answers or the read timeout passes: os._exit.
@@ -119,7 +122,9 @@ def end_stopped_run(stop: RunStop, state_lock: threading.RLock, state: Callable[
     stopped = RunStopped(stop.signum or 0)
     if state_lock.acquire(timeout=LOCK_SECONDS):
         try:
-            writer.write_last(StateMessage(value=copy.deepcopy(state())), timeout=LOCK_SECONDS)
+            value = state()
+            last = None if value is None else StateMessage(value=copy.deepcopy(value))
+            writer.write_last(last, timeout=LOCK_SECONDS)
         finally:
             state_lock.release()
     else:  # a thread is stuck writing a STATE of its own (a target not reading its input)

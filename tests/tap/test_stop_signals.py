@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import pytest
 
@@ -85,12 +86,23 @@ def _org(make_simulator, seed: int, parallel_modules: int) -> tuple[Any, dict, d
     return sim, config, catalog
 
 
+def _delivered(messages: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(stream, id) of the records in these messages and in the BATCH files they list."""
+    delivered = {(m["stream"], m["record"]["id"]) for m in messages if m["type"] == "RECORD"}
+    for m in messages:
+        if m["type"] == "BATCH":
+            for url in m["manifest"]:
+                with Path(unquote(urlparse(url).path)).open() as lines:
+                    delivered |= {(m["stream"], json.loads(line)["id"]) for line in lines}
+    return delivered
+
+
 def _nothing_lost(sim, config: dict, catalog: dict, messages: list[dict[str, Any]]) -> int:
     """The records the stopped run wrote before its last STATE, and those a run from that
     STATE reads, are every record of the org. Returns the records the second run read."""
     last = max(i for i, m in enumerate(messages) if m["type"] == "STATE")
-    delivered = {(m["stream"], m["record"]["id"]) for m in messages[:last]
-                 if m["type"] == "RECORD"}
+    delivered = _delivered(messages[:last])
+    config = {k: v for k, v in config.items() if k != "batch_config"}
     second = run_tap(config, catalog=catalog, state=messages[last]["value"], timeout=60)
     rerun = {(m["stream"], m["record"]["id"]) for m in second.messages if m["type"] == "RECORD"}
     org = {(module.lower(), r["id"]) for module in MODULES for r in sim.records(module)}
@@ -137,6 +149,30 @@ def test_a_stop_signal_ends_the_run_within_seconds_and_the_next_run_loses_nothin
     rerun = _nothing_lost(sim, config, catalog, messages)
     print(f"  records written: {sum(1 for m in messages if m['type'] == 'RECORD')}, read by "
           f"the next run: {rerun}")
+
+
+def test_a_stop_signal_with_batch_files_keeps_the_state_of_the_files_written(
+    make_simulator, tmp_path: Path,
+) -> None:
+    # BATCH output: a record counts in the state once it is in a file still open; the last
+    # STATE is the one written after the last file.
+    sim, config, catalog = _org(make_simulator, 44, 3)
+    _batch_files(config, tmp_path / "files")
+    sim.set_config(latency_ms=int(SLOW_CALL_SECONDS * 1000))
+    tap = TapProcess(config, catalog, tmp_path)
+    try:
+        tap.wait_for(lambda: tap.count("BATCH") >= 2)
+        signalled = time.monotonic()
+        tap.proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            tap.proc.wait(timeout=STOP_WITHIN_SECONDS + 5)
+        seconds = time.monotonic() - signalled
+    finally:
+        tap.finish()
+    sim.set_config(latency_ms=0)
+    assert seconds < STOP_WITHIN_SECONDS, f"exit after {seconds:.1f} s"
+    assert tap.proc.returncode == 143, tap.stderr()[-3000:]
+    _nothing_lost(sim, config, catalog, tap.messages())
 
 
 def test_a_stop_signal_ends_the_run_while_the_main_thread_waits_for_zoho(
@@ -187,13 +223,25 @@ def test_a_stop_signal_cuts_a_bulk_read_job_wait_short(make_simulator, tmp_path:
     assert tap.messages()[-1]["type"] == "STATE"
 
 
-def test_sigkill_at_any_point_loses_nothing(make_simulator, tmp_path: Path) -> None:
+def _batch_files(config: dict[str, Any], folder: Path) -> None:
+    folder.mkdir()
+    config["batch_config"] = {"encoding": {"format": "jsonl", "compression": "none"},
+                              "storage": {"root": folder.as_uri()}, "batch_size": 50}
+
+
+@pytest.mark.parametrize("batches", [False, True], ids=["records", "batch-files"])
+def test_sigkill_at_any_point_loses_nothing(make_simulator, tmp_path: Path,
+                                            batches: bool) -> None:
     sim, config, catalog = _org(make_simulator, 47, 3)
+    if batches:  # each module writing a file of its own while the others write theirs
+        _batch_files(config, tmp_path / "files")
     sim.set_config(latency_ms=50)
     tap = TapProcess(config, catalog, tmp_path)
     try:
         # Killed mid-run, with records of every module out and STATE messages between them.
-        tap.wait_for(lambda: tap.count("RECORD") >= 150 and tap.count("STATE") >= 3)
+        tap.wait_for(lambda: tap.count("BATCH" if batches else "RECORD") >= (4 if batches
+                                                                             else 150)
+                     and tap.count("STATE") >= 3)
         os.kill(tap.proc.pid, signal.SIGKILL)
     finally:
         tap.finish()
