@@ -37,7 +37,10 @@ class RunStopped(BaseException):
 
     def __init__(self, signum: int) -> None:
         self.signum = signum
-        self.signal_name = signal.Signals(signum).name
+        try:
+            self.signal_name = signal.Signals(signum).name
+        except ValueError:
+            self.signal_name = f"signal {signum}"
         super().__init__(f"stopped by {self.signal_name}")
 
     @property

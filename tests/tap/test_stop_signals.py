@@ -201,6 +201,32 @@ def test_a_stop_signal_ends_the_run_while_the_main_thread_waits_for_zoho(
     assert tap.messages()[-1]["type"] == "STATE"
 
 
+def test_a_stop_signal_during_discovery_ends_it_at_once(make_simulator, tmp_path: Path) -> None:
+    sim = make_simulator(seed=45, sizes={"Leads": 20})
+    config = tap_config(sim, modules=["Leads"])
+    sim.add_fault(r"^/crm/v8/settings/fields$", count=None, delay=8.0)
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    proc = subprocess.Popen([sys.executable, "-m", "tap_zohocrm", "--config", str(config_path),
+                             "--discover"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while sim.counters.in_flight < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=STOP_WITHIN_SECONDS + 5)
+        seconds = time.monotonic() - signalled
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert seconds < STOP_WITHIN_SECONDS, f"exit after {seconds:.1f} s"
+    assert proc.returncode == 143, err.decode()[-3000:]
+    assert out == b""  # no catalog, and no STATE message in its place
+    assert b"Stopped by SIGTERM before any record was read" in err
+
+
 def test_a_stop_signal_cuts_a_bulk_read_job_wait_short(make_simulator, tmp_path: Path) -> None:
     # The export's job takes a minute; the tap polls it, and stops between polls.
     sim = make_simulator(seed=43, sizes={"Leads": 1200}, bulk_job_seconds=60)

@@ -29,6 +29,8 @@ PRIVATE_APIS = [
     (Stream, "_write_starting_replication_value", "under the run's lock"),
     (Stream, "_finalize_state", "under the run's lock"),
     (Stream, "_sync_records", "records for the tap's own BATCH files"),
+    (Stream, "_tap", "BATCH output: a STATE is the last one the tap's writer wrote, with the "
+     "stream's own entry changed"),
     (Stream, "_generate_record_messages", "record messages without the per-record "
      "deselected-property pass when nothing is deselected"),
     (RESTStream, "_request", "every call through the run's call gate and credit budget"),
