@@ -96,6 +96,7 @@ class TapZohoCRM(Tap):
     def sync_all(self) -> None:
         """Sync every selected stream, then log the run report (also when the run fails)."""
         run = self.run
+        run.stop.watch(end=self._end_stopped_run)
         self._syncing = True
         try:
             run.token_user_is_admin = warn_unless_admin(self.metadata_reader, self.logger)
@@ -129,7 +130,7 @@ class TapZohoCRM(Tap):
         there is nothing to keep: the run ends at once."""
         if not self._syncing:
             raise RunStopped(signum)
-        self.run.stop.request(signum, end=self._end_stopped_run)
+        self.run.stop.request(signum)
 
     def _end_stopped_run(self) -> NoReturn:
         # With BATCH output the state counts records in files not yet written out: the last

@@ -1,12 +1,12 @@
 """A run stopped by SIGTERM or SIGINT: no new calls, no more waiting, the last STATE, an exit.
 
-The signal handler only asks for the stop (`RunStop.request`). From then on the call gate
-refuses new calls and every wait of the run (backoff, Bulk Read polls, page queues, the main
-thread waiting for module threads) ends by raising RunStopped instead of waiting on. The main
-thread then ends the run (`end_stopped_run`): it writes the last STATE and exits at once,
-abandoning calls still in flight. If the main thread is itself inside a call Zoho answers
-slowly, a watchdog thread ends the run instead once `GRACE_SECONDS` have passed; a second
-signal ends it at once.
+The signal handler only tells a watchdog thread, started with the sync, which stops the run
+(`RunStop`). From then on the call gate refuses new calls and every wait of the run (backoff,
+Bulk Read polls, token-request waits, page queues, the main thread waiting for module threads)
+ends by raising RunStopped instead of waiting on. The main thread then ends the run
+(`end_stopped_run`): it writes the last STATE and exits at once, abandoning calls still in
+flight. If the main thread is itself inside a call Zoho answers slowly, the watchdog ends the
+run instead once `GRACE_SECONDS` have passed; a second signal ends it at once.
 
 The last STATE is the tap's state as it stands under the run's `state_lock`: every stream
 writes a record before its bookmark moves past it, so this STATE covers only records already
@@ -22,6 +22,7 @@ import copy
 import logging
 import os
 import queue
+import select
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -51,28 +52,37 @@ class RunStop:
 
     def __init__(self) -> None:
         self._event = threading.Event()
-        self._now = threading.Event()
         self.signum: int | None = None
+        self._signals: tuple[int, int] | None = None  # a pipe: the handler to the watchdog
 
     @property
     def requested(self) -> bool:
         return self._event.is_set()
 
-    def request(self, signum: int, end: Callable[[], Any]) -> None:
-        """Stop the run (called from the signal handler: it only sets events and starts a
-        thread). `end` ends the run from the watchdog thread if the main thread has not
-        within GRACE_SECONDS; a second signal calls it at once."""
-        if self._event.is_set():
-            self._now.set()
-            return
-        self.signum = signum
-        self._event.set()
+    def watch(self, end: Callable[[], Any]) -> None:
+        """Start the watchdog thread, before any signal can stop the run. On the first signal
+        it stops the run; if the run has not ended GRACE_SECONDS later (or on a second
+        signal), it calls `end`."""
+        self._signals = os.pipe()
+        read_end = self._signals[0]
 
         def watchdog() -> None:
-            self._now.wait(GRACE_SECONDS)
+            os.read(read_end, 1)
+            self._event.set()
+            select.select([read_end], [], [], GRACE_SECONDS)
             end()
 
         threading.Thread(target=watchdog, name="zoho-stop", daemon=True).start()
+
+    def request(self, signum: int) -> None:
+        """Stop the run; called from the signal handler, in the main thread, between any two
+        of its steps. So it takes no lock (the main thread may hold the one it would wait
+        for) and starts no thread: one byte to the watchdog, which does the rest."""
+        self.signum = self.signum or signum
+        if self._signals is None:  # no watchdog (a test calling this directly)
+            self._event.set()
+            return
+        os.write(self._signals[1], b"!")
 
     def check(self) -> None:
         """Raise RunStopped once the run is stopped."""
