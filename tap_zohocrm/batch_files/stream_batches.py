@@ -4,6 +4,7 @@ JSONL records encoded by msgspec (see batch_files.parquet and batch_files.jsonl)
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
@@ -84,5 +85,14 @@ class StreamBatches:
         """Parquet BATCH files of these records (typed as post_process leaves them)."""
         rows = ParquetRows(self.schema)
         files = ParquetFiles(batch_config, self.tap_name, self.name)
-        for manifest in files.write(rows.batches(records), rows.schema):
+        per_file = max(1, int(batch_config.batch_size or 10_000))
+
+        def batches() -> Iterator[Any]:
+            # One file's rows at a time: a record taken moves the bookmark, so a batch that
+            # reached into the next file would put its rows under the STATE after this one.
+            iterator = iter(records)
+            while (first := next(iterator, None)) is not None:
+                yield from rows.batches(chain([first], islice(iterator, per_file - 1)))
+
+        for manifest in files.write(batches(), rows.schema):
             yield batch_config.encoding, manifest

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+import pyarrow.parquet as pq
 import pytest
 
-from tests.helpers import discover, run_tap, select_streams, tap_config
+from tests.helpers import discover, run_tap, select_streams, tap_config, utc
 
 MODULES = {"Leads": 240, "Contacts": 200, "Accounts": 160}
 SLOW_CALL_SECONDS = 0.4  # every API call of the stopped run takes this long
@@ -274,3 +275,31 @@ def test_sigkill_at_any_point_loses_nothing(make_simulator, tmp_path: Path,
     sim.set_config(latency_ms=0)
     assert tap.proc.returncode == -signal.SIGKILL
     _nothing_lost(sim, config, catalog, tap.messages())
+
+
+def test_no_state_covers_rows_of_a_parquet_file_not_yet_written(make_simulator,
+                                                                  tmp_path: Path) -> None:
+    """Files of a size that does not divide the rows the tap gathers at a time: a STATE after a
+    file covers that file's rows and those before, none of the next file's (a kill right after
+    that STATE would lose them)."""
+    sim = make_simulator(seed=48, sizes={"Leads": 400})
+    config = tap_config(sim, modules=["Leads"], computed_refresh_days=0, batch_config={
+        "encoding": {"format": "parquet", "compression": "gzip"},
+        "storage": {"root": tmp_path.as_uri()}, "batch_size": 150})
+    catalog = select_streams(discover(config), {"leads"})
+    run = run_tap(config, catalog=catalog)
+    modified = {r["id"]: utc(r["Modified_Time"]) for r in sim.records("Leads")}
+    written: set[str] = set()
+    states = 0
+    for message in run.messages:
+        if message["type"] == "BATCH":
+            for url in message["manifest"]:
+                written |= set(pq.read_table(unquote(urlparse(url).path),
+                                             columns=["id"]).column("id").to_pylist())
+        elif message["type"] == "STATE":
+            bookmark = message["value"]["bookmarks"].get("leads", {}).get("replication_key_value")
+            if bookmark:
+                states += 1
+                covered = {i for i, at in modified.items() if at < bookmark}
+                assert covered <= written, f"{len(covered - written)} rows in no file yet"
+    assert states >= 3 and written == set(modified)
