@@ -228,26 +228,56 @@ def test_a_stop_signal_during_discovery_ends_it_at_once(make_simulator, tmp_path
     assert b"Stopped by SIGTERM before any record was read" in err
 
 
-def test_a_stop_signal_cuts_a_bulk_read_job_wait_short(make_simulator, tmp_path: Path) -> None:
-    # The export's job takes a minute; the tap polls it, and stops between polls.
-    sim = make_simulator(seed=43, sizes={"Leads": 1200}, bulk_job_seconds=60)
-    config = tap_config(sim, modules=["Leads"], bulk_read_threshold=1000,
+def test_a_stop_signal_cuts_a_backoff_wait_short(make_simulator, tmp_path: Path) -> None:
+    # Zoho fails the main thread's call; the tap waits 10 s before it tries again.
+    sim = make_simulator(seed=46, sizes={"Leads": 20})
+    config = tap_config(sim, modules=["Leads"], parallel_modules=1, retry_backoff_seconds=10,
                         progress_interval_seconds=0)
-    catalog = select_streams(discover(config), {"leads"})
+    catalog = select_streams(discover(config), {"users"})
+    sim.add_fault(r"^/crm/v8/users$", status=500, count=None)
     tap = TapProcess(config, catalog, tmp_path)
     try:
-        tap.wait_for(lambda: sim.stats()["by_endpoint"].get("POST /crm/bulk/v8/read"))
-        time.sleep(1.5)  # into the polling wait
+        tap.wait_for(lambda: "Retrying" in tap.stderr())
+        time.sleep(0.3)
         signalled = time.monotonic()
         tap.proc.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):  # the old code's endless wait
+        with contextlib.suppress(subprocess.TimeoutExpired):
             tap.proc.wait(timeout=STOP_WITHIN_SECONDS + 5)
         seconds = time.monotonic() - signalled
     finally:
         tap.finish()
-    assert seconds < STOP_WITHIN_SECONDS, f"exit after {seconds:.1f} s"
+    # Well before the watchdog's GRACE_SECONDS: the backoff's wait itself ended.
+    assert seconds < 1.5, f"exit after {seconds:.1f} s"
     assert tap.proc.returncode == 143, tap.stderr()[-3000:]
     assert tap.messages()[-1]["type"] == "STATE"
+
+
+def test_a_stop_signal_cuts_a_bulk_read_job_wait_short(make_simulator, tmp_path: Path) -> None:
+    # The export's job takes a minute. With Parquet files and one stream after another, the
+    # main thread itself polls the job; the stop ends its wait between two polls.
+    sim = make_simulator(seed=43, sizes={"Leads": 1200}, bulk_job_seconds=60)
+    config = tap_config(sim, modules=["Leads"], bulk_read_threshold=1000, parallel_modules=1,
+                        progress_interval_seconds=0, batch_config={
+                            "encoding": {"format": "parquet", "compression": "gzip"},
+                            "storage": {"root": tmp_path.as_uri()}, "batch_size": 1000})
+    catalog = select_streams(discover(config), {"leads"})
+    tap = TapProcess(config, catalog, tmp_path)
+    try:
+        # The fourth poll: the wait before the next is over 3 s (the waits grow).
+        tap.wait_for(lambda: sum(n for k, n in sim.stats()["by_endpoint"].items()
+                                 if k.startswith("GET /crm/bulk/v8/read/")) >= 4)
+        time.sleep(0.3)
+        signalled = time.monotonic()
+        tap.proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            tap.proc.wait(timeout=STOP_WITHIN_SECONDS + 5)
+        seconds = time.monotonic() - signalled
+    finally:
+        tap.finish()
+    # Well before the watchdog's GRACE_SECONDS: the poll's wait itself ended.
+    assert seconds < 1.5, f"exit after {seconds:.1f} s"
+    assert tap.proc.returncode == 143, tap.stderr()[-3000:]
+    assert all(line.endswith(b"\n") for line in tap.lines)
 
 
 def _batch_files(config: dict[str, Any], folder: Path) -> None:
