@@ -140,9 +140,9 @@ def end_stopped_run(stop: RunStop, state_lock: threading.RLock,
     else:  # a thread is stuck writing a STATE of its own (a target not reading its input)
         writer.write_last(None, timeout=LOCK_SECONDS)
     logger.warning(
-        "Stopped by %s: no new API calls were made after it and calls in flight were "
-        "abandoned; the next run resumes from the last STATE this run wrote (records read "
-        "after it are read again, none are lost). Exit code %d.",
+        "Stopped by %s: no further API calls, calls in flight abandoned; the next run "
+        "resumes from the last STATE this run wrote (records read after it are read again, "
+        "none are lost). Exit code %d.",
         stopped.signal_name, stopped.exit_code)
     with contextlib.suppress(Exception):
         sys.stderr.flush()
