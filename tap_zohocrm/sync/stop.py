@@ -51,13 +51,14 @@ class RunStop:
     """Whether the run was asked to stop; every wait of the run asks it."""
 
     def __init__(self) -> None:
-        self._event = threading.Event()
+        self._event = threading.Event()  # set by the watchdog: waits wait on it
+        self._asked = False  # set by the signal handler itself: the call gate sees it at once
         self.signum: int | None = None
         self._signals: tuple[int, int] | None = None  # a pipe: the handler to the watchdog
 
     @property
     def requested(self) -> bool:
-        return self._event.is_set()
+        return self._asked or self._event.is_set()
 
     def watch(self, end: Callable[[], Any]) -> None:
         """Start the watchdog thread, before any signal can stop the run. On the first signal
@@ -79,6 +80,7 @@ class RunStop:
         of its steps. So it takes no lock (the main thread may hold the one it would wait
         for) and starts no thread: one byte to the watchdog, which does the rest."""
         self.signum = self.signum or signum
+        self._asked = True
         if self._signals is None:  # no watchdog (a test calling this directly)
             self._event.set()
             return
@@ -86,11 +88,12 @@ class RunStop:
 
     def check(self) -> None:
         """Raise RunStopped once the run is stopped."""
-        if self._event.is_set():
+        if self.requested:
             raise RunStopped(self.signum or 0)
 
     def sleep(self, seconds: float) -> None:
         """Sleep, cut short by a stop (then RunStopped)."""
+        self.check()
         if self._event.wait(max(0.0, seconds)):
             self.check()
 

