@@ -15,7 +15,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
 from tap_zohocrm.batch_files.stream_batches import StreamBatches
-from tap_zohocrm.errors import ZohoAPIError
+from tap_zohocrm.errors import RunStopped, ZohoAPIError
 from tap_zohocrm.responses import (
     ACCESS_HINTS,
     EMPTY_STATUSES,
@@ -158,7 +158,12 @@ class ZohoStream(RecordValues, RecordMessages, StreamBatches, RESTStream[Any]):
 
     @override
     def backoff_wait_generator(self) -> Generator[float, Any, None]:
-        """Exponential backoff, but wait as long as Zoho's Retry-After says when it says so."""
+        """Exponential backoff, but wait as long as Zoho's Retry-After says when it says so.
+
+        The wait happens here, on the run's stop event, and backoff's own sleep is 0: a stop
+        cuts a backoff short (RunStopped) instead of sleeping it out. So the retry is logged
+        here too, before the wait.
+        """
         attempt = 0
         first_429_at: float | None = None
         exc = yield 0.0
@@ -172,20 +177,21 @@ class ZohoStream(RecordValues, RecordMessages, StreamBatches, RESTStream[Any]):
             if wait is None:
                 base = float(self.config["retry_backoff_seconds"])
                 wait = min(BACKOFF_CAP_SECONDS, base * 2**attempt)
+            wait = super().backoff_jitter(wait)
             attempt += 1
-            exc = yield wait
+            self.run.report.retry(self.name, short_reason(exc))
+            self.logger.warning("Retrying %s after %s (try %d, waiting %.1f s)",
+                                self.module_api_name, short_reason(exc), attempt, wait)
+            self.run.stop.sleep(wait)
+            exc = yield 0.0
+
+    @override
+    def backoff_jitter(self, value: float) -> float:
+        return value  # added to the wait in backoff_wait_generator, which waits itself
 
     @override
     def backoff_handler(self, details: Any) -> None:
-        exc = details.get("exception")
-        self.run.report.retry(self.name, short_reason(exc))
-        self.logger.warning(
-            "Retrying %s after %s (try %d, waiting %.1f s)",
-            self.module_api_name,
-            short_reason(exc),
-            details.get("tries"),
-            details.get("wait") or 0.0,
-        )
+        """Nothing: backoff_wait_generator logs each retry before it waits."""
 
     @override
     def request_decorator(self, func: Any) -> Any:
@@ -220,7 +226,7 @@ class ZohoStream(RecordValues, RecordMessages, StreamBatches, RESTStream[Any]):
         """Hold one of the run's call slots (never more calls in flight than max_concurrency)
         and charge the call's credits; every API call goes through here."""
         limits = self.run.limits
-        with limits.call_slots:
+        with limits.call_slot():
             # Budget checked once this call has its slot: calls queued for a slot must see
             # the credits the calls before them reported.
             credits = limits.reserve(prepared_request.method or "GET",
@@ -272,8 +278,11 @@ class ZohoStream(RecordValues, RecordMessages, StreamBatches, RESTStream[Any]):
                 self._report.expected = self.expected_total()
             super().sync(context)
             status = READ_TO_END
+        except RunStopped as exc:
+            status = f"stopped: {exc.signal_name}"  # the run writes the last STATE
+            raise
         except CreditBudgetReached as exc:
-            self._write_state_message()
+            self.write_state_where_stopped()
             self.run.stopped_reason = str(exc)
             self.logger.warning("Stopping %s cleanly: %s", self.name, exc)
             status = ("stopped: daily credits used up" if isinstance(exc, DailyCreditsExhausted)
@@ -281,14 +290,14 @@ class ZohoStream(RecordValues, RecordMessages, StreamBatches, RESTStream[Any]):
         except ZohoAPIError as exc:
             if not self.skips(exc):
                 with contextlib.suppress(Exception):
-                    self._write_state_message()
+                    self.write_state_where_stopped()
                 raise
             self.logger.warning("Skipping stream %s: %s", self.name, exc)
             status = f"skipped: {exc.code or f'HTTP {exc.status}'}"
             self._report.reason = str(exc)
         except Exception:
             with contextlib.suppress(Exception):
-                self._write_state_message()
+                self.write_state_where_stopped()
             raise
         finally:
             report.finish(self.name, status)

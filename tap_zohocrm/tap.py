@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 import json
 from functools import cached_property
-from typing import Any
+from types import FrameType
+from typing import Any, NoReturn
 
 import click
 from singer_sdk import Stream, Tap
@@ -15,7 +16,7 @@ from typing_extensions import override
 
 from tap_zohocrm import __version__
 from tap_zohocrm.cost_plan import format_plan, make_plan
-from tap_zohocrm.errors import ZohoAPIError
+from tap_zohocrm.errors import RunStopped, ZohoAPIError
 from tap_zohocrm.responses import is_refusal
 from tap_zohocrm.schema.fields import module_schema
 from tap_zohocrm.settings import (
@@ -43,6 +44,7 @@ from tap_zohocrm.sync.message_writer import BufferedMsgSpecWriter
 from tap_zohocrm.sync.parallel_modules import sync_streams
 from tap_zohocrm.sync.run import ZohoRun
 from tap_zohocrm.sync.state_checks import validate_state
+from tap_zohocrm.sync.stop import end_stopped_run
 
 # Exit code of a run stopped because the org's API credits for the day are used up.
 EXIT_CREDITS_EXHAUSTED = 3
@@ -95,6 +97,8 @@ class TapZohoCRM(Tap):
     def sync_all(self) -> None:
         """Sync every selected stream, then log the run report (also when the run fails)."""
         run = self.run
+        run.stop.watch(end=self._end_stopped_run)
+        self._syncing = True
         try:
             run.token_user_is_admin = warn_unless_admin(self.metadata_reader, self.logger)
             workers = int(self.config["parallel_modules"])
@@ -104,13 +108,38 @@ class TapZohoCRM(Tap):
                 super().sync_all()
         except DailyCreditsExhausted:
             pass  # before any stream started (settings/modules): the STATE is unchanged
+        except RunStopped as exc:
+            run.stopped_reason = str(exc)
         finally:
             run.report.log_summary(run.authenticator.token_requests, run.stopped_reason)
             run.close()
+        if run.stop.requested:
+            self._end_stopped_run()
         if run.limits.day_exhausted:
             # Every stream started wrote its STATE; invoke() turns this into a plain message
             # and a non-zero exit.
             raise DailyCreditsExhausted(run.limits.day_exhausted)
+
+    _syncing = False  # sync_all started: a stop signal ends the run with a last STATE
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM or SIGINT. The SDK's handler writes the state and exits 0 from wherever the
+        main thread stands, and the interpreter then waits for every stream's thread to read
+        to its end. Here a sync stops: no new calls, the last STATE, a non-zero exit
+        (sync/stop.py). Before the sync (discovery, --plan, reading the catalog's modules)
+        there is nothing to keep: the run ends at once."""
+        if not self._syncing:
+            raise RunStopped(signum)
+        self.run.stop.request(signum)
+
+    def _end_stopped_run(self) -> NoReturn:
+        # With BATCH output the state counts records in files not yet written out: the last
+        # STATE is the one written after the last file.
+        batches = bool(self.config.get("batch_config"))
+        end_stopped_run(self.run.stop, self.run.state_lock,
+                        lambda: None if batches else self.state,
+                        self.message_writer, self.logger)  # type: ignore[arg-type]
 
     @classmethod
     @override

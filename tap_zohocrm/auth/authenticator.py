@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,6 +52,7 @@ class ZohoAuthenticator(OAuthAuthenticator):
         throttle_first_wait: float = THROTTLE_FIRST_WAIT_SECONDS,
         throttle_max_total_wait: float = THROTTLE_MAX_TOTAL_WAIT_SECONDS,
         token_store: TokenStore | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__(
             auth_endpoint=auth_endpoint,
@@ -71,6 +73,8 @@ class ZohoAuthenticator(OAuthAuthenticator):
         self._token_after_rejection: str | None = None
         # Shared token store (None: in memory only); tokens Zoho rejected are never reused.
         self.token_store = token_store
+        # The run's stop-aware sleep: a stop (SIGTERM) cuts a wait between token requests short.
+        self._sleep = sleep
         self._store_key = TokenKey(client_id, refresh_token)
         self._store_retry_at = 0.0
         self._rejected: set[str] = set()
@@ -243,7 +247,7 @@ class ZohoAuthenticator(OAuthAuthenticator):
                         "Zoho throttled the token request (Access Denied); retrying in %.0f s",
                         wait,
                     )
-                    time.sleep(wait)
+                    self._sleep(wait)
                     waited += wait
                     wait = min(wait * 2, 120.0)
                     continue
@@ -260,7 +264,7 @@ class ZohoAuthenticator(OAuthAuthenticator):
                 "%d token requests in the last 10 minutes (Zoho's limit): waiting %.0f s",
                 len(recent), wait,
             )
-            time.sleep(max(0.0, wait))
+            self._sleep(max(0.0, wait))
         self._token_request_times = [*recent, time.monotonic()]
 
     def _post_token_request(self) -> dict[str, Any]:
@@ -277,11 +281,11 @@ class ZohoAuthenticator(OAuthAuthenticator):
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 last_exc = exc
-                time.sleep(min(2**attempt, 30))
+                self._sleep(min(2**attempt, 30))
                 continue
             if response.status_code >= 500:
                 last_exc = RuntimeError(f"HTTP {response.status_code}")
-                time.sleep(min(2**attempt, 30))
+                self._sleep(min(2**attempt, 30))
                 continue
             try:
                 body = response.json()

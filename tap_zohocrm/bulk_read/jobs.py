@@ -190,7 +190,7 @@ class BulkRead:
             if state in ("FAILURE", "FAILED"):
                 raise ZohoAPIError(
                     f"Bulk Read job {job_id} of {self.stream.module_api_name} failed")
-            time.sleep(wait)
+            self.stream.run.stop.sleep(wait)  # a stop ends the wait (RunStopped)
             wait = min(wait * 1.5, POLL_MAX_SECONDS)
         raise ZohoAPIError(
             f"Bulk Read job {job_id} of {self.stream.module_api_name} did not finish")
@@ -214,6 +214,7 @@ class BulkRead:
         response = stream.request_decorator(fetch)(prepared, None)
         csv_file = ZipCsvInflater(into, f"{stream.module_api_name} job {job_id}")
         for chunk in response.iter_content(chunk_size=1 << 20):
+            stream.run.stop.check()  # a large export: no need to download the rest
             csv_file.feed(chunk)
         csv_file.close()
         if not csv_file.name.lower().endswith(".csv"):
@@ -335,7 +336,7 @@ class BulkRead:
                 for table in convert(blocks):
                     feed.put(table)
 
-            feed = PageFeed(f"{stream.name}-bulk", produce, ahead=1)
+            feed = PageFeed(f"{stream.name}-bulk", produce, ahead=1, stop=stream.run.stop)
             try:
                 yield from files.write(iter(feed), rows.schema)  # the REST path's schema
             finally:

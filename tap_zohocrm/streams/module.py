@@ -178,7 +178,7 @@ class ModuleStream(ComputedRefresh, WholeRead, BulkGaps, BulkBackfill, FieldGrou
         feed = self.run.feed_for(self)
         try:
             for page in feed:
-                records = page.result()
+                records = self.run.stop.result(page)  # a stop ends the wait (RunStopped)
                 # Export progress: its rows are out already as RECORD messages, but with BATCH
                 # output they may sit in a file still being written (see _export_progress).
                 if isinstance(records, PageDone):

@@ -6,10 +6,14 @@ Zoho counts concurrency per org and app (5 on the smallest edition) and credits 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 
 import requests
+
+from tap_zohocrm.sync.stop import CHECK_SECONDS, RunStop
 
 CREDITS_HEADER = "X-API-CREDITS-REMAINING"
 # Credits per call (Zoho API limits page); 1 unless listed.
@@ -47,9 +51,11 @@ class ApiLimits:
     """Shared by every stream of one tap process."""
 
     def __init__(
-        self, *, max_concurrency: int, max_api_credits: int | None, credits_reserve: int
+        self, *, max_concurrency: int, max_api_credits: int | None, credits_reserve: int,
+        stop: RunStop | None = None,
     ) -> None:
         self.call_slots = threading.BoundedSemaphore(max_concurrency)
+        self.stop = stop or RunStop()
         self.max_api_credits = max_api_credits
         self.credits_reserve = credits_reserve
         self.credits_used = 0
@@ -58,9 +64,23 @@ class ApiLimits:
         self._last_success = 0.0  # time.monotonic() of the last answer that was no error
         self._lock = threading.Lock()
 
+    @contextlib.contextmanager
+    def call_slot(self) -> Iterator[None]:
+        """One of the run's `max_concurrency` call slots, held for one call; waiting for it
+        ends in RunStopped once the run is stopped."""
+        self.stop.check()
+        while not self.call_slots.acquire(timeout=CHECK_SECONDS):
+            self.stop.check()
+        try:
+            yield
+        finally:
+            self.call_slots.release()
+
     def reserve(self, method: str, path: str) -> int:
-        """Account for a call about to be made, or raise if the budget does not allow it."""
+        """Account for a call about to be made, or raise if the budget does not allow it
+        (RunStopped once the run is stopped: no call starts after a stop)."""
         cost = call_cost(method, path)
+        self.stop.check()
         with self._lock:
             if self.day_exhausted:
                 raise DailyCreditsExhausted(self.day_exhausted)

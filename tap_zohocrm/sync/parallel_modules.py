@@ -10,6 +10,9 @@ Singer allows one stream's records to interleave with another's. STATE stays cor
 stream writes each record before it moves its bookmark, and every change to the tap's state, and
 every STATE message (which copies it), happens under the run's `state_lock`.
 
+A stop (SIGTERM, SIGINT; sync/stop.py) ends the wait for the streams' threads at once: the
+tap writes the last STATE and exits without them.
+
 `sync_streams` replaces the SDK's `Tap.sync_all`, step for step; it relies on the SDK private
 APIs listed in docs/development.md, and tests/unit/test_sdk_contract.py fails when the pinned
 SDK's `sync_all` changes.
@@ -17,7 +20,7 @@ SDK's `sync_all` changes.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -50,9 +53,14 @@ def sync_streams(tap: Tap, run: ZohoRun, workers: int) -> None:
         with run.state_lock:
             stream.finalize_state_progress_markers()
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zoho-module") as pool:
-        done, _ = wait([pool.submit(sync, s) for s in side_by_side])
-    failures = [f.exception() for f in done if f.exception() is not None]
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zoho-module")
+    try:
+        futures = [pool.submit(sync, s) for s in side_by_side]
+        # A stop (SIGTERM) ends this wait at once: the threads' calls in flight are abandoned.
+        run.stop.wait_all(futures)
+    finally:
+        pool.shutdown(wait=not run.stop.requested, cancel_futures=True)
+    failures = [f.exception() for f in futures if f.exception() is not None]
     if failures:
         raise failures[0]  # type: ignore[misc]
     for stream in streams:

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from tap_zohocrm.sync.stop import RunStop
+
 PAGES_AHEAD = 4  # per module: bounds memory to a few pages of records
 
 
@@ -35,8 +37,9 @@ class PageFeed:
     """A producer thread putting page futures into a bounded queue, read in order."""
 
     def __init__(self, name: str, produce: Callable[[PageFeed], None],
-                 ahead: int = PAGES_AHEAD) -> None:
+                 ahead: int = PAGES_AHEAD, stop: RunStop | None = None) -> None:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=ahead)
+        self._stop = stop or RunStop()
         self._closed = threading.Event()
         self._thread = threading.Thread(
             target=self._run, args=(produce,), name=f"zoho-{name}", daemon=True
@@ -67,7 +70,7 @@ class PageFeed:
 
     def __iter__(self) -> Iterator[Future]:
         while True:
-            item = self._queue.get()
+            item = self._stop.get(self._queue)  # a stop ends the wait for the next page
             if item is _DONE:
                 return
             if isinstance(item, _Failure):
@@ -81,8 +84,9 @@ class PageFeed:
 class ReadAhead:
     """Starts each module's feed, and the next modules' feeds, in the tap's sync order."""
 
-    def __init__(self, *, window: int, workers: int) -> None:
+    def __init__(self, *, window: int, workers: int, stop: RunStop | None = None) -> None:
         self.window = max(1, window)
+        self.stop = stop or RunStop()
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="zoho")
         # For calls a pool task fans out (per-record re-reads): never the task's own pool.
         self.side_pool = ThreadPoolExecutor(max_workers=max(1, workers),
@@ -100,9 +104,11 @@ class ReadAhead:
                 # taken its feed already; a second producer would share its paging state.
                 if upcoming.name not in self._started:
                     self._started.add(upcoming.name)
-                    self._feeds[upcoming.name] = PageFeed(upcoming.name, upcoming.produce_pages)
+                    self._feeds[upcoming.name] = PageFeed(upcoming.name, upcoming.produce_pages,
+                                                          stop=self.stop)
             feed = self._feeds.pop(stream.name, None)
-            return feed or PageFeed(stream.name, stream.produce_pages)  # a stream synced again
+            # A stream synced again gets a new feed.
+            return feed or PageFeed(stream.name, stream.produce_pages, stop=self.stop)
 
     def close(self) -> None:
         with self._lock:

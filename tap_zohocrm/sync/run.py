@@ -18,6 +18,7 @@ from tap_zohocrm.auth.authenticator import ZohoAuthenticator
 from tap_zohocrm.sync.limits import ApiLimits
 from tap_zohocrm.sync.read_ahead import PageFeed, ReadAhead
 from tap_zohocrm.sync.run_report import RunReport
+from tap_zohocrm.sync.stop import RunStop
 
 T = TypeVar("T")
 
@@ -32,6 +33,8 @@ class ZohoRun:
         self.config = config
         self._streams = streams
         self.stopped_reason: str | None = None  # set when a credit budget stopped the run
+        # Set by SIGTERM or SIGINT: every call gate and every wait of the run asks it.
+        self.stop = RunStop()
         # Held for every change to the tap's state and every STATE message (parallel modules).
         self.state_lock = threading.RLock()
         # Settings lists (no parameters) read this run, by path: settings/modules, read for
@@ -67,6 +70,7 @@ class ZohoRun:
             client_secret=config["client_secret"],
             refresh_token=config["refresh_token"],
             token_store=token_store.from_config(dict(config)),
+            sleep=self.stop.sleep,
         )
 
     @cached_property
@@ -94,6 +98,7 @@ class ZohoRun:
             max_concurrency=int(self.config["max_concurrency"]),
             max_api_credits=self.config.get("max_api_credits"),
             credits_reserve=int(self.config["api_credits_reserve"]),
+            stop=self.stop,
         )
 
     @cached_property
@@ -103,7 +108,7 @@ class ZohoRun:
     @cached_property
     def read_ahead(self) -> ReadAhead:
         concurrency = int(self.config["max_concurrency"])
-        return ReadAhead(window=concurrency, workers=2 * concurrency)
+        return ReadAhead(window=concurrency, workers=2 * concurrency, stop=self.stop)
 
     def feed_for(self, stream: Any) -> PageFeed:
         """The page feed of a module stream; starts reading the next modules in sync order."""

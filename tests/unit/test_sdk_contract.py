@@ -21,12 +21,16 @@ PRIVATE_APIS = [
     (Tap, "_set_compatible_replication_methods", "parallel modules: sync_all's second step"),
     (Tap, "_state_writer", "parallel modules: the STATE that sync_all writes first"),
     (Tap, "_validate_config", "settings: empty values unset, numbers from text, defaults"),
+    (Tap, "_handle_termination", "SIGTERM and SIGINT stop the run (sync/stop.py): the SDK "
+     "installs it as the handler of both signals"),
     (Stream, "_increment_stream_state", "state changes under the run's lock; Bulk Read rows "
      "never move the bookmark"),
     (Stream, "_write_state_message", "STATE messages under the run's lock; export progress"),
     (Stream, "_write_starting_replication_value", "under the run's lock"),
     (Stream, "_finalize_state", "under the run's lock"),
     (Stream, "_sync_records", "records for the tap's own BATCH files"),
+    (Stream, "_tap", "BATCH output: a STATE is the last one the tap's writer wrote, with the "
+     "stream's own entry changed"),
     (Stream, "_generate_record_messages", "record messages without the per-record "
      "deselected-property pass when nothing is deselected"),
     (Stream, "_write_activate_version_message", "ACTIVATE_VERSION after a module's full "
@@ -57,6 +61,12 @@ def test_sdk_private_attribute_exists(owner: type, name: str, why: str) -> None:
                          ids=[f"{m}.{n}" for m, n, _ in PRIVATE_MODULE_APIS])
 def test_sdk_private_module_member_exists(module: str, name: str, why: str) -> None:
     assert hasattr(importlib.import_module(module), name), f"{module}.{name} is gone ({why})"
+
+
+def test_sdk_installs_handle_termination_as_the_stop_signals_handler() -> None:
+    source = inspect.getsource(Tap._setup_signal_handlers)
+    for name in ("SIGINT", "SIGTERM"):
+        assert f"signal.signal(signal.{name}, self._handle_termination)" in source, source
 
 
 def test_sdk_sync_all_is_the_one_parallel_modules_follows() -> None:
