@@ -123,10 +123,20 @@ class ComputedRefresh:
 
     def start_version(self) -> None:
         """Before the first record: this run's records carry a new table version when its
-        full read ends in ACTIVATE_VERSION."""
+        full read ends in ACTIVATE_VERSION.
+
+        A first sync keeps its start as its full read at once: a run that stops part way (a
+        signal, the day's credits) leaves a bookmark, and the next run goes on from it. That
+        finishes the same full read, so it must not count as one that never happened and
+        start over (a module too large for one run would never finish)."""
         full = self.full_read
         if full is not None and full.versioned:
             self._stream_version = int(time.time())
+        if full is not None and not full.refresh and not self.stream_state.get(
+                BULK_EXPORT_KEY):
+            # A first sync gives the loader every record: a deleted-records check as well.
+            keys = {LAST_FULL_READ_KEY: full.at, IDS_CHECKED_AT: full.at}
+            self._export_progress(lambda state: state.update(keys), out=False)
 
     def _activate_version(self) -> bool:
         """Every record read is out: ACTIVATE_VERSION when the read reached the module's end in
@@ -173,7 +183,7 @@ class ComputedRefresh:
             return
         keys = {LAST_FULL_READ_KEY: full.at}
         # A first sync gave the loader every record; a versioned read flagged the others.
-        if self._activate_version() or (not full.refresh and self.checks_ids):
+        if self._activate_version() or not full.refresh:
             keys[IDS_CHECKED_AT] = full.at
         self._export_progress(lambda state: state.update(keys), out=not self._writes_batches)
 

@@ -94,6 +94,10 @@ def test_persistent_fault_fails_naming_the_call_and_leaves_a_resumable_state(
     assert emitted | {r["id"] for r in second.records("leads")} == {
         r["id"] for r in sim.records("Leads")
     }
+    # It went on from the bookmark (the first sync's full read goes on): it did not start over.
+    again = emitted & {r["id"] for r in second.records("leads")}
+    assert len(again) <= 5, len(again)
+    assert "reading every record again" not in second.stderr
 
 
 def test_killed_run_resumes_from_its_last_state(make_simulator) -> None:
@@ -145,6 +149,10 @@ def test_credit_budget_stops_cleanly_and_the_next_run_resumes(make_simulator) ->
     assert emitted | {r["id"] for r in second.records("leads")} == {
         r["id"] for r in sim.records("Leads")
     }
+    # It went on from the bookmark (the first sync's full read goes on): it did not start over.
+    again = emitted & {r["id"] for r in second.records("leads")}
+    assert len(again) <= 5, len(again)
+    assert "reading every record again" not in second.stderr
 
 
 def test_calls_never_exceed_max_concurrency(make_simulator) -> None:
@@ -310,6 +318,10 @@ def test_credit_reserve_read_from_zoho_stops_before_the_org_runs_out(make_simula
     assert emitted | {r["id"] for r in second.records("leads")} == {
         r["id"] for r in sim.records("Leads")
     }
+    # It went on from the bookmark (the first sync's full read goes on): it did not start over.
+    again = emitted & {r["id"] for r in second.records("leads")}
+    assert len(again) <= 5, len(again)
+    assert "reading every record again" not in second.stderr
 
 
 def test_a_day_of_credits_used_up_stops_the_run_resumably_and_fails_it(make_simulator) -> None:
@@ -332,6 +344,10 @@ def test_a_day_of_credits_used_up_stops_the_run_resumably_and_fails_it(make_simu
     assert emitted | {r["id"] for r in second.records("leads")} == {
         r["id"] for r in sim.records("Leads")
     }
+    # It went on from the bookmark (the first sync's full read goes on): it did not start over.
+    again = emitted & {r["id"] for r in second.records("leads")}
+    assert len(again) <= 5, len(again)
+    assert "reading every record again" not in second.stderr
 
 
 def test_a_day_used_up_before_the_run_starts_is_told_from_persistent_429s(
