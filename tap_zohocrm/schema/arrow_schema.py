@@ -10,7 +10,11 @@ file where it is null throughout, so the files of a stream read as one typed tab
 - integers: int64. numbers: float64. Zoho sends currency, decimal and percent values as JSON
   numbers (json_type "double") and the record path carries them as doubles, so float64 holds
   exactly the record path's values, where a decimal column would need a scale per field.
-- booleans; objects with properties (lookups): structs of those properties; arrays: lists.
+- booleans; objects with properties (lookups, `$approval`, uploaded files): structs of those
+  properties; arrays: lists. An SDK target reads a struct back as a dict of every declared key,
+  as post_process fills them on every path (schema.values.shape_filler). An object carrying a
+  key the schema does not declare cannot be a struct value (Arrow would drop the key): the
+  whole value goes to `_zoho_mismatched_values` (batch_files.parquet).
 - open values (objects without properties, properties of several JSON types, and
   `_zoho_mismatched_values`): JSON text.
 """
@@ -59,10 +63,18 @@ def _empty_as_null(value: Any) -> Any:
     return None if value == {} else value
 
 
-def _struct(children: dict[str, Writer]) -> Writer:
+class KeysBeyondStruct(ValueError):
+    """An object carrying keys its struct has no field for: Arrow would drop them silently."""
+
+
+def _struct(names: frozenset[str], children: dict[str, Writer]) -> Writer:
     def write(value: Any) -> Any:
         if not isinstance(value, dict) or not value:
             return _empty_as_null(value)  # a non-object is left for Arrow to refuse
+        if not value.keys() <= names:
+            raise KeysBeyondStruct(sorted(value.keys() - names))
+        if not children:
+            return value
         out = dict(value)
         for key, child in children.items():
             item = value.get(key)
@@ -94,7 +106,7 @@ def column(prop: dict[str, Any]) -> Column:
         writers = {name: c.write for name, c in children.items() if c.write is not None}
         return Column(pa.struct([pa.field(n, c.arrow) for n, c in children.items()]),
                       pa.struct([pa.field(n, c.intake) for n, c in children.items()]),
-                      _struct(writers) if writers else _empty_as_null)
+                      _struct(frozenset(children), writers))
     if kind == "array":
         item = column(prop.get("items") or {})
         return Column(pa.list_(item.arrow), pa.list_(item.intake),
