@@ -20,6 +20,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -791,19 +792,25 @@ def test_every_path_lands_the_same_rows(make_simulator: Callable[..., Simulator]
                              {m.lower() for m in PATH_MODULES})
     streams = [m.lower() for m in PATH_MODULES]
     paths = ["records", *BATCH_PATHS]
-    messages = {path: run_path(sim, catalog, tmp_path, path) for path in paths}
-    base = json.loads((CONFIGS / "postgres.json").read_text())
-    for path in paths:
-        config = tmp_path / f"target-postgres-{path}.json"
-        config.write_text(json.dumps({**base, **PG, "port": int(PG["port"]),
-                                      "database": pg_database,
-                                      "default_target_schema": f"path_{path}"}))
-        load([loader(meltano_sys_dir, "target-postgres"), "--config", str(config)],
-             messages[path], tmp_path)
-    (tmp_path / "target-duckdb.json").write_text(json.dumps(
-        {"path": str(tmp_path / "records.duckdb"), "default_target_schema": "path_records"}))
-    load([loader(meltano_sys_dir, "target-duckdb"), "--config",
-          str(tmp_path / "target-duckdb.json")], messages["records"], tmp_path)
+    # Side by side: the runs wait on HTTP and process start-up more than on the CPU.
+    with ThreadPoolExecutor(len(paths) + 1) as pool:
+        messages = dict(zip(paths, pool.map(
+            lambda path: run_path(sim, catalog, tmp_path, path), paths), strict=True))
+        base = json.loads((CONFIGS / "postgres.json").read_text())
+        loads = []
+        for path in paths:
+            config = tmp_path / f"target-postgres-{path}.json"
+            config.write_text(json.dumps({**base, **PG, "port": int(PG["port"]),
+                                          "database": pg_database,
+                                          "default_target_schema": f"path_{path}"}))
+            loads.append(([loader(meltano_sys_dir, "target-postgres"), "--config", str(config)],
+                          messages[path]))
+        (tmp_path / "target-duckdb.json").write_text(json.dumps(
+            {"path": str(tmp_path / "records.duckdb"), "default_target_schema": "path_records"}))
+        loads.append(([loader(meltano_sys_dir, "target-duckdb"), "--config",
+                       str(tmp_path / "target-duckdb.json")], messages["records"]))
+        for done in [pool.submit(load, target, source, tmp_path) for target, source in loads]:
+            done.result()
 
     schema = {m["stream"]: m["schema"] for m in
               map(json.loads, messages["records"].read_text().splitlines())
