@@ -16,7 +16,8 @@ meltanolabs-target-postgres 0.8.1 (bench/.venv-target-postgres), one after anoth
   run first, not timed), no tap or simulator running: the ceiling of any tap.
 
 It prints wall seconds, records/s, peak RSS and CPU seconds for each, the ratios, and whether
-the tables hold identical rows (every column but the target's `_sdc_*` metadata).
+the tables hold identical rows (every column but the target's `_sdc_*` metadata); it exits 1
+when they do not.
 """
 
 from __future__ import annotations
@@ -252,4 +253,7 @@ def pipeline(args: Any, workdir: Path, extra_settings: dict[str, Any]) -> int:
             print(f"{module}: {r['label']} rows differ: {a[0]:,} vs {b[0]:,} rows; columns only "
                   f"in one: {sorted(set(a[2]) ^ set(b[2]))}; differing: "
                   f"{', '.join(diff) or 'none'}")
+    if not same:
+        # Every path must land the same rows: a difference is a failure, not a figure.
+        print("FAILED: the paths loaded different rows (above); exit 1", file=sys.stderr)
     return 0 if same else 1

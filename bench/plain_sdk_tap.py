@@ -9,7 +9,8 @@ query restarts with If-Modified-Since at the last Modified_Time read, dropping t
 that second already emitted. Schemas come from the input catalog (tap-zohocrm's discovery).
 
 With `convert_values` (default true) `post_process` applies the conversions tap-zohocrm
-documents (datetimes to UTC, bigint strings to integers) so both taps emit the same records;
+documents (datetimes to UTC, bigint strings to integers, every key the schema declares for an
+object present) so both taps emit the same records;
 with it false the records go out as Zoho sends them (the SDK's bare default path).
 
 Not a product: no incremental start, no error handling beyond the SDK's retries. Config:
@@ -96,6 +97,8 @@ class ModuleStream(RESTStream):
         props = schema.get("properties", {})
         self._datetimes = [k for k, p in props.items() if p.get("format") == "date-time"]
         self._integers = [k for k, p in props.items() if "integer" in (p.get("type") or [])]
+        self._shaped = [(k, p) for k, p in props.items()
+                        if p.get("properties") or (p.get("items") or {}).get("properties")]
         self._convert = bool(self.config.get("convert_values", True))
         self.last_modified_raw: str | None = None
         self._last_modified: datetime | None = None
@@ -170,7 +173,23 @@ class ModuleStream(RESTStream):
             value = row.get(key)
             if isinstance(value, str):
                 row[key] = int(value)
+        for key, prop in self._shaped:
+            if row.get(key) is not None:
+                row[key] = with_declared_keys(row[key], prop)
         return row
+
+
+def with_declared_keys(value: Any, prop: dict[str, Any]) -> Any:
+    """An object (or list of objects) with every key its schema declares, null if missing."""
+    if isinstance(value, list):
+        items = prop.get("items") or {}
+        return [with_declared_keys(v, items) if v is not None else v for v in value]
+    declared = prop.get("properties") or {}
+    if not isinstance(value, dict) or not declared:
+        return value
+    out = {k: with_declared_keys(v, declared[k]) if k in declared and v is not None else v
+           for k, v in value.items()}
+    return {**out, **{k: None for k in declared if k not in value}}
 
 
 class PlainSDKTap(Tap):

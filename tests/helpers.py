@@ -123,7 +123,8 @@ def utc(value: str) -> str:
 
 
 def expected_record(api_record: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    """The API's record with the tap's documented conversions: UTC datetimes, bigint as int."""
+    """The API's record with the tap's documented conversions: UTC datetimes, bigint as int,
+    every key the schema declares for an object present (null when Zoho left it out)."""
     expected: dict[str, Any] = {}
     for name, prop in schema["properties"].items():
         if name not in api_record:
@@ -135,8 +136,21 @@ def expected_record(api_record: dict[str, Any], schema: dict[str, Any]) -> dict[
                 value = utc(value)
             elif "integer" in types and isinstance(value, str):
                 value = int(value)
+            else:
+                value = with_declared_keys(value, prop)
         expected[name] = value
     return expected
+
+
+def with_declared_keys(value: Any, prop: dict[str, Any]) -> Any:
+    """An object (or list of objects) with the keys its schema declares added as null."""
+    if isinstance(value, list) and (prop.get("items") or {}).get("properties"):
+        return [with_declared_keys(v, prop["items"]) for v in value]
+    declared = prop.get("properties") or {}
+    if not isinstance(value, dict) or not declared:
+        return value
+    return {**{k: with_declared_keys(v, declared.get(k, {})) for k, v in value.items()},
+            **{k: None for k in declared if k not in value}}
 
 
 # --- Meltano, as users run it (`meltano install`, `meltano run`) -----------------------------

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from singer_sdk.helpers._batch import BatchConfig
 
 from tap_zohocrm.batch_files.storage import open_batch_file
-from tap_zohocrm.schema.arrow_schema import arrow_schema, columns
+from tap_zohocrm.schema.arrow_schema import KeysBeyondStruct, arrow_schema, columns
 from tap_zohocrm.schema.fields import MISMATCH_PROPERTY
 
 LOGGER = logging.getLogger("tap-zohocrm.parquet")
@@ -47,18 +47,37 @@ class ParquetRows:
         self.schema = arrow_schema(schema)
         self._intake = pa.schema([pa.field(name, c.intake) for name, c in plan.items()])
         self._plan = [(name, c.write) for name, c in plan.items()]
+        self._keeps_mismatches = MISMATCH_PROPERTY in plan
+        self._beyond_warned: set[str] = set()
 
     def row(self, record: dict[str, Any]) -> dict[str, Any]:
         """The record as Arrow takes it: every property, nested JSON text and empty objects
         written as schema.arrow_schema says."""
         get = record.get
         row: dict[str, Any] = {}
+        beyond: dict[str, Any] | None = None
         for name, write in self._plan:
             value = get(name)
             if write is not None and value is not None:
-                value = write(value)
+                try:
+                    value = write(value)
+                except KeysBeyondStruct as keys:
+                    beyond = beyond or {}
+                    beyond[name] = value
+                    self._warn_keys_beyond(name, keys.args[0])
+                    value = None
             row[name] = value
+        if beyond is not None and self._keeps_mismatches:
+            row[MISMATCH_PROPERTY] = json.dumps({**(get(MISMATCH_PROPERTY) or {}), **beyond})
         return row
+
+    def _warn_keys_beyond(self, name: str, keys: list[str]) -> None:
+        if name not in self._beyond_warned:
+            self._beyond_warned.add(name)
+            LOGGER.warning("%s carries keys the schema does not declare (%s): its whole value "
+                           "is %s", name, ", ".join(keys),
+                           f"kept in {MISMATCH_PROPERTY}" if self._keeps_mismatches
+                           else "written as null")
 
     def batch(self, rows: list[dict[str, Any]]) -> pa.RecordBatch:
         try:

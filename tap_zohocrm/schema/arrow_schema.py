@@ -12,7 +12,11 @@ file where it is null throughout, so the files of a stream read as one typed tab
   exactly the record path's values, where a decimal column would need a scale per field. A
   number with more than 15 significant digits (a Decimal on the record path) is rounded to a
   double here.
-- booleans; objects with properties (lookups): structs of those properties; arrays: lists.
+- booleans; objects with properties (lookups, `$approval`, uploaded files): structs of those
+  properties; arrays: lists. An SDK target reads a struct back as a dict of every declared key,
+  as post_process fills them on every path (schema.values.shape_filler). An object carrying a
+  key the schema does not declare cannot be a struct value (Arrow would drop the key): the
+  whole value goes to `_zoho_mismatched_values` (batch_files.parquet).
 - open values (objects without properties, properties of several JSON types, and
   `_zoho_mismatched_values`): JSON text.
 """
@@ -67,10 +71,18 @@ def _empty_as_null(value: Any) -> Any:
     return None if value == {} else value
 
 
-def _struct(children: dict[str, Writer]) -> Writer:
+class KeysBeyondStruct(ValueError):
+    """An object carrying keys its struct has no field for: Arrow would drop them silently."""
+
+
+def _struct(names: frozenset[str], children: dict[str, Writer]) -> Writer:
     def write(value: Any) -> Any:
         if not isinstance(value, dict) or not value:
             return _empty_as_null(value)  # a non-object is left for Arrow to refuse
+        if not value.keys() <= names:
+            raise KeysBeyondStruct(sorted(value.keys() - names))
+        if not children:
+            return value
         out = dict(value)
         for key, child in children.items():
             item = value.get(key)
@@ -103,7 +115,7 @@ def column(prop: dict[str, Any]) -> Column:
         writers = {name: c.write for name, c in children.items() if c.write is not None}
         return Column(pa.struct([pa.field(n, c.arrow) for n, c in children.items()]),
                       pa.struct([pa.field(n, c.intake) for n, c in children.items()]),
-                      _struct(writers) if writers else _empty_as_null)
+                      _struct(frozenset(children), writers))
     if kind == "array":
         item = column(prop.get("items") or {})
         return Column(pa.list_(item.arrow), pa.list_(item.intake),

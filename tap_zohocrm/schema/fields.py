@@ -31,6 +31,13 @@ OBJECT_ARRAY = {
 }
 
 
+def _shape(properties: dict[str, Any]) -> dict[str, Any]:
+    """An object whose keys Zoho documents. Every path carries each declared key (null when
+    Zoho leaves it out: an object read from Parquet cannot tell a missing key from a null
+    one), so a record lands the same as records, JSONL or Parquet (docs/loading.md)."""
+    return {"type": ["object", "null"], "properties": properties, "additionalProperties": True}
+
+
 def _lookup(*extra: str) -> dict[str, Any]:
     properties = {"id": {"type": ["string", "null"]}, "name": {"type": ["string", "null"]}}
     for key in extra:
@@ -40,6 +47,29 @@ def _lookup(*extra: str) -> dict[str, Any]:
 
 LOOKUP = _lookup()
 OWNER_LOOKUP = _lookup("email")
+# A note's parent (from v3 on) names its module: {"module": {"api_name", "id"}, "name", "id"}.
+PARENT_LOOKUP = {**LOOKUP, "properties": {
+    **LOOKUP["properties"], "module": _shape({"api_name": STRING, "id": STRING})}}
+
+# The record actions Zoho's approval and review processes allow (`$approval` has fewer keys in
+# older API versions and orgs, `takeover` in newer ones: the union, null where absent).
+APPROVAL = _shape({key: BOOLEAN for key in
+                   ("delegate", "takeover", "approve", "reject", "resubmit")})
+REVIEW_PROCESS = _shape({key: BOOLEAN for key in ("approve", "reject", "resubmit")})
+# A file or image upload field's files, as Get Records returns them (Zoho's v8 OAS `FileDetails`
+# and `Image_Upload`, without the request-only `_delete`; `attachment_Id` from responses).
+# Their times stay Zoho's text, as nested values are not converted.
+_UPLOADED = {
+    "id": STRING, "File_Id__s": STRING, "File_Name__s": STRING, "Size__s": STRING,
+    "Created_Time__s": STRING, "Modified_Time__s": STRING,
+    "Created_By__s": OWNER_LOOKUP, "Modified_By__s": OWNER_LOOKUP, "Owner__s": OWNER_LOOKUP,
+}
+FILE_UPLOAD = {"type": ["array", "null"],
+               "items": {**_shape({**_UPLOADED, "attachment_Id": STRING}), "type": "object"}}
+IMAGE_UPLOAD = {"type": ["array", "null"],
+                "items": {**_shape({**_UPLOADED, "Preview_Id__s": STRING, "Description__s": STRING,
+                                    "State__s": STRING, "Sequence_Number__s": INTEGER}),
+                          "type": "object"}}
 TAGS = {
     "type": ["array", "null"],
     "items": {
@@ -82,8 +112,8 @@ DATA_TYPE_SCHEMAS: dict[str, dict[str, Any]] = {
     "consent_lookup": LOOKUP,
     "multi_module_lookup": LOOKUP,
     "ownerlookup": OWNER_LOOKUP,
-    "fileupload": OBJECT_ARRAY,
-    "imageupload": OBJECT_ARRAY,
+    "fileupload": FILE_UPLOAD,
+    "imageupload": IMAGE_UPLOAD,
     "linetax": OBJECT_ARRAY,
     "multireminder": OBJECT_ARRAY,
     "RRULE": OBJECT,
@@ -147,8 +177,8 @@ JSON_TYPE_SCHEMAS: dict[str, dict[str, Any]] = {
 SYSTEM_PROPERTIES: dict[str, dict[str, Any]] = {
     "$approved": BOOLEAN,
     "$approval_state": STRING,
-    "$approval": OBJECT,
-    "$review_process": OBJECT,
+    "$approval": APPROVAL,
+    "$review_process": REVIEW_PROCESS,
     "$review": ANY,
     "$state": STRING,
     "$editable": BOOLEAN,
@@ -184,6 +214,8 @@ def field_schema(field: dict[str, Any]) -> dict[str, Any] | None:
         return dict(TAGS)
     if data_type == "id" or api_name == "id":
         return {"type": ["string"]}
+    if api_name == "Parent_Id" and data_type == "lookup":
+        return dict(PARENT_LOOKUP)
     if data_type in ("formula", "rollup_summary"):
         details = field.get(data_type) or {}
         return_type = details.get("return_type") if isinstance(details, dict) else None

@@ -110,11 +110,55 @@ def _reject(value: Any) -> Any:
     raise ValueMismatch(value)
 
 
+def shape_filler(prop: dict[str, Any]) -> Converter | None:
+    """What makes a value of an object (or array of objects) property carry every key the
+    schema declares for it, at any depth: a missing key becomes null, as it reads back from a
+    Parquet struct. None when the property declares no object keys. A non-object where the
+    schema declares an object raises ValueMismatch (the value goes, untouched, to
+    _zoho_mismatched_values): filled objects are copies."""
+    kind = property_kind(prop)
+    if kind == "array":
+        item = shape_filler(prop.get("items") or {})
+        if item is None:
+            return None
+
+        def fill_items(value: Any) -> Any:
+            if type(value) is not list:
+                raise ValueMismatch(value)
+            out = None
+            for i, v in enumerate(value):
+                if v is not None and (filled := item(v)) is not v:
+                    out = out or list(value)
+                    out[i] = filled
+            return value if out is None else out
+        return fill_items
+    if kind != "object" or not prop.get("properties"):
+        return None
+    keys = frozenset(prop["properties"])
+    ordered = tuple(prop["properties"])
+    inner = [(key, filler) for key, child in prop["properties"].items()
+             if (filler := shape_filler(child)) is not None]
+
+    def fill(value: Any) -> Any:
+        if type(value) is not dict:
+            raise ValueMismatch(value)
+        out = None if keys <= value.keys() else {
+            **value, **{key: None for key in ordered if key not in value}}
+        for key, filler in inner:
+            v = value.get(key)
+            if v is not None and (filled := filler(v)) is not v:
+                out = out or dict(value)
+                out[key] = filled
+        return value if out is None else out
+    return fill
+
+
 def value_converters(schema: dict[str, Any]) -> list[tuple[str, tuple[type, ...], Converter]]:
     """Per property: the Python types that pass as they are, else the converter to apply.
 
     Built once per stream; the per-record loop then only converts what needs converting
-    (datetimes to UTC, bigint strings) and checks the rest with one `type(v) in ok` test.
+    (datetimes to UTC, bigint strings, objects lacking declared keys) and checks the rest with
+    one `type(v) in ok` test.
     Properties with an open schema are absent: any value fits.
     """
     plan: list[tuple[str, tuple[type, ...], Converter]] = []
@@ -132,6 +176,8 @@ def value_converters(schema: dict[str, Any]) -> list[tuple[str, tuple[type, ...]
             plan.append((name, (int, float, Decimal), to_number))
         elif kind == "boolean":
             plan.append((name, (bool,), to_boolean))
+        elif (filler := shape_filler(prop)) is not None:
+            plan.append((name, (), filler))
         elif kind == "object":
             plan.append((name, (dict,), _reject))
         elif kind == "array":
