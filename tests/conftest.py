@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
+import tempfile
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -75,3 +78,20 @@ def make_simulator() -> Iterator[Callable[..., Simulator]]:
 def sim(make_simulator: Callable[..., Simulator]) -> Simulator:
     """A small org: every module at its default size."""
     return make_simulator(seed=7)
+
+
+@pytest.fixture
+def repo_meltano() -> Iterator[None]:
+    """Tests that run Meltano in this repository's own `.meltano` take turns, across test
+    processes: Meltano keeps a tap's run files there whatever the state ID, and `meltano install`
+    rewrites them, so one test's install broke another's run ("No such file ...
+    tap.properties.json"). Tests with a `.meltano` of their own (MELTANO_SYS_DIR_ROOT) need not."""
+    root = str(Path(__file__).resolve().parent.parent)
+    lock = Path(tempfile.gettempdir()) / (
+        f"tap-zohocrm-meltano-{hashlib.sha1(root.encode()).hexdigest()[:12]}.lock")
+    with lock.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -23,6 +23,9 @@ import yaml
 from tests.helpers import ROOT, meltano, meltano_bin, meltano_env
 from zoho_simulator import Simulator
 
+# These run Meltano in the repository's own `.meltano`: one such test at a time.
+pytestmark = pytest.mark.usefixtures("repo_meltano")
+
 DAG_FILE = ROOT / "orchestrate" / "dags" / "zohocrm_meltano.py"
 DAG_ID = "zohocrm_meltano"
 POSTGRES_ADMIN = os.environ.get("TEST_POSTGRES_URL",

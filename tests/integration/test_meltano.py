@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import meltano, meltano_env
 from zoho_simulator import Simulator
+
+# These run Meltano in the repository's own `.meltano`: one such test at a time.
+pytestmark = pytest.mark.usefixtures("repo_meltano")
 
 
 def simulator_env(sim: Simulator, tmp_path: Path) -> dict[str, str]:

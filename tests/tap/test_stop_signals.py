@@ -189,12 +189,7 @@ def test_a_stop_signal_ends_the_run_while_the_main_thread_waits_for_zoho(
     tap = TapProcess(config, catalog, tmp_path)
     try:
         tap.wait_for(lambda: sim.counters.in_flight >= 1)
-        time.sleep(0.3)
-        signalled = time.monotonic()
-        tap.proc.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            tap.proc.wait(timeout=STOP_WITHIN_SECONDS + 5)
-        seconds = time.monotonic() - signalled
+        seconds = _seconds_to_stop(tap)
     finally:
         tap.finish()
     print(f"SIGTERM in the main thread's call: exit {tap.proc.returncode} after {seconds:.2f} s")
@@ -229,6 +224,16 @@ def test_a_stop_signal_during_discovery_ends_it_at_once(make_simulator, tmp_path
     assert b"Stopped by SIGTERM before any record was read" in err
 
 
+def _seconds_to_stop(tap: TapProcess) -> float:
+    """SIGTERM the tap (once its wait has begun) and time its exit."""
+    time.sleep(0.3)
+    signalled = time.monotonic()
+    tap.proc.send_signal(signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        tap.proc.wait(timeout=STOP_WITHIN_SECONDS + 5)
+    return time.monotonic() - signalled
+
+
 def test_a_stop_signal_cuts_a_backoff_wait_short(make_simulator, tmp_path: Path) -> None:
     # Zoho fails the main thread's call; the tap waits 10 s before it tries again.
     sim = make_simulator(seed=46, sizes={"Leads": 20})
@@ -239,12 +244,7 @@ def test_a_stop_signal_cuts_a_backoff_wait_short(make_simulator, tmp_path: Path)
     tap = TapProcess(config, catalog, tmp_path)
     try:
         tap.wait_for(lambda: "Retrying" in tap.stderr())
-        time.sleep(0.3)
-        signalled = time.monotonic()
-        tap.proc.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            tap.proc.wait(timeout=STOP_WITHIN_SECONDS + 5)
-        seconds = time.monotonic() - signalled
+        seconds = _seconds_to_stop(tap)
     finally:
         tap.finish()
     # Well before the watchdog's GRACE_SECONDS: the backoff's wait itself ended.
@@ -267,12 +267,7 @@ def test_a_stop_signal_cuts_a_bulk_read_job_wait_short(make_simulator, tmp_path:
         # The fourth poll: the wait before the next is over 3 s (the waits grow).
         tap.wait_for(lambda: sum(n for k, n in sim.stats()["by_endpoint"].items()
                                  if k.startswith("GET /crm/bulk/v8/read/")) >= 4)
-        time.sleep(0.3)
-        signalled = time.monotonic()
-        tap.proc.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            tap.proc.wait(timeout=STOP_WITHIN_SECONDS + 5)
-        seconds = time.monotonic() - signalled
+        seconds = _seconds_to_stop(tap)
     finally:
         tap.finish()
     # Well before the watchdog's GRACE_SECONDS: the poll's wait itself ended.
