@@ -40,6 +40,7 @@ from tap_zohocrm.streams.module_rules import (
 )
 from tap_zohocrm.streams.org import ORG_STREAM_TYPES, FieldsMetadataStream, warn_unless_admin
 from tap_zohocrm.sync.limits import DailyCreditsExhausted
+from tap_zohocrm.sync.log_levels import log_sdk_notes_at_debug, metrics_at_debug
 from tap_zohocrm.sync.message_writer import BufferedMsgSpecWriter
 from tap_zohocrm.sync.parallel_modules import sync_streams
 from tap_zohocrm.sync.run import ZohoRun
@@ -58,6 +59,13 @@ class TapZohoCRM(Tap):
     message_writer_class = BufferedMsgSpecWriter
 
     config_jsonschema = CONFIG_SCHEMA
+
+    @override
+    def __init__(self, **kwargs: Any) -> None:
+        # A default run logs what a user reads or acts on; the SDK's other notes go to DEBUG.
+        log_sdk_notes_at_debug()
+        super().__init__(**kwargs)
+        metrics_at_debug(self.metrics_logger)
 
     @override
     @classmethod

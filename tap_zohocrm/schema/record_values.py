@@ -31,8 +31,10 @@ class RecordValues:
     _report: StreamReport
     module_api_name: str
 
-    # Zoho sends fields added after discovery; say so loudly (metadata streams log quietly).
+    # Zoho sends fields added after discovery; say so loudly, with what to do (metadata
+    # streams have fixed schemas: discovery cannot add to them, so they log at DEBUG).
     unknown_keys_log_level = logging.WARNING
+    unknown_keys_hint = "Run discovery again to include them."
 
     @cached_property
     def _converters(self) -> list[tuple[str, tuple[type, ...], Converter]]:
@@ -75,8 +77,6 @@ class RecordValues:
             self.logger.log(
                 self.unknown_keys_log_level,
                 "%s: Zoho returned fields the catalog does not have (added after discovery?): "
-                "%s. Run discovery again to include them.",
-                self.module_api_name, ", ".join(sorted(new)),
+                "%s. %s",
+                self.module_api_name, ", ".join(sorted(new)), self.unknown_keys_hint,
             )
-
-    unknown_keys_log_level = logging.WARNING

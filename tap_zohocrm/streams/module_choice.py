@@ -69,7 +69,8 @@ class ModuleChoice:
             if by_settings is False:
                 continue
             if not module.get("api_supported", False):
-                self.logger.info("Skipping module %s: not supported in the API", api_name)
+                # Home, Reports, Feeds...: pages of Zoho's UI, never records to read.
+                self.logger.debug("Skipping module %s: not supported in the API", api_name)
                 continue
             if module.get("viewable") is False:
                 self.logger.info("Skipping module %s: not viewable by this user", api_name)

@@ -40,7 +40,7 @@ class SettingsStream(MetadataRefresh, ZohoStream):
 
     paginated = False
     params: dict[str, Any] = {}
-    # Zoho adds UI keys to these objects often; only the schema's keys are kept, logged once.
+    # Zoho adds UI keys to these objects often; only the schema's keys are kept.
 
     def __init__(self, tap: Tap, run: ZohoRun, schema: dict | None = None) -> None:
         super().__init__(tap, run, schema=schema or self.schema_definition)
@@ -69,8 +69,10 @@ class SettingsStream(MetadataRefresh, ZohoStream):
         return HTTPRequest(url=self.get_url(page.stream_context), params=params,
                            headers=dict(self.http_headers))
 
-    # Metadata objects carry many UI-only keys; leaving them out is expected: log quietly.
-    unknown_keys_log_level = logging.INFO
+    # Metadata objects carry many UI-only keys; leaving them out is expected and no discovery
+    # adds them (these schemas are the tap's own): nothing for a user to do, so DEBUG.
+    unknown_keys_log_level = logging.DEBUG
+    unknown_keys_hint = "Left out: this stream's schema is the tap's own."
 
 
 def _props(*properties: th.Property) -> dict[str, Any]:
