@@ -6,6 +6,8 @@ this schema (`python scripts/sync_settings.py`), and a test fails when they drif
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -282,6 +284,18 @@ def check_settings(config: dict[str, Any]) -> list[str]:
         errors.append(f"`modules` and `exclude_modules` both name {', '.join(sorted(both))}: "
                       "remove them from one of the two")
     return errors
+
+
+def unknown_settings(config: dict[str, Any], known: Iterable[str]) -> list[str]:
+    """A warning for each key of `config` the tap does not read: a misspelled setting would
+    otherwise be ignored silently. `_`-prefixed keys are an orchestrator's own and pass."""
+    known = sorted(known)
+    warnings = []
+    for key in sorted(k for k in config if k not in known and not k.startswith("_")):
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f": did you mean {close[0]}?" if close else " and is ignored"
+        warnings.append(f"Setting `{key}` is not a setting of tap-zohocrm{hint}")
+    return warnings
 
 
 def _names(value: Any) -> set[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
 from functools import cached_property
 from types import FrameType
@@ -10,13 +11,12 @@ from typing import Any, NoReturn
 
 import click
 from singer_sdk import Stream, Tap
-from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.plugin_base import _ConfigInput
 from typing_extensions import override
 
 from tap_zohocrm import __version__
 from tap_zohocrm.cost_plan import format_plan, make_plan
-from tap_zohocrm.errors import RunStopped, ZohoAPIError
+from tap_zohocrm.errors import RunStopped, ZohoAPIError, ZohoConfigError
 from tap_zohocrm.responses import is_refusal
 from tap_zohocrm.schema.fields import module_schema
 from tap_zohocrm.settings import (
@@ -26,6 +26,7 @@ from tap_zohocrm.settings import (
     fill_defaults,
     hide_secrets,
     read_numbers_given_as_text,
+    unknown_settings,
 )
 from tap_zohocrm.streams.attachments import AttachmentsStream
 from tap_zohocrm.streams.deleted import DELETED_AT, DeletedRecordsStream
@@ -44,7 +45,7 @@ from tap_zohocrm.sync.log_levels import log_sdk_notes_at_debug, metrics_at_debug
 from tap_zohocrm.sync.message_writer import BufferedMsgSpecWriter
 from tap_zohocrm.sync.parallel_modules import sync_streams
 from tap_zohocrm.sync.run import ZohoRun
-from tap_zohocrm.sync.state_checks import validate_state
+from tap_zohocrm.sync.state_checks import read_state_file, validate_state
 from tap_zohocrm.sync.stop import end_stopped_run
 
 # Exit code of a run stopped because the org's API credits for the day are used up.
@@ -85,10 +86,14 @@ class TapZohoCRM(Tap):
         errors = [hide_secrets(e, self.config) for e in super()._validate_config(
             raise_errors=False)]
         errors += check_settings(self.config)
+        known = copy.deepcopy(self.config_jsonschema)
+        self.append_builtin_config(known)  # the SDK's own keys: stream_maps, flattening_...
+        for warning in unknown_settings(self._config, known["properties"]):
+            self.logger.warning(warning)
         if errors and raise_errors:
-            raise ConfigValidationError(
-                "Config validation failed: " + "; ".join(errors), errors=errors
-            )
+            # Not the SDK's ConfigValidationError, which it turns into exit code 1 itself: the
+            # command (cli.py) gives every setting error its one line and its own exit code.
+            raise ZohoConfigError("Config validation failed: " + "; ".join(errors))
         return errors
 
     @override
@@ -163,6 +168,12 @@ class TapZohoCRM(Tap):
     @classmethod
     @override
     def invoke(cls, *, plan: bool = False, **kwargs: Any) -> None:  # type: ignore[override]
+        if kwargs.get("state") is not None:
+            # A state file that is not JSON: an error naming the file and how to recover.
+            state = kwargs["state"]
+            text = state.read()
+            read_state_file(text, getattr(state, "name", "given with --state"))
+            kwargs["state"] = io.StringIO(text)
         if not plan:
             try:
                 super().invoke(**kwargs)
@@ -277,7 +288,7 @@ class TapZohoCRM(Tap):
                 "readable or are left out by `modules` / `exclude_modules`: "
                 f"{', '.join(sorted(missing))}. Run discovery again."
             )
-            raise ConfigValidationError(msg, errors=[msg])
+            raise ZohoConfigError(msg)
         schemas = {name: copy.deepcopy(entries[name].schema.to_dict())
                    for name in fixed if name in entries}
         # The fields and deleted_records streams cover the selected modules; with none

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from singer_sdk.exceptions import ConfigValidationError
-
-from tap_zohocrm.errors import ZohoAPIError
+from tap_zohocrm.errors import ZohoAPIError, ZohoConfigError
 from tap_zohocrm.streams.module_rules import (
     chosen_by_settings,
     field_list_params,
@@ -116,7 +114,7 @@ class ModuleChoice:
                 f"Setting `modules` names modules this Zoho org does not have (or the user "
                 f"cannot see): {', '.join(unknown)}. Known: {', '.join(sorted(by_name))}"
             )
-            raise ConfigValidationError(msg, errors=[msg])
+            raise ZohoConfigError(msg)
         absent = [n for n in self.config.get("exclude_modules") or () if n not in by_name]
         if absent:
             self.logger.warning("Setting `exclude_modules` names modules this Zoho org does "

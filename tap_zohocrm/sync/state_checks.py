@@ -8,6 +8,7 @@ in the state as they are: the tap does not read them, the SDK carries them into 
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
 from typing import Any
@@ -49,6 +50,17 @@ _FIX = (
 
 class InvalidStateError(ZohoConfigError):
     """The input state cannot be used."""
+
+
+def read_state_file(text: str, name: str) -> Any:
+    """The JSON of a state file, or InvalidStateError naming the file and how to recover."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        msg = (f"State file {name} is not valid JSON ({exc}). Restore a good copy, or clear "
+               "the state (`meltano state clear <state id>`, or remove the file) to read every "
+               "stream again from start_date.")
+        raise InvalidStateError(msg) from None
 
 
 def validate_state(state: Any) -> None:
