@@ -109,14 +109,19 @@ def pg_database(postgres_server: dict[str, str]) -> Iterator[str]:
 
 
 def target_postgres_env(database: str) -> dict[str, str]:
-    """The loader's settings as Meltano (and `--config ENV`) read them from the environment."""
-    return {
+    """The loader's settings as Meltano (and `--config ENV`) read them from the environment.
+
+    No TARGET_POSTGRES_PASSWORD for a passwordless (trust-auth) server, as its user sets none:
+    the shipped configurations must work without it."""
+    env = {
         "TARGET_POSTGRES_HOST": PG["host"],
         "TARGET_POSTGRES_PORT": PG["port"],
         "TARGET_POSTGRES_USER": PG["user"],
-        "TARGET_POSTGRES_PASSWORD": PG["password"],
         "TARGET_POSTGRES_DATABASE": database,
     }
+    if PG["password"]:
+        env["TARGET_POSTGRES_PASSWORD"] = PG["password"]
+    return env
 
 
 def pg_query(database: str, query: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
