@@ -464,7 +464,7 @@ def test_parquet_batch_files_match_simulator(make_simulator: Callable[..., Simul
 # The SDK's ParquetBatcher (singer_sdk/contrib/batch_encoder_parquet.py) builds each file with
 # `pa.Table.from_pylist(records)`, which takes the columns from the FIRST record and infers each
 # column's type from the values. These tests provoke the shapes it gets wrong on its own; the
-# tap builds its Parquet rows from the schema (tap_zohocrm/parquet_batch.py).
+# tap builds its Parquet rows from the schema (tap_zohocrm/batch_files/parquet.py).
 
 
 def test_parquet_keeps_keys_missing_from_first_record(
