@@ -743,14 +743,16 @@ def test_postgres_holds_hard_values(
     assert [r["External_Ref_Id"] for r in (first, second, third, fourth)] == [
         2**63 - 1, 2**53 + 1, -(2**63), 2**63 - 2]
     assert [r["Lifetime_Events"] for r in (first, third)] == [2**63 - 1, -(2**63)]
-    # The tap writes every digit (tests/tap/test_hard_values.py); target-postgres 0.8.1 binds
-    # numeric values through SQLAlchemy's float processor: a numeric column gets the double.
-    for row, column, sent in ((first, "Weight_Kg", "12345678901234.567891"),
-                              (third, "Weight_Kg", "3.14159265358979323846264338327950288"),
-                              (first, "Budget", "9999999999999999.99"),
-                              (fourth, "Budget", "100000000000000000000.5"),
-                              (second, "Budget", "12345678901234.56")):
-        assert row[column] == Decimal(repr(float(sent))), (column, sent)
+    # The tap writes every digit (tests/tap/test_hard_values.py); with use_copy (shipped)
+    # target-postgres 0.8.1 binds numeric values through SQLAlchemy's float processor: a
+    # numeric column gets the double.
+    decimals = ((0, "Weight_Kg", "12345678901234.567891"),
+                (2, "Weight_Kg", "3.14159265358979323846264338327950288"),
+                (0, "Budget", "9999999999999999.99"),
+                (3, "Budget", "100000000000000000000.5"),
+                (1, "Budget", "12345678901234.56"))
+    for index, column, sent in decimals:
+        assert rows[ids[index]][column] == Decimal(repr(float(sent))), (column, sent)
     assert second["Budget"] == Decimal("12345678901234.56")  # 16 digits: still exact
     assert (first["Is_Partner"], second["Is_Partner"]) == (True, False)
     assert third["Next_Call_At"] == datetime(2025, 3, 4, 9, 59, 59)  # +14:00, held in UTC
@@ -761,6 +763,13 @@ def test_postgres_holds_hard_values(
     assert first["Description"] == LONG_TEXT
     assert second["Region_Code"] == "NUL \ufffd inside"  # the loader's sanitize_null_text_...
     assert fourth["Region_Code"] == "lone \ufffd surrogate"
+
+    # Without COPY, target-postgres keeps every digit (docs/loading.md#column-types-by-loader).
+    meltano("run", "--full-refresh", "tap-zohocrm", "target-postgres",
+            env=dict(env, TARGET_POSTGRES_USE_COPY="false"))
+    rows = {r["id"]: r for r in pg_rows(pg_database, "leads")}
+    for index, column, sent in decimals:
+        assert rows[ids[index]][column] == Decimal(sent), (column, sent)
 
 
 # --- one org through every path: the same rows -------------------------------------------------

@@ -11,8 +11,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# CHANGELOG.md records what was true when each release shipped, old paths included.
-SKIPPED = {"CHANGELOG.md"}
+# CHANGELOG.md records what was true when each release shipped, old paths included; this file
+# cites missing paths on purpose.
+SKIPPED = {"CHANGELOG.md", "tests/unit/test_cited_paths.py"}
 SCANNED = re.compile(r"(\.md|\.py|\.toml|\.yml|\.yaml|\.json|^\.ci/run)$")
 
 TOP = r"(?:docs|tests|tap_zohocrm|simulator|scripts|orchestrate|bench|hub|target_configs|\.ci)"
