@@ -158,6 +158,10 @@ class TapZohoCRM(Tap):
     @override
     def get_singer_command(cls) -> click.Command:
         command = super().get_singer_command()
+        # `auth` is dispatched before click (cli.py); listed here so --help shows it.
+        command.help = ("Execute the Singer tap.\n\n"
+                        "`tap-zohocrm auth --client-id ... --code ...` exchanges a Self Client "
+                        "grant code for a refresh token (`tap-zohocrm auth --help`).")
         command.params.append(click.Option(
             ["--plan"], is_flag=True,
             help="Print the records, API calls and credits a sync with this config, catalog "

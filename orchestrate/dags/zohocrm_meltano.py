@@ -43,7 +43,7 @@ Environment (of the Airflow workers):
                         readable report only)
 plus the tap's and loader's settings (TAP_ZOHOCRM_*, TARGET_POSTGRES_*), MELTANO_ENVIRONMENT and
 MELTANO_STATE_BACKEND_URI. With tasks on several machines, set TAP_ZOHOCRM_TOKEN_STORE to a
-database they share so they all use one access token (README, "Running at scale").
+database they share so they all use one access token (docs/operations.md#the-token-store).
 """
 
 from __future__ import annotations

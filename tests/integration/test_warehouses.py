@@ -109,14 +109,19 @@ def pg_database(postgres_server: dict[str, str]) -> Iterator[str]:
 
 
 def target_postgres_env(database: str) -> dict[str, str]:
-    """The loader's settings as Meltano (and `--config ENV`) read them from the environment."""
-    return {
+    """The loader's settings as Meltano (and `--config ENV`) read them from the environment.
+
+    No TARGET_POSTGRES_PASSWORD for a passwordless (trust-auth) server, as its user sets none:
+    the shipped configurations must work without it."""
+    env = {
         "TARGET_POSTGRES_HOST": PG["host"],
         "TARGET_POSTGRES_PORT": PG["port"],
         "TARGET_POSTGRES_USER": PG["user"],
-        "TARGET_POSTGRES_PASSWORD": PG["password"],
         "TARGET_POSTGRES_DATABASE": database,
     }
+    if PG["password"]:
+        env["TARGET_POSTGRES_PASSWORD"] = PG["password"]
+    return env
 
 
 def pg_query(database: str, query: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
@@ -459,7 +464,7 @@ def test_parquet_batch_files_match_simulator(make_simulator: Callable[..., Simul
 # The SDK's ParquetBatcher (singer_sdk/contrib/batch_encoder_parquet.py) builds each file with
 # `pa.Table.from_pylist(records)`, which takes the columns from the FIRST record and infers each
 # column's type from the values. These tests provoke the shapes it gets wrong on its own; the
-# tap builds its Parquet rows from the schema (tap_zohocrm/parquet_batch.py).
+# tap builds its Parquet rows from the schema (tap_zohocrm/batch_files/parquet.py).
 
 
 def test_parquet_keeps_keys_missing_from_first_record(
@@ -738,14 +743,16 @@ def test_postgres_holds_hard_values(
     assert [r["External_Ref_Id"] for r in (first, second, third, fourth)] == [
         2**63 - 1, 2**53 + 1, -(2**63), 2**63 - 2]
     assert [r["Lifetime_Events"] for r in (first, third)] == [2**63 - 1, -(2**63)]
-    # The tap writes every digit (tests/tap/test_hard_values.py); target-postgres 0.8.1 binds
-    # numeric values through SQLAlchemy's float processor: a numeric column gets the double.
-    for row, column, sent in ((first, "Weight_Kg", "12345678901234.567891"),
-                              (third, "Weight_Kg", "3.14159265358979323846264338327950288"),
-                              (first, "Budget", "9999999999999999.99"),
-                              (fourth, "Budget", "100000000000000000000.5"),
-                              (second, "Budget", "12345678901234.56")):
-        assert row[column] == Decimal(repr(float(sent))), (column, sent)
+    # The tap writes every digit (tests/tap/test_hard_values.py); with use_copy (shipped)
+    # target-postgres 0.8.1 binds numeric values through SQLAlchemy's float processor: a
+    # numeric column gets the double.
+    decimals = ((0, "Weight_Kg", "12345678901234.567891"),
+                (2, "Weight_Kg", "3.14159265358979323846264338327950288"),
+                (0, "Budget", "9999999999999999.99"),
+                (3, "Budget", "100000000000000000000.5"),
+                (1, "Budget", "12345678901234.56"))
+    for index, column, sent in decimals:
+        assert rows[ids[index]][column] == Decimal(repr(float(sent))), (column, sent)
     assert second["Budget"] == Decimal("12345678901234.56")  # 16 digits: still exact
     assert (first["Is_Partner"], second["Is_Partner"]) == (True, False)
     assert third["Next_Call_At"] == datetime(2025, 3, 4, 9, 59, 59)  # +14:00, held in UTC
@@ -756,6 +763,13 @@ def test_postgres_holds_hard_values(
     assert first["Description"] == LONG_TEXT
     assert second["Region_Code"] == "NUL \ufffd inside"  # the loader's sanitize_null_text_...
     assert fourth["Region_Code"] == "lone \ufffd surrogate"
+
+    # Without COPY, target-postgres keeps every digit (docs/loading.md#column-types-by-loader).
+    meltano("run", "--full-refresh", "tap-zohocrm", "target-postgres",
+            env=dict(env, TARGET_POSTGRES_USE_COPY="false"))
+    rows = {r["id"]: r for r in pg_rows(pg_database, "leads")}
+    for index, column, sent in decimals:
+        assert rows[ids[index]][column] == Decimal(sent), (column, sent)
 
 
 # --- one org through every path: the same rows -------------------------------------------------

@@ -162,3 +162,8 @@ def test_console_script_dispatches_auth_and_the_tap() -> None:
                            text=True, timeout=60)
     assert about.returncode == 0, about.stderr
     assert "token_store" in json.loads(about.stdout)["settings"]["properties"]
+    # The tap's own --help names the auth subcommand a newcomer needs first.
+    tap_help = subprocess.run([str(script), "--help"], capture_output=True, text=True,
+                              timeout=60)
+    assert tap_help.returncode == 0, tap_help.stderr
+    assert "tap-zohocrm auth" in tap_help.stdout and "--plan" in tap_help.stdout

@@ -1,4 +1,4 @@
-"""JSONL BATCH files written by the tap (tap_zohocrm/jsonl_batch.py) over the simulator."""
+"""JSONL BATCH files written by the tap (tap_zohocrm/batch_files/jsonl.py) over the simulator."""
 
 from __future__ import annotations
 

@@ -56,7 +56,7 @@ def test_bulk_backfill_then_rest_incremental(make_simulator) -> None:
     assert "POST /crm/bulk/v8/read" not in sim.stats()["by_endpoint"]
 
 
-# --- Bulk Read straight to Parquet (tap_zohocrm/bulk_parquet.py) -----------------------------
+# --- Bulk Read straight to Parquet (tap_zohocrm/bulk_read/csv_parquet.py) ---------------------
 
 
 def _as_text(value: Any) -> Any:

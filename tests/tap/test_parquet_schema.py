@@ -1,7 +1,7 @@
 """Parquet BATCH files an analyst queries as they are: one typed schema per stream.
 
 Over the simulator's HTTP API: every file of a stream, REST or Bulk Read, has the Arrow schema
-derived from the stream's JSON Schema (tap_zohocrm/parquet_schema.py), so DuckDB reads them all
+derived from the stream's JSON Schema (tap_zohocrm/schema/arrow_schema.py), so DuckDB reads them all
 at once without `union_by_name` or casts, datetimes as TIMESTAMP WITH TIME ZONE, dates as DATE.
 """
 
