@@ -129,7 +129,9 @@ def test_a_bulk_read_backfill_of_hard_values_delivers_every_record(
         assert first["Description"] == LONG_TEXT
         assert rows[ids[1]]["Region_Code"] == "NUL \u0000 inside"
         assert rows[ids[2]]["Region_Code"] == "שלום עולם — مرحبا بالعالم"
-        assert rows[ids[3]]["Region_Code"] == "lone ? surrogate"
+        # The export's "?", or U+FFFD when REST read the record again after the export: it was
+        # edited in the second the export began at, where REST goes on from.
+        assert rows[ids[3]]["Region_Code"] in ("lone ? surrogate", "lone \ufffd surrogate")
 
 
 def _parquet_rows(messages: list[dict[str, Any]], stream: str) -> list[dict[str, Any]]:
