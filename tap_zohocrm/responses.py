@@ -116,6 +116,8 @@ def check_answer(response: requests.Response) -> dict[str, Any] | None:
     """
     if response.status_code in EMPTY_STATUSES or not 200 <= response.status_code < 300:
         return None
+    if getattr(response, "_zoho_checked", False):  # validate_response checked it already
+        return response_json(response)
     request = response.request
     path = (request.path_url if request else "").split("?")[0]
     if DOWNLOAD_PATH.search(path):
@@ -150,6 +152,7 @@ def check_answer(response: requests.Response) -> dict[str, Any] | None:
         info = body.get("info")
         if not isinstance(info, dict) or not isinstance(info.get("more_records"), bool):
             _unexpected(response, "no info.more_records")
+    response._zoho_checked = True  # type: ignore[attr-defined]
     return body
 
 
