@@ -119,7 +119,7 @@ def make_plan(streams: list[Stream], run: ZohoRun, metadata_reader: MetadataRead
         if stream.rich_text_fields() and not bulk:  # an export carries rich text whole
             # v8 re-reads a page's cut rich text in one call; v7 one call per cut record.
             rereads = (math.ceil(expected / int(run.config["per_page"]))
-                       if run.api_version_number >= 8 else expected)
+                       if run.version.rich_text_per_page else expected)
             note = f"+ up to {rereads} rich-text re-reads"
         attachments = next((c for c in stream.child_streams if c.selected), None)
         if attachments is not None and stream.reads_attachments:

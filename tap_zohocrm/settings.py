@@ -14,10 +14,11 @@ from typing import Any
 from singer_sdk import typing as th
 
 from tap_zohocrm import data_centers
+from tap_zohocrm.api_versions import VERSIONS
 from tap_zohocrm.auth import token_store
 from tap_zohocrm.schema.property_kinds import json_types
 
-API_VERSIONS = ("v2", "v2.1", "v3", "v4", "v5", "v6", "v7", "v8")
+API_VERSIONS = tuple(VERSIONS)
 SECRET_SETTINGS = ("client_secret", "refresh_token", "token_store")
 
 # Labels of the values of `options` settings, for Meltano's UI and `meltano config`.

@@ -124,9 +124,8 @@ DATA_TYPE_SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 RICH_TEXT_MEDIA_TYPE = "text/html"
-# From v7 on, list calls return only the first 500 characters of a rich-text field.
+# List calls that cut rich text (ApiVersion.cuts_rich_text) keep this many characters.
 RICH_TEXT_LIST_CUT = 500
-RICH_TEXT_CUT_FROM_VERSION = 7
 
 # Types whose values Get Records (a list call) never returns: Zoho sends them only on a
 # single-record GET, and they are read through their own modules instead.

@@ -18,6 +18,8 @@ from tap_zohocrm.streams.module_rules import filter_params
 if TYPE_CHECKING:
     from singer_sdk.helpers._catalog import SelectionMask
 
+    from tap_zohocrm.sync.run import ZohoRun
+
 
 
 class FieldGroups:
@@ -29,7 +31,7 @@ class FieldGroups:
     mask: SelectionMask
     replication_key: str | None
     logger: logging.Logger
-    is_v2: bool
+    run: ZohoRun
     _field_groups: list[list[str]]
     _rich_text_fields: list[str]
     _gone_fields: set[str]
@@ -48,7 +50,8 @@ class FieldGroups:
         selected = [
             f for f in requestable_fields(self.schema) if self.mask.get(("properties", f), True)
         ]
-        if self.is_v2 and len(selected) == len(requestable_fields(self.schema)):
+        every = requestable_fields(self.schema)
+        if self.run.version.fields_optional and len(selected) == len(every):
             return []
         if self.replication_key and self.replication_key in selected:
             selected.remove(self.replication_key)

@@ -128,10 +128,6 @@ class ModuleStream(ComputedRefresh, WholeRead, BulkGaps, BulkBackfill, FieldGrou
     def is_sorted(self) -> bool:
         return self.replication_key is not None
 
-    @property
-    def is_v2(self) -> bool:
-        return self.run.is_v2
-
     # -- requests --------------------------------------------------------------------------
 
     @override
@@ -139,7 +135,7 @@ class ModuleStream(ComputedRefresh, WholeRead, BulkGaps, BulkBackfill, FieldGrou
         return RecordsPaginator(
             self._start,
             per_page=int(self.config["per_page"]),
-            use_page_tokens=not self.is_v2,
+            use_page_tokens=self.run.version.page_tokens,
             restart_key=self.replication_key,
         )
 

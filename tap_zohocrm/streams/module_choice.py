@@ -41,7 +41,7 @@ class ModuleChoice:
             try:
                 self._fields[api_name] = self.reader.get_list(
                     "/settings/fields",
-                    field_list_params(api_name, self.reader.run.api_version_number))
+                    field_list_params(api_name, self.reader.run.version))
             except Exception as exc:
                 self._fields[api_name] = exc
                 raise

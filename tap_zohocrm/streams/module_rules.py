@@ -8,7 +8,10 @@ A module's `generated_type` (settings/modules) tells its kind: `default` (standa
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tap_zohocrm.api_versions import ApiVersion
 
 REPLICATION_KEY = "Modified_Time"
 
@@ -142,11 +145,10 @@ def hidden_record_filters(api_name: str) -> list[dict[str, Any]]:
     return [{"approved": "false"}]
 
 
-def field_list_params(api_name: str, version: float) -> dict[str, Any]:
+def field_list_params(api_name: str, version: ApiVersion) -> dict[str, Any]:
     """settings/fields parameters that list every field of a module: by default Zoho lists the
-    used ones only, and a field taken out of every layout keeps its values. `type=all` is
-    accepted from v2.1 on."""
+    used ones only, and a field taken out of every layout keeps its values."""
     params: dict[str, Any] = {"module": api_name}
-    if version >= 2.1:
+    if version.lists_unused_fields:
         params["type"] = "all"
     return params

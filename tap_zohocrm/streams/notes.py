@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
     import requests
 
+    from tap_zohocrm.sync.run import ZohoRun
+
 TOKEN_CHAIN_LIMIT = 100_000  # records one page_token chain reaches
 
 
@@ -40,7 +42,7 @@ class NotesPaging:
     config: Mapping[str, Any]
     logger: logging.Logger
     path: str
-    is_v2: bool
+    run: ZohoRun
     _field_groups: list[list[str]]
     _last_modified: str | None
     _ids_at_last_modified: set[str]
@@ -98,8 +100,8 @@ class NotesPaging:
                 notes[record["id"]] = record
             if older or not PagePaginator(1).has_more(response):
                 break
-            token = None if self.is_v2 else (response_json(response).get("info") or {}).get(
-                "next_page_token")
+            info = response_json(response).get("info") or {}
+            token = info.get("next_page_token") if self.run.version.page_tokens else None
             reached = len(notes) if token else page * per_page
             if reached >= (TOKEN_CHAIN_LIMIT if token else DISCRETE_PAGE_LIMIT):
                 self._warn_unread(len(notes))

@@ -293,7 +293,7 @@ class FieldsMetadataStream(SettingsStream):
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         request = super().get_http_request(page=page)
         request.params.update(field_list_params((page.stream_context or {})["module"],
-                                                self.run.api_version_number))
+                                                self.run.version))
         return request
 
     @override

@@ -24,6 +24,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from tap_zohocrm.api_versions import RECYCLE_BIN_VERSION
 from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.responses import is_refusal, response_json
 from tap_zohocrm.schema.values import instant
@@ -38,9 +39,6 @@ PER_PAGE = 200  # Zoho's maximum for the recycle bin
 CLOCK_MARGIN = timedelta(minutes=5)
 # Zoho's clock (a listing's time) ahead of the tap's by more than this: not a time to trust.
 FUTURE_SKEW = timedelta(hours=1)
-# The recycle bin exists from API v6 on; with an older api_version it is read through v8 (its
-# answer does not depend on the version the records are read with).
-FIRST_VERSION = 6
 SCOPE = "ZohoCRM.settings.recycle_bin.READ"
 # The deleted records of Activities are those of its tasks, events and calls.
 _MODULES_OF = {"Activities": frozenset({"Activities", "Tasks", "Events", "Calls"})}
@@ -53,7 +51,7 @@ class RecycleBin:
     def __init__(self, reader: ZohoStream) -> None:
         self.reader = reader
         run = reader.run
-        version = run.api_version if run.api_version_number >= FIRST_VERSION else "v8"
+        version = run.api_version if run.version.recycle_bin else RECYCLE_BIN_VERSION
         self.url = f"{run.api_domain}/crm/{version}/settings/recycle_bin"
         self._lock = threading.Lock()
         self._entries: list[tuple[str, datetime]] = []  # (module api_name, deleted_time)

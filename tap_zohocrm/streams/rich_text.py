@@ -13,7 +13,6 @@ from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.pagination import MAX_FIELDS_PER_CALL, batched
 from tap_zohocrm.schema.fields import (
-    RICH_TEXT_CUT_FROM_VERSION,
     RICH_TEXT_LIST_CUT,
     RICH_TEXT_MEDIA_TYPE,
 )
@@ -44,7 +43,7 @@ class RichText:
 
     def rich_text_fields(self) -> list[str]:
         """Selected rich-text fields whose list-call values may be cut (API v7 and later)."""
-        if self.run.api_version_number < RICH_TEXT_CUT_FROM_VERSION:
+        if not self.run.version.cuts_rich_text:
             return []
         rich = [
             name for name, prop in self.schema["properties"].items()
@@ -95,7 +94,7 @@ class RichText:
 
         calls: list[tuple[str, dict[str, Any]]] = []
         for fields in batched(self._rich_text_fields, MAX_FIELDS_PER_CALL):
-            if self.run.api_version_number >= 8:
+            if self.run.version.rich_text_per_page:
                 calls += [(f"{self.path}/actions/fetch_full_data",
                            {"ids": ",".join(ids), "fields": ",".join(fields)})
                           for ids in batched(by_id, RICH_TEXT_IDS_PER_CALL)]

@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from tap_zohocrm import data_centers
+from tap_zohocrm.api_versions import ApiVersion, api_version
 from tap_zohocrm.auth import token_store
 from tap_zohocrm.auth.authenticator import ZohoAuthenticator
 from tap_zohocrm.sync.limits import ApiLimits
@@ -51,13 +52,10 @@ class ZohoRun:
     def api_version(self) -> str:
         return str(self.config["api_version"])
 
-    @property
-    def api_version_number(self) -> float:
-        return float(self.api_version.lstrip("v"))
-
-    @property
-    def is_v2(self) -> bool:
-        return self.api_version in ("v2", "v2.1")
+    @cached_property
+    def version(self) -> ApiVersion:
+        """What this run's API version can do (api_versions.VERSIONS)."""
+        return api_version(self.api_version)
 
     @cached_property
     def authenticator(self) -> ZohoAuthenticator:
