@@ -15,6 +15,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
 from tap_zohocrm.batch_files.stream_batches import StreamBatches
+from tap_zohocrm.cost_plan import CostRow
 from tap_zohocrm.errors import RunStopped, ZohoAPIError
 from tap_zohocrm.responses import (
     ACCESS_HINTS,
@@ -233,6 +234,10 @@ class ZohoStream(RecordValues, RecordMessages, StreamBatches, RESTStream[Any]):
                                      prepared_request.path_url or "")
             self.run.report.call(self.name, credits)
             yield
+
+    def cost_row(self) -> CostRow | None:
+        """This stream's row of `--plan` (one call, unless it says otherwise)."""
+        return CostRow(self.name, calls=1, credits=1)
 
     def expected_total(self) -> int | None:
         """Records this stream expects to read, for progress lines (None: unknown)."""

@@ -17,6 +17,12 @@ from typing_extensions import override
 from tap_zohocrm import __version__
 from tap_zohocrm.cost_plan import format_plan, make_plan
 from tap_zohocrm.errors import RunStopped, ZohoAPIError, ZohoConfigError
+from tap_zohocrm.reads.module_rules import (
+    UNREADABLE_SYSTEM_MODULES,
+    lists_deletions,
+    stream_name,
+    unreadable_reason,
+)
 from tap_zohocrm.responses import is_refusal
 from tap_zohocrm.schema.fields import module_schema
 from tap_zohocrm.settings import (
@@ -33,12 +39,6 @@ from tap_zohocrm.streams.deleted import DELETED_AT, DeletedRecordsStream
 from tap_zohocrm.streams.metadata_reader import MetadataReader
 from tap_zohocrm.streams.module import ModuleStream
 from tap_zohocrm.streams.module_choice import ModuleChoice
-from tap_zohocrm.streams.module_rules import (
-    UNREADABLE_SYSTEM_MODULES,
-    lists_deletions,
-    stream_name,
-    unreadable_reason,
-)
 from tap_zohocrm.streams.org import ORG_STREAM_TYPES, FieldsMetadataStream, warn_unless_admin
 from tap_zohocrm.sync.limits import DailyCreditsExhausted
 from tap_zohocrm.sync.log_levels import log_sdk_notes_at_debug, metrics_at_debug
@@ -201,7 +201,7 @@ class TapZohoCRM(Tap):
             validate_config=True,
         )
         selected = [s for s in tap.streams.values() if s.selected]
-        print(format_plan(make_plan(selected, tap.run, tap.metadata_reader)))
+        print(format_plan(make_plan(selected, tap.run, tap.metadata_reader.get_list("/org"))))
 
     # -- discovery -------------------------------------------------------------------------
 

@@ -438,7 +438,7 @@ ALLOWED: list[Allowed] = [
     Allowed("request", "GET /crm/v8/Notes",
             r"undeclared (query parameter page_token|header If-Modified-Since)",
             "Zoho's prose docs give Notes If-Modified-Since and page tokens; the tap sends them "
-            "and checks whether they were honoured (streams/notes.py)."),
+            "and checks whether they were honoured (reads/notes_pages.py)."),
     Allowed("request", "*", r"MissingRequiredParameter: Missing required query parameter: ids",
             "notes.json and attachments.json mark ids required on their list calls, which "
             "would make them no list."),

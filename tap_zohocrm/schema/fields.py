@@ -156,7 +156,7 @@ COMPUTED_DESCRIPTIONS = {
 }
 
 # Marks file and image upload properties: Bulk Read exports carry no column for them, so a
-# backfill reads their values over REST (streams/bulk_backfill.py), and `--plan` counts those
+# backfill reads their values over REST (reads/bulk_backfill.py), and `--plan` counts those
 # calls from a catalog alone.
 UPLOAD_DESCRIPTIONS = {
     "fileupload": "Zoho file upload field: not in Bulk Read exports.",

@@ -15,6 +15,7 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext
 from typing_extensions import override
 
 from tap_zohocrm.client import ZohoStream
+from tap_zohocrm.cost_plan import CostRow
 from tap_zohocrm.pagination import PagePaginator
 from tap_zohocrm.streams.module import ModuleStream
 from tap_zohocrm.streams.org import REF
@@ -58,6 +59,11 @@ class AttachmentsStream(ZohoStream):
     @property
     def module_api_name(self) -> str:
         return "Attachments"
+
+    @override
+    def cost_row(self) -> CostRow | None:
+        return None  # one call per parent record: counted in its module's row
+
 
     @override
     def get_new_paginator(self) -> PagePaginator:

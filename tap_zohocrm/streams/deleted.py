@@ -15,13 +15,15 @@ from singer_sdk import typing as th
 from typing_extensions import override
 
 from tap_zohocrm.client import ZohoStream
+from tap_zohocrm.cost_plan import CostRow
 from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.pagination import PagePaginator
+from tap_zohocrm.reads.module_rules import named_in_modules
 from tap_zohocrm.responses import PAGE_LIMIT_CODES, answered_at, error_code, is_refusal
 from tap_zohocrm.schema.values import to_utc, utc_or_none
-from tap_zohocrm.streams.module_rules import named_in_modules
 from tap_zohocrm.streams.org import REF
-from tap_zohocrm.streams.recycle_bin import listing_due
+from tap_zohocrm.streams.recycle_bin import due_whatever_it_shows, listing_due
+from tap_zohocrm.sync.limits import call_cost
 from tap_zohocrm.sync.state_checks import DELETIONS_LISTED_AT
 
 if TYPE_CHECKING:
@@ -146,6 +148,14 @@ class DeletedRecordsStream(ZohoStream):
     @property
     def module_api_name(self) -> str:
         return (self.context or {}).get("module", self.name)
+
+    @override
+    def cost_row(self) -> CostRow | None:
+        # A module's listing is due whatever the recycle bin shows, or only if it shows one.
+        due = [m for m in self.modules if due_whatever_it_shows(
+            self.config, self.get_context_state({"module": m}).get(DELETIONS_LISTED_AT))]
+        return CostRow(self.name, calls=len(due), credits=len(due) * call_cost("GET", "/deleted"),
+                       recycle_bin_checks=frozenset(self.modules) - set(due))
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:

@@ -1,62 +1,106 @@
-"""Streams: one per Zoho module, read page by page in Modified_Time order."""
+"""Streams: one per Zoho module, read page by page in Modified_Time order.
+
+The stream keeps the SDK's hooks, the sync's plan (reads.plan) and the one rule of when a record
+moves the bookmark. The ways of reading are objects it builds for each sync (reads/): REST pages
+anchored on (Modified_Time, id), the Notes variant, page completion (field groups, full rich
+text), a Bulk Read backfill and the records it leaves out, record counts.
+
+A page chain runs in a producer thread (sync.read_ahead.PageFeed) a few pages ahead; each page's
+completion runs in the read-ahead's pool; the main thread takes the feed's items in order
+(sync.feed_items), so the SDK sees the same sequence as a sequential read.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future
-from datetime import UTC, datetime, timedelta
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE
-from singer_sdk.streams.rest import HTTPRequest, PageContext
 from typing_extensions import override
 
-from tap_zohocrm.bulk_read.jobs import PageDone
+from tap_zohocrm.bulk_read.export_gaps import LeftOutFields
+from tap_zohocrm.bulk_read.jobs import BulkRead, BulkReadRefused
 from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.errors import ZohoAPIError
-from tap_zohocrm.pagination import RecordsPage, RecordsPaginator
-from tap_zohocrm.responses import is_refusal
-from tap_zohocrm.schema.values import utc_or_none
-from tap_zohocrm.streams.bulk_backfill import BulkBackfill, BulkDone, BulkRows
-from tap_zohocrm.streams.bulk_gaps import BulkGaps
-from tap_zohocrm.streams.computed_refresh import ComputedRefresh
-from tap_zohocrm.streams.deleted import (
-    DELETED_AT,
-    DeleteMarkers,
-    delete_markers,
-    install_marker_log_filter,
+from tap_zohocrm.pagination import RecordsPage
+from tap_zohocrm.reads.bulk_backfill import (
+    BulkBackfill,
+    export_fields,
+    export_is_whole,
+    left_out_fields,
 )
-from tap_zohocrm.streams.field_groups import FieldGroups
-from tap_zohocrm.streams.module_rules import (
+from tap_zohocrm.reads.bulk_gaps import HiddenRecords
+from tap_zohocrm.reads.completion import PageCompletion
+from tap_zohocrm.reads.field_groups import FieldGroups, field_groups, selected_fields
+from tap_zohocrm.reads.module_rules import (
     NOTES,
     REPLICATION_KEY,
+    bulk_readable,
     filter_params,
+    hidden_record_filters,
     lists_deletions,
     named_in_modules,
+    read_in_full,
     skippable_codes,
     stream_name,
 )
-from tap_zohocrm.streams.notes import NotesPaging
-from tap_zohocrm.streams.record_count import RecordCount
-from tap_zohocrm.streams.recycle_bin import listed_since
-from tap_zohocrm.streams.rich_text import RichText
-from tap_zohocrm.streams.settled_bookmark import SettledBookmark
-from tap_zohocrm.streams.whole_read import WholeRead
-from tap_zohocrm.sync.state_checks import DELETIONS_LISTED_AT
-
-MARKER_CLOCK_MARGIN = timedelta(minutes=5)
+from tap_zohocrm.reads.notes_pages import NotesPages
+from tap_zohocrm.reads.plan import PlanInputs, ReadPlan, make_plan
+from tap_zohocrm.reads.record_count import RecordCounts
+from tap_zohocrm.reads.rest_pages import RestPages
+from tap_zohocrm.reads.rich_text import RichText, rich_text_fields
+from tap_zohocrm.responses import is_refusal
+from tap_zohocrm.schema.fields import is_computed, is_lookup
+from tap_zohocrm.schema.values import instant
+from tap_zohocrm.streams.deleted import DELETED_AT, delete_markers, install_marker_log_filter
+from tap_zohocrm.streams.module_calls import StreamCalls
+from tap_zohocrm.streams.module_cost import module_cost
+from tap_zohocrm.sync.feed_items import DeleteMarkers, ExportDone, ExportPosition, Records, ready
+from tap_zohocrm.sync.state_checks import (
+    BOOKMARK_READ_AT,
+    BULK_EXPORT_KEY,
+    DELETIONS_LISTED_AT,
+    IDS_CHECKED_AT,
+    LAST_FULL_READ_KEY,
+)
 
 if TYPE_CHECKING:
-    from singer_sdk import Tap
+    from singer_sdk import Tap, singerlib
+    from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
     from singer_sdk.helpers.types import Context
 
+    from tap_zohocrm.cost_plan import CostRow
     from tap_zohocrm.sync.read_ahead import PageFeed
     from tap_zohocrm.sync.run import ZohoRun
 
+# What an incremental read leaves in a stream's state (dropped when it is read whole).
+BOOKMARK_KEYS = ("replication_key", "replication_key_value", "starting_replication_value",
+                 BULK_EXPORT_KEY)
 
-class ModuleStream(ComputedRefresh, WholeRead, BulkGaps, BulkBackfill, FieldGroups, RichText,
-                   NotesPaging, SettledBookmark, RecordCount, ZohoStream):
+
+class ReadParts:
+    """The objects one sync of a module reads with (field groups, rich text, completion)."""
+
+    def __init__(self, stream: ModuleStream) -> None:
+        calls, run = stream.calls, stream.run
+        self.rich_text = RichText(
+            calls, path=stream.path, per_page=run.version.rich_text_per_page,
+            pool=run.read_ahead.side_pool, fields=rich_text_fields(
+                stream.schema, stream.mask, run.version, logger=stream.logger,
+                full_rich_text=bool(stream.config["full_rich_text"]), module=stream.api_name))
+        self.groups = FieldGroups(
+            calls, path=stream.path, replication_key=stream.replication_key,
+            filters=filter_params(stream.api_name), on_gone=self.rich_text.forget,
+            groups=field_groups(stream.schema, stream.mask, stream.replication_key,
+                                fields_optional=run.version.fields_optional))
+        self.completion = PageCompletion(self.groups, self.rich_text)
+
+
+class ModuleStream(ZohoStream):
     """Records of one Zoho module (Leads, Deals, a custom module, ...)."""
 
     primary_keys = ("id",)
@@ -73,7 +117,9 @@ class ModuleStream(ComputedRefresh, WholeRead, BulkGaps, BulkBackfill, FieldGrou
         super().__init__(tap, run, name=stream_name(module_api_name), schema=schema)
         self.api_name = module_api_name
         self.generated_type = generated_type
-        if self.whole_every_run:  # the catalog says so (forced-replication-method)
+        # A module whose deletions Zoho does not list (subform, linking): read whole.
+        self.whole_every_run = read_in_full(generated_type)
+        if self.whole_every_run:
             self.forced_replication_method = REPLICATION_FULL_TABLE
         self.reads_attachments = module_api_name in (tap.config.get("attachment_modules") or [])
         self.emit_deletes = bool(tap.config.get("emit_deletes")) and lists_deletions(
@@ -83,24 +129,24 @@ class ModuleStream(ComputedRefresh, WholeRead, BulkGaps, BulkBackfill, FieldGrou
         self.path = f"/{module_api_name}"
         if REPLICATION_KEY in schema.get("properties", {}):
             self.replication_key = REPLICATION_KEY
-        self._start = RecordsPage()
-        self._last_modified: str | None = None  # UTC, latest Modified_Time emitted
-        self._ids_at_last_modified: set[str] = set()
-        self._fields_lock = threading.Lock()
-        self._promised_credits = 0  # credits the queued pages still need to complete
-        self._expected: int | None = None
-        self._counts: dict[str | None, int | None] = {}
-        self._field_groups: list[list[str]] = []
-        self._rich_text_fields: list[str] = []
-        self._gone_fields: set[str] = set()  # removed in Zoho since discovery
-        self._bulk_rows = False  # the records being emitted are Bulk Read export rows
+        self.calls = StreamCalls(self)
+        self.counts = RecordCounts(self.calls, path=self.path,
+                                   filters=filter_params(module_api_name))
+        self._plan: ReadPlan | None = None
+        self._plan_lock = threading.Lock()
+        self._moves_bookmark = True  # the records being emitted may move the bookmark
+        self._read_to_end_at: datetime | None = None  # Zoho's Date ending a full read
+        self._exported_since: str | None = None  # REST's start after an export to Parquet
+        self._bulk_refused = False
 
     @property
+    @override
     def module_api_name(self) -> str:
         return self.api_name
 
-    @property
-    def skippable_codes(self) -> frozenset[str]:  # type: ignore[override]
+    @property  # type: ignore[override]
+    @override
+    def skippable_codes(self) -> frozenset[str]:
         return skippable_codes(self.api_name)
 
     @override
@@ -116,8 +162,9 @@ class ModuleStream(ComputedRefresh, WholeRead, BulkGaps, BulkBackfill, FieldGrou
         export is written)."""
         return self.selected and not self.backfills_to_parquet()
 
-    @property
-    def syncs_side_by_side(self) -> bool:  # type: ignore[override]
+    @property  # type: ignore[override]
+    @override
+    def syncs_side_by_side(self) -> bool:
         """A module stream may sync in its own thread unless it syncs a child: one
         attachments stream serves every parent, so its parents sync one after another."""
         return not (self.reads_attachments and any(
@@ -128,128 +175,255 @@ class ModuleStream(ComputedRefresh, WholeRead, BulkGaps, BulkBackfill, FieldGrou
     def is_sorted(self) -> bool:
         return self.replication_key is not None
 
-    # -- requests --------------------------------------------------------------------------
-
-    @override
-    def get_new_paginator(self) -> RecordsPaginator:
-        return RecordsPaginator(
-            self._start,
-            per_page=int(self.config["per_page"]),
-            use_page_tokens=self.run.version.page_tokens,
-            restart_key=self.replication_key,
-        )
-
-    @override
-    def get_http_request(self, *, page: PageContext) -> HTTPRequest:
-        token: RecordsPage = page.next_page_token or self._start
-        chunks = self._field_groups
-        params: dict[str, Any] = {
-            "per_page": int(self.config["per_page"]),
-            "sort_by": self.replication_key or "id",
-            "sort_order": "asc",
-            **(self._category or filter_params(self.api_name)),
-        }
-        if chunks:
-            params["fields"] = ",".join(chunks[0])
-        if token.page_token:
-            params["page_token"] = token.page_token
-        else:
-            params["page"] = token.page
-        headers = dict(self.http_headers)
-        if token.modified_since:
-            headers["If-Modified-Since"] = token.modified_since
-        return HTTPRequest(url=self.get_url(page.stream_context), params=params, headers=headers)
-
-    # -- records ---------------------------------------------------------------------------
+    # -- FULL_TABLE: subform and linking modules, or a catalog that asks for it ---------------
     #
-    # A page chain runs in a producer thread (prefetch.PageFeed) a few pages ahead; each page's
-    # other field groups and rich-text re-reads run in the tap's pool; the main thread yields
-    # the completed pages in order, so the SDK sees the same sequence as a sequential read.
+    # Zoho lists no deletions of subform rows or links, so those modules are read whole every
+    # run, ACTIVATE_VERSION first (turned on for them without the SDK's setting): the loader
+    # drops (or flags) the rows of older versions. They keep no bookmark and no export position.
+
+    @property
+    @override
+    def replication_method(self) -> str:
+        return REPLICATION_FULL_TABLE if self.whole_every_run else super().replication_method
+
+    @property
+    def reads_whole(self) -> bool:
+        """Whether this run reads the module whole, with no bookmark (FULL_TABLE)."""
+        return self.replication_method == REPLICATION_FULL_TABLE
+
+    @property  # type: ignore[override]
+    @override
+    def emit_activate_version_messages(self) -> bool:
+        # Also any module a catalog makes FULL_TABLE, while the deleted-records check is on:
+        # such a read never ends in the check's ACTIVATE_VERSION (it keeps no bookmark).
+        return (self.whole_every_run or super().emit_activate_version_messages
+                or (self.reads_whole and float(self.config["deleted_id_check_hours"]) > 0))
+
+    @override
+    def apply_catalog(self, catalog: singerlib.Catalog) -> None:
+        super().apply_catalog(catalog)
+        forced = self.forced_replication_method
+        if self.whole_every_run and forced and forced != REPLICATION_FULL_TABLE:
+            self.logger.warning(
+                "Stream %s: the catalog asks for %s replication; it is read whole every run "
+                "(FULL_TABLE) because Zoho lists no deleted rows of %s modules.",
+                self.name, forced, self.generated_type)
+            self.forced_replication_method = REPLICATION_FULL_TABLE
+
+    def forget_bookmark(self) -> None:
+        """Drop what an incremental read left in the state (an older version of the tap, or a
+        catalog that made the stream INCREMENTAL before): a read whole starts from nothing."""
+        if not self.reads_whole:
+            return
+        with self.run.state_lock:
+            gone = [key for key in BOOKMARK_KEYS if key in self.stream_state]
+            for key in gone:
+                del self.stream_state[key]
+            if gone:
+                self.state_manager.is_flushed = False
+        if gone:
+            self.logger.info("Stream %s is read whole (FULL_TABLE): dropped %s from its state",
+                             self.name, ", ".join(gone))
+
+    # -- the plan ----------------------------------------------------------------------------
+
+    def read_plan(self) -> ReadPlan:
+        """This sync's plan, made once, before any page is read (the state changes as the read
+        goes on)."""
+        with self._plan_lock:
+            if self._plan is None:
+                with self.run.state_lock:
+                    read_at = instant(self.stream_state.pop(BOOKMARK_READ_AT, None))
+                    state = dict(self.stream_state)
+                self._plan = make_plan(state, self._plan_inputs(), read_at=read_at,
+                                       now=datetime.now(UTC), count=self.counts.expected)
+            return self._plan
+
+    def _plan_inputs(self) -> PlanInputs:
+        config = self.config
+        threshold = config.get("bulk_read_threshold")
+        return PlanInputs(
+            has_bookmark_key=self.replication_key is not None, whole=self.reads_whole,
+            versioned=self.checks_ids, has_computed=bool(self.computed_fields()),
+            bulk_possible=threshold is not None and bulk_readable(self.api_name,
+                                                                  self.generated_type),
+            bulk_threshold=int(threshold or 0),
+            export_is_whole=export_is_whole(self.schema, self.mask),
+            ids_check_hours=float(config["deleted_id_check_hours"]),
+            refresh_days=float(config["computed_refresh_days"]),
+            start_date=config.get("start_date"), first_sync_markers=self.emit_deletes)
+
+    def computed_fields(self) -> list[str]:
+        """Selected properties whose values Zoho changes without moving Modified_Time."""
+        return [name for name, prop in self.schema["properties"].items()
+                if name[0] not in "$_" and self.mask.get(("properties", name), True)
+                and (is_computed(prop) or is_lookup(prop))]
+
+    @property
+    def checks_ids(self) -> bool:
+        """Whether full reads end in ACTIVATE_VERSION: deleted_id_check_hours on, and RECORD
+        output (a BATCH file's rows carry no version)."""
+        return float(self.config["deleted_id_check_hours"]) > 0 and not self.writes_batches
+
+    @property
+    def refreshing(self) -> bool:
+        """Whether this run re-reads the module in full (computed values, deleted records)."""
+        return self.read_plan().refresh
+
+    def uses_bulk_read(self) -> bool:
+        """Whether this sync backfills through Bulk Read (and has not yet, nor been refused)."""
+        return (self.read_plan().bulk and not self._bulk_refused
+                and self._exported_since is None)
+
+    def backfills_to_parquet(self) -> bool:
+        """Whether this sync's Bulk Read goes straight to Parquet files (bulk_parquet)."""
+        batch_config = self.get_batch_config(self.config)
+        return bool(batch_config and batch_config.encoding.format == "parquet"
+                    and self.uses_bulk_read())
+
+    def expected_records(self) -> int:
+        """Records the sync will read (Zoho's Record Count with the sync's own filter)."""
+        return self.counts.expected(self.read_plan().rest_since(self._exported_since))
+
+    @property
+    def counts_records(self) -> bool:
+        """Whether the sync asks Zoho for the record count (progress lines with an ETA)."""
+        return float(self.config["progress_interval_seconds"]) > 0
+
+    @override
+    def expected_total(self) -> int | None:
+        # Asked once the first page shows there is more to read (_count_if_more): a run that
+        # reads one page or none (an idle scheduled run) spends no call on it.
+        return self._report.expected
+
+    def cost_row(self) -> CostRow:
+        return module_cost(self, self.read_plan())
+
+    # -- the read paths of this sync -----------------------------------------------------------
+
+    @cached_property
+    def parts(self) -> ReadParts:
+        return ReadParts(self)
+
+    def selected_fields(self) -> list[str]:
+        return selected_fields(self.schema, self.mask)
+
+    def field_groups(self) -> list[list[str]]:
+        return self.parts.groups.groups
+
+    def rich_text_fields(self) -> list[str]:
+        return self.parts.rich_text.fields
+
+    def bulk_left_out(self) -> list[str]:
+        return left_out_fields(self.schema, self.selected_fields())
+
+    def rest_pages(self, filters: Mapping[str, Any] | None = None) -> RestPages:
+        """Get Records pages of the first field group (Notes: their own variant)."""
+        kind = NotesPages if self.api_name == NOTES else RestPages
+        return kind(
+            self.calls, path=self.path, replication_key=self.replication_key,
+            per_page=int(self.config["per_page"]), page_tokens=self.run.version.page_tokens,
+            filters={**filter_params(self.api_name), **(filters or {})},
+            fields=lambda: self.parts.groups.first,
+            before_call=lambda: self.run.limits.check_headroom(
+                1 + self.parts.completion.promised),
+            on_more=self._count_if_more)
+
+    def _count_if_more(self) -> None:
+        if self.counts_records and self._report.expected is None:
+            self._report.expected = self.expected_records()
+
+    def bulk_backfill(self) -> BulkBackfill:
+        plan = self.read_plan()
+        resume = self.stream_state.get(BULK_EXPORT_KEY) if plan.resumes_export else None
+        selected = self.selected_fields()
+        fill = LeftOutFields(self.schema, selected, left_out_fields(self.schema, selected),
+                             self.parts.groups.fetch_by_ids, self.logger, self.api_name)
+        bulk = BulkRead(self, export_fields(self.schema, selected), resume, left_out=fill,
+                        count=lambda: self.counts.count(None))
+        if bulk.resumed:
+            self.logger.info("%s: going on with the Bulk Read export cut off by an earlier run, "
+                             "from page %s", self.api_name, (resume or {}).get("page"))
+        hidden = HiddenRecords(self.rest_pages, hidden_record_filters(self.api_name),
+                               module=self.api_name, logger=self.logger)
+        return BulkBackfill(bulk, hidden, self.parts.completion.complete,
+                            pool=self.run.read_ahead.pool, module=self.api_name,
+                            logger=self.logger)
+
+    # -- the sync --------------------------------------------------------------------------
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         self.forget_bookmark()
-        self._announce_refresh()
-        self.start_version()
+        self._start_full_read()
         feed = self.run.feed_for(self)
         try:
             for page in feed:
-                records = self.run.stop.result(page)  # a stop ends the wait (RunStopped)
-                # Export progress: its rows are out already as RECORD messages, but with BATCH
-                # output they may sit in a file still being written (see _export_progress).
-                if isinstance(records, PageDone):
-                    self._save_export_position(records.position, out=not self._writes_batches)
-                    continue
-                if isinstance(records, BulkDone):
-                    self._end_export(records.since, context, out=not self._writes_batches)
-                    continue
-                # The SDK advances the state after each record it takes, before the next.
-                self._bulk_rows = isinstance(records, BulkRows)
-                try:
-                    yield from records
-                finally:
-                    self._bulk_rows = False
-                if isinstance(records, DeleteMarkers) and (at := records.listed_at):
-                    self._export_progress(lambda state: state.update({DELETIONS_LISTED_AT: at}),
-                                          out=not self._writes_batches)
+                item = self.run.stop.result(page)  # a stop ends the wait (RunStopped)
+                # With BATCH output, an export's rows may sit in a file still being written:
+                # its progress waits for the STATE after that file (_progress).
+                if isinstance(item, ExportPosition):
+                    self._save_export_position(item.position, out=not self.writes_batches)
+                elif isinstance(item, ExportDone):
+                    self._end_export(item.since, context, out=not self.writes_batches)
+                elif isinstance(item, DeleteMarkers):
+                    yield from item.records
+                    if at := item.listed_at:
+                        self._progress({DELETIONS_LISTED_AT: at}, out=not self.writes_batches)
+                else:
+                    # The SDK moves the bookmark after each record it takes, before the next.
+                    self._moves_bookmark = item.moves_bookmark
+                    try:
+                        yield from item.records
+                    finally:
+                        self._moves_bookmark = True
             self._keep_read_time()
-            self._record_full_read()
+            self._finish_full_read()
         finally:
             feed.close()
 
     def produce_pages(self, feed: PageFeed) -> None:
-        """Producer thread: walk the page chain, queue each page's completion in order."""
-        self._field_groups = self.field_groups()
-        self._rich_text_fields = self.rich_text_fields()
-        since = self.starting_since()
-        # A first sync (no bookmark) emits no markers for records deleted before it began:
-        # it never emitted them (a marker alone would make a row of just id and deleted time).
-        # The margin covers a clock behind Zoho's; deletions listed anyway are in the
-        # deleted_records stream. Later syncs go on from the last listing.
-        first_sync = not self.stream_state.get("replication_key_value")
-        listed_at = self.stream_state.get(DELETIONS_LISTED_AT)
-        markers_since = (
-            (datetime.now(UTC) - MARKER_CLOCK_MARGIN).replace(microsecond=0).isoformat()
-            if first_sync else listed_since(listed_at) or self.starting_since(incremental=True))
-        start = RecordsPage(modified_since=since)
-        self._last_modified = None
-        self._ids_at_last_modified = set()
+        """Producer thread: the plan's reads in order, each page's completion queued."""
+        plan = self.read_plan()
+        since = plan.rest_since(self._exported_since)
         pool = self.run.read_ahead.pool
+        completion = self.parts.completion
         if self.uses_bulk_read():
-            since = self._bulk_backfill(feed) or since
-            start = RecordsPage(modified_since=since)
+            try:
+                since = self.bulk_backfill().feed(feed.put) or since
+            except BulkReadRefused as exc:
+                self._refuse_bulk_read(exc)
         per_page = int(self.config["per_page"])
         pending: list[dict[str, Any]] = []
 
         def complete(records: list[dict[str, Any]]) -> None:
-            cost = self._completion_credits(records)
-            with self._fields_lock:
-                self._promised_credits += cost
-            feed.put(pool.submit(self._complete_page, records, cost))
+            cost = completion.promise(records)
+            feed.put(pool.submit(lambda: Records(completion.complete(records, cost))))
 
+        pages = self.rest_pages()
+        start = RecordsPage(modified_since=since)
         while True:
             try:
                 # Anchored pages carry a few repeats, so fewer new records than a page: they
-                # are completed in full pages again, so the `ids=` and rich-text calls per
-                # record stay as they were.
-                for records in self._primary_pages(start):
+                # are completed in full pages again, so the calls per record stay as they were.
+                for records in pages.pages(start):
                     pending.extend(records)
                     while len(pending) >= per_page:
                         complete(pending[:per_page])
                         del pending[:per_page]
                 break
             except ZohoAPIError as exc:
-                if not self._drop_gone_field(exc):
+                if not self.parts.groups.drop_gone(exc):
                     raise
                 # Go on from the last Modified_Time read; the repeats there are dropped.
-                start = RecordsPage(modified_since=self._last_modified or since,
+                start = RecordsPage(modified_since=pages.anchor.last_modified or since,
                                     query=start.query + 1)
+        self._read_to_end_at = pages.read_to_end_at
         if pending:
             complete(pending)
         if self.emit_deletes:
-            done: Future = Future()
-            done.set_result(delete_markers(self, self.api_name, markers_since, listed_at))
-            feed.put(done)
+            markers = delete_markers(self, self.api_name, plan.markers_since, plan.listed_at)
+            feed.put(ready(DeleteMarkers(list(markers), markers.listed_at)))
 
     @override
     def generate_child_contexts(
@@ -262,53 +436,134 @@ class ModuleStream(ComputedRefresh, WholeRead, BulkGaps, BulkBackfill, FieldGrou
                 and not self.read_before(record)):
             yield {"module": self.api_name, "record_id": record["id"]}
 
-    def _primary_pages(self, start: RecordsPage) -> Iterator[list[dict[str, Any]]]:
-        if self.api_name == NOTES:
-            return self._notes_pages(start)
-        return self._anchored_pages(start)
+    def read_before(self, record: dict[str, Any]) -> bool:
+        """Whether a refresh's record is one an earlier run read (not past the bookmark)."""
+        return self.read_plan().read_before(instant(record.get(REPLICATION_KEY)))
 
-    def _anchored_pages(self, start: RecordsPage) -> Iterator[list[dict[str, Any]]]:
-        """Pages of the first field group, following the paginator (the SDK's loop, by page).
+    @override
+    def _increment_stream_state(self, latest_record: dict[str, Any], *,
+                                context: Context | None = None) -> None:
+        # Export rows (id order) never move the bookmark; a refresh reads records from the
+        # oldest on, so the bookmark stays where it was until the read passes it: a run cut
+        # off mid-export or mid-refresh loses nothing it had.
+        if not self._moves_bookmark or self.read_before(latest_record):
+            return
+        super()._increment_stream_state(latest_record, context=context)
 
-        Unlike the SDK's loop, a page whose records were all repeats of a restart boundary does
-        not end the read: only an empty answer does.
+    @override
+    def get_batches(
+        self, batch_config: BatchConfig, context: Context | None = None
+    ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
+        """With Parquet output, a Bulk Read backfill is written by Arrow, then REST goes on."""
+        self.forget_bookmark()
+        if batch_config.encoding.format == "parquet" and self.uses_bulk_read():
+            try:
+                for item in self.bulk_backfill().parquet(
+                        batch_config, lambda rows: self._parquet_files(batch_config, rows),
+                        lambda record: self.post_process(record, context)):
+                    if isinstance(item, ExportPosition):  # the page's files are all out
+                        self._save_export_position(item.position, out=True)
+                    elif isinstance(item, ExportDone):
+                        self._end_export(item.since, context, out=True)
+                        self._exported_since = item.since
+                    else:
+                        yield item
+            except BulkReadRefused as exc:
+                self._refuse_bulk_read(exc)
+        yield from super().get_batches(batch_config, context)
+
+    # -- state: the export's progress, the full read's keys ----------------------------------
+
+    def _progress(self, change: dict[str, Any] | Callable[[dict[str, Any]], None], *,
+                  out: bool) -> None:
+        """Change the stream's state (keys to set, or a function).
+
+        `out`: every row it covers is out (RECORD messages written, BATCH files closed), so a
+        STATE goes now. Otherwise the change waits in the state for the STATE the SDK writes
+        after the next BATCH message, whose file holds the last of those rows; the state is
+        not marked unwritten, so a failure before then does not write it either.
         """
-        self._start = start
-        paginator = self.get_new_paginator()
-        request = self.request_decorator(self._request)
-        while not paginator.finished:
-            # Read ahead only what the credit budget can also complete (other field groups).
-            self.run.limits.check_headroom(1 + self._promised_credits)
-            prepared = self._prepare_request(context=None, page=paginator)
-            response = request(prepared, None)
-            raw = list(ZohoStream.parse_response(self, response))
-            if not raw and not paginator.continue_if_empty(response):
-                self._read_to_end(response)
-                return
-            if self.api_name == NOTES:
-                self._check_since_honoured(raw)
-            records = list(self._drop_restart_duplicates(raw))
-            if records:
-                yield records
-            paginator.advance(response)
-            self._count_if_more_pages(paginator)
-            if paginator.finished:
-                self._read_to_end(response)
+        with self.run.state_lock:
+            if callable(change):
+                change(self.stream_state)
+            else:
+                self.stream_state.update(change)
+            if out:
+                self.state_manager.is_flushed = False
+        if out:
+            self._write_state_message()
 
-    def _drop_restart_duplicates(self, records: list[dict[str, Any]]) -> Iterator[dict]:
-        """Skip records already read at the Modified_Time a restarted query begins at."""
-        key = self.replication_key
-        for record in records:
-            modified = utc_or_none(record.get(key)) if key else None
-            if modified is None:
-                yield record
-                continue
-            if self._last_modified is None or modified > self._last_modified:
-                self._last_modified = modified
-                self._ids_at_last_modified = {record["id"]}
-            elif modified == self._last_modified:
-                if record["id"] in self._ids_at_last_modified:
-                    continue
-                self._ids_at_last_modified.add(record["id"])
-            yield record
+    def _save_export_position(self, position: dict[str, Any], *, out: bool) -> None:
+        """After a Bulk Read page: where the export goes on from (Zoho keeps a page_token for
+        a day). Not for a stream read whole: its next run starts the export over."""
+        if not self.reads_whole:
+            self._progress({BULK_EXPORT_KEY: position}, out=out)
 
+    def _end_export(self, since: str | None, context: Context | None, *, out: bool) -> None:
+        """The export is read: REST goes on from its start (the bookmark)."""
+        if since:
+            self._increment_stream_state({REPLICATION_KEY: since}, context=context)
+        self._progress(lambda state: state.pop(BULK_EXPORT_KEY, None), out=out)
+
+    def _refuse_bulk_read(self, exc: BulkReadRefused) -> None:
+        """Zoho will not export the module: this run reads it over REST."""
+        self._bulk_refused = True
+        self.logger.warning("%s: Zoho refuses Bulk Read for the module (%s); it is read over "
+                            "REST instead", self.api_name, exc.code or exc.status)
+        self._progress(lambda state: state.pop(BULK_EXPORT_KEY, None), out=False)
+
+    def _keep_read_time(self) -> None:
+        """Every record read is out: keep when the read ended, for the next sync's start."""
+        if self._read_to_end_at is not None and self.replication_key and not self.reads_whole:
+            with self.run.state_lock:
+                self.stream_state[BOOKMARK_READ_AT] = self._read_to_end_at.isoformat()
+
+    def _start_full_read(self) -> None:
+        """Before the first record: say why a refresh reads everything, give this run's records
+        a new table version when its full read ends in ACTIVATE_VERSION, and keep a first
+        sync's start as its full read at once (a run that stops part way leaves a bookmark,
+        and the next one finishes the same full read: it must not start over)."""
+        full = self.read_plan().full
+        if full is None:
+            return
+        if full.refresh:
+            self._report.refresh = True
+            if full.ids_check:
+                self.logger.info(
+                    "%s: reading every record again, then ACTIVATE_VERSION: the loader flags "
+                    "the rows Zoho no longer has (deleted_id_check_hours: %s)", self.api_name,
+                    self.config["deleted_id_check_hours"])
+            else:
+                self.logger.info(
+                    "%s: reading every record again: formula, rollup summary and lookup values "
+                    "change in Zoho without Modified_Time (last read in full: %s; "
+                    "computed_refresh_days: %s)", self.api_name,
+                    full.last or "unknown, the state predates the key",
+                    self.config["computed_refresh_days"])
+        if full.versioned:
+            self._stream_version = int(time.time())
+        if not full.refresh and not self.stream_state.get(BULK_EXPORT_KEY):
+            # A first sync gives the loader every record: a deleted-records check as well.
+            self._progress({LAST_FULL_READ_KEY: full.at, IDS_CHECKED_AT: full.at}, out=False)
+
+    def _finish_full_read(self) -> None:
+        """The module's records are all out: keep when this full read began; ACTIVATE_VERSION
+        when it reached the module's end in this run (not one cut short by a paging limit,
+        which would stop there again: it waits for the next interval too)."""
+        full = self.read_plan().full
+        if full is None:
+            return
+        keys = {LAST_FULL_READ_KEY: full.at}
+        checked = not full.refresh
+        if full.versioned and self._stream_version is not None:
+            checked = True
+            if self._read_to_end_at is None:
+                self.logger.warning(
+                    "%s: the full read stopped before the end of the module: no "
+                    "ACTIVATE_VERSION, so records deleted in Zoho that no listing shows stay "
+                    "in the warehouse", self.api_name)
+            else:
+                self._write_activate_version_message(self._stream_version)
+        if checked:
+            keys[IDS_CHECKED_AT] = full.at
+        self._progress(keys, out=not self.writes_batches)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tap_zohocrm.errors import ZohoAPIError, ZohoConfigError
-from tap_zohocrm.streams.module_rules import (
+from tap_zohocrm.reads.module_rules import (
     chosen_by_settings,
     field_list_params,
     parent_module,

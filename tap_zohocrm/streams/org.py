@@ -8,6 +8,7 @@ labels. They are small and read in full, at most once per `metadata_refresh_hour
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import typing as th
@@ -16,11 +17,13 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext
 from typing_extensions import override
 
 from tap_zohocrm.client import ZohoStream
+from tap_zohocrm.cost_plan import CostRow
 from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.pagination import PagePaginator
+from tap_zohocrm.reads.module_rules import field_list_params
 from tap_zohocrm.responses import is_refusal, response_json
+from tap_zohocrm.streams.metadata_refresh import SETTING as METADATA_SETTING
 from tap_zohocrm.streams.metadata_refresh import MetadataRefresh
-from tap_zohocrm.streams.module_rules import field_list_params
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -74,6 +77,16 @@ class SettingsStream(MetadataRefresh, ZohoStream):
     unknown_keys_log_level = logging.DEBUG
     unknown_keys_hint = "Left out: this stream's schema is the tap's own."
 
+    def calls_per_read(self) -> int:
+        return 1
+
+    @override
+    def cost_row(self) -> CostRow | None:
+        if self.next_read(datetime.now(UTC)) is not None:
+            return CostRow(self.name, calls=0, credits=0, note=f"not due ({METADATA_SETTING})")
+        calls = self.calls_per_read()
+        return CostRow(self.name, calls=calls, credits=calls)
+
 
 def _props(*properties: th.Property) -> dict[str, Any]:
     return th.PropertiesList(*properties).to_dict()
@@ -115,6 +128,10 @@ class UsersStream(SettingsStream):
         ("AllUsers", ("ActiveUsers", "DeactiveUsers")),
         ("DeletedUsers", ()),
     )
+
+    @override
+    def calls_per_read(self) -> int:
+        return 2  # AllUsers, then DeletedUsers
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -276,6 +293,10 @@ class FieldsMetadataStream(SettingsStream):
                  modules: list[str] | None = None) -> None:
         super().__init__(tap, run, schema)
         self.modules = modules or []
+
+    @override
+    def calls_per_read(self) -> int:
+        return len(self.modules)
 
     @property
     @override

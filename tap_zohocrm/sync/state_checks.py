@@ -20,7 +20,7 @@ LOGGER = logging.getLogger("tap-zohocrm.state")
 # Where a Bulk Read export cut off by a failed run goes on from (streams.BULK_EXPORT_KEY).
 BULK_EXPORT_KEY = "bulk_read_export"
 # Zoho's time (its Date header) of the last answer of a sync that read its module to the end
-# (streams/settled_bookmark.py).
+# (reads/plan.py).
 BOOKMARK_READ_AT = "bookmark_read_at"
 # When a stream was last read in full (UTC, ISO 8601). A module stream: the computed-values
 # refresh (computed_refresh_days) reads it in full again once this is old enough; one with a

@@ -25,7 +25,7 @@ READ_IN_FULL_GENERATED_TYPES = frozenset({"linking", "subform"})
 # Kinds Bulk Read can export.
 BULK_READABLE_GENERATED_TYPES = DELETABLE_GENERATED_TYPES | {"subform"}
 # Notes: readable by administrators only, and neither listed in `/deleted` nor exported by
-# Bulk Read (a deleted Note is found by the deleted-records check: streams/computed_refresh.py).
+# Bulk Read (a deleted Note is found by the deleted-records check: reads/plan.py).
 NOTES = "Notes"
 
 # System modules settings/modules marks `api_supported` that Get Records will not serve (other

@@ -1,0 +1,1 @@
+"""How a module's records are read: the plan of one sync, and each way of reading as an object."""
