@@ -96,9 +96,11 @@ class BulkBackfill:
         for batch in self.bulk.batches():
             put(ready(ExportPosition(batch.position) if isinstance(batch, PageDone)
                       else Records(batch, moves_bookmark=False)))
+        def hidden(records: list[dict[str, Any]]) -> FeedItem:
+            return Records(self.complete(records), moves_bookmark=False)
+
         for records in self.hidden.missing(self.bulk):
-            put(self.pool.submit(
-                lambda records=records: Records(self.complete(records), moves_bookmark=False)))
+            put(self.pool.submit(hidden, records))
         self.logger.info("%s: backfilled through %d Bulk Read job(s); going on over REST from %s",
                          self.module, self.bulk.jobs, self.bulk.started_at)
         put(ready(ExportDone(self.since)))

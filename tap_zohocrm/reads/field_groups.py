@@ -49,7 +49,7 @@ class FieldGroups:
 
     def __init__(self, calls: Calls, *, path: str, groups: list[list[str]],
                  replication_key: str | None, filters: Mapping[str, Any],
-                 on_gone: Callable[[str], None] = lambda name: None) -> None:
+                 on_gone: Callable[[str], object] = lambda name: None) -> None:
         self.calls = calls
         self.path = path
         self.groups = groups

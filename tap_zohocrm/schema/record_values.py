@@ -4,50 +4,36 @@ numbers from text, values that do not fit kept aside, keys the catalog lacks dro
 from __future__ import annotations
 
 import logging
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
-
-from typing_extensions import override
+from collections.abc import Callable
+from typing import Any
 
 from tap_zohocrm.schema.fields import MISMATCH_PROPERTY
-from tap_zohocrm.schema.values import Converter, value_converters
-
-if TYPE_CHECKING:
-    from singer_sdk.helpers.types import Context
-
-    from tap_zohocrm.sync.run import ZohoRun
-    from tap_zohocrm.sync.run_report import StreamReport
+from tap_zohocrm.schema.values import value_converters
 
 
 class RecordValues:
-    """The value part of a Zoho stream (mixed into ZohoStream, before the SDK's stream)."""
+    """Fits records to one stream's schema; counts what did not fit.
 
-    name: str
-    schema: dict[str, Any]
-    logger: logging.Logger
-    run: ZohoRun
-    mismatch_counts: dict[str, int]
-    _unknown_keys_logged: set[str]
-    _report: StreamReport
-    module_api_name: str
+    `unknown_keys_log_level` and `hint`: how to say that Zoho sent fields the catalog lacks
+    (added after discovery: loud, with what to do; a schema of the tap's own: DEBUG).
+    """
 
-    # Zoho sends fields added after discovery; say so loudly, with what to do (metadata
-    # streams have fixed schemas: discovery cannot add to them, so they log at DEBUG).
-    unknown_keys_log_level = logging.WARNING
-    unknown_keys_hint = "Run discovery again to include them."
+    def __init__(self, schema: dict[str, Any], logger: logging.Logger,
+                 subject: Callable[[], str], *, unknown_keys_log_level: int = logging.WARNING,
+                 hint: str = "Run discovery again to include them.") -> None:
+        self.converters = value_converters(schema)
+        self.known_keys = frozenset(schema.get("properties", {}))
+        self.logger = logger
+        self.subject = subject  # the module named in messages
+        self.unknown_keys_log_level = unknown_keys_log_level
+        self.hint = hint
+        self.mismatch_counts: dict[str, int] = {}
+        self._unknown_keys_logged: set[str] = set()
 
-    @cached_property
-    def _converters(self) -> list[tuple[str, tuple[type, ...], Converter]]:
-        return value_converters(self.schema)
-
-    @cached_property
-    def known_keys(self) -> frozenset[str]:
-        return frozenset(self.schema.get("properties", {}))
-
-    @override
-    def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict | None:
+    def fit(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The row, in place, with every value of its schema's type."""
         mismatched: dict[str, Any] | None = None
-        for key, ok, convert in self._converters:
+        for key, ok, convert in self.converters:
             value = row.get(key)
             if value is None or type(value) in ok:
                 continue
@@ -63,7 +49,6 @@ class RecordValues:
             row[MISMATCH_PROPERTY] = mismatched
         if not self.known_keys.issuperset(row):
             self._drop_unknown_keys(row)
-        self.run.report.record(self.name, self._report, self.logger)
         return row
 
     def _drop_unknown_keys(self, row: dict[str, Any]) -> None:
@@ -77,6 +62,4 @@ class RecordValues:
             self.logger.log(
                 self.unknown_keys_log_level,
                 "%s: Zoho returned fields the catalog does not have (added after discovery?): "
-                "%s. %s",
-                self.module_api_name, ", ".join(sorted(new)), self.unknown_keys_hint,
-            )
+                "%s. %s", self.subject(), ", ".join(sorted(new)), self.hint)

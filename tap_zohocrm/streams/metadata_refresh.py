@@ -67,7 +67,7 @@ class MetadataRefresh:
         if next_read is not None:
             self._pass_over(next_read)
             return
-        super().sync(context)  # type: ignore[misc]
+        super().sync(context)  # type: ignore[misc]  # ZohoStream.sync, after this mixin
         # ZohoStream.sync also returns when it stopped cleanly mid-read (a credit budget): the
         # time is kept for a read that went to its end only.
         if self._report.status == READ_TO_END:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ from tap_zohocrm.reads.bulk_backfill import (
 from tap_zohocrm.reads.bulk_gaps import HiddenRecords
 from tap_zohocrm.reads.completion import PageCompletion
 from tap_zohocrm.reads.field_groups import FieldGroups, field_groups, selected_fields
+from tap_zohocrm.reads.full_read import FullReadSteps
 from tap_zohocrm.reads.module_rules import (
     NOTES,
     REPLICATION_KEY,
@@ -59,13 +61,18 @@ from tap_zohocrm.schema.values import instant
 from tap_zohocrm.streams.deleted import DELETED_AT, delete_markers, install_marker_log_filter
 from tap_zohocrm.streams.module_calls import StreamCalls
 from tap_zohocrm.streams.module_cost import module_cost
-from tap_zohocrm.sync.feed_items import DeleteMarkers, ExportDone, ExportPosition, Records, ready
+from tap_zohocrm.sync.feed_items import (
+    DeleteMarkers,
+    ExportDone,
+    ExportPosition,
+    FeedItem,
+    Records,
+    ready,
+)
 from tap_zohocrm.sync.state_checks import (
     BOOKMARK_READ_AT,
     BULK_EXPORT_KEY,
     DELETIONS_LISTED_AT,
-    IDS_CHECKED_AT,
-    LAST_FULL_READ_KEY,
 )
 
 if TYPE_CHECKING:
@@ -82,22 +89,111 @@ BOOKMARK_KEYS = ("replication_key", "replication_key_value", "starting_replicati
                  BULK_EXPORT_KEY)
 
 
-class ReadParts:
-    """The objects one sync of a module reads with (field groups, rich text, completion)."""
+class ModuleReads:
+    """Built once per stream, when its sync first needs to read."""
 
     def __init__(self, stream: ModuleStream) -> None:
-        calls, run = stream.calls, stream.run
+        self.stream = stream
+        run = stream.run
+        self.filters = filter_params(stream.api_name)
+        self.selected = selected_fields(stream.schema, stream.mask)
+        self.left_out = left_out_fields(stream.schema, self.selected)  # no export carries them
         self.rich_text = RichText(
-            calls, path=stream.path, per_page=run.version.rich_text_per_page,
+            stream.calls, path=stream.path, per_page=run.version.rich_text_per_page,
             pool=run.read_ahead.side_pool, fields=rich_text_fields(
                 stream.schema, stream.mask, run.version, logger=stream.logger,
                 full_rich_text=bool(stream.config["full_rich_text"]), module=stream.api_name))
         self.groups = FieldGroups(
-            calls, path=stream.path, replication_key=stream.replication_key,
-            filters=filter_params(stream.api_name), on_gone=self.rich_text.forget,
+            stream.calls, path=stream.path, replication_key=stream.replication_key,
+            filters=self.filters, on_gone=self.rich_text.forget,
             groups=field_groups(stream.schema, stream.mask, stream.replication_key,
                                 fields_optional=run.version.fields_optional))
         self.completion = PageCompletion(self.groups, self.rich_text)
+        self.per_page = int(stream.config["per_page"])
+        self.pool = run.read_ahead.pool
+
+    def plan_inputs(self) -> PlanInputs:
+        stream, config = self.stream, self.stream.config
+        threshold = config.get("bulk_read_threshold")
+        return PlanInputs(
+            has_bookmark_key=stream.replication_key is not None, whole=stream.reads_whole,
+            versioned=stream.checks_ids, has_computed=bool(self.computed_fields()),
+            bulk_possible=threshold is not None and bulk_readable(stream.api_name,
+                                                                  stream.generated_type),
+            bulk_threshold=int(threshold or 0),
+            export_is_whole=export_is_whole(stream.schema, stream.mask),
+            ids_check_hours=float(config["deleted_id_check_hours"]),
+            refresh_days=float(config["computed_refresh_days"]),
+            start_date=config.get("start_date"), first_sync_markers=stream.emit_deletes)
+
+    def computed_fields(self) -> list[str]:
+        """Selected properties whose values Zoho changes without moving Modified_Time."""
+        stream = self.stream
+        return [name for name, prop in stream.schema["properties"].items()
+                if name[0] not in "$_" and stream.mask.get(("properties", name), True)
+                and (is_computed(prop) or is_lookup(prop))]
+
+    def rest_pages(self, filters: Mapping[str, Any] | None = None) -> RestPages:
+        """Get Records pages of the first field group (Notes: their own variant)."""
+        stream = self.stream
+        kind = NotesPages if stream.api_name == NOTES else RestPages
+        return kind(
+            stream.calls, path=stream.path, replication_key=stream.replication_key,
+            per_page=int(stream.config["per_page"]),
+            page_tokens=stream.run.version.page_tokens,
+            filters={**self.filters, **(filters or {})},
+            fields=lambda: self.groups.first,
+            before_call=lambda: stream.run.limits.check_headroom(1 + self.completion.promised),
+            on_more=stream.count_if_more)
+
+    def feed_rest(self, since: str | None,
+                  put: Callable[[Future[FeedItem]], None]) -> datetime | None:
+        """Queue the REST read from `since`: pages of the first field group, each completed
+        in the pool; returns Zoho's Date of the answer that ended it (None: cut short)."""
+        per_page, completion, pool = self.per_page, self.completion, self.pool
+        pending: list[dict[str, Any]] = []
+
+        def complete(records: list[dict[str, Any]]) -> None:
+            cost = completion.promise(records)
+            put(pool.submit(lambda: Records(completion.complete(records, cost))))
+
+        pages = self.rest_pages()
+        start = RecordsPage(modified_since=since)
+        while True:
+            try:
+                # Anchored pages carry a few repeats, so fewer new records than a page: they
+                # are completed in full pages again, so the calls per record stay as they were.
+                for records in pages.pages(start):
+                    pending.extend(records)
+                    while len(pending) >= per_page:
+                        complete(pending[:per_page])
+                        del pending[:per_page]
+                break
+            except ZohoAPIError as exc:
+                if not self.groups.drop_gone(exc):
+                    raise
+                # Go on from the last Modified_Time read; the repeats there are dropped.
+                start = RecordsPage(modified_since=pages.anchor.last_modified or since,
+                                    query=start.query + 1)
+        if pending:
+            complete(pending)
+        return pages.read_to_end_at
+
+    def bulk_backfill(self, resume: dict[str, Any] | None) -> BulkBackfill:
+        """The Bulk Read backfill (a new export, or the one an earlier run left at `resume`)."""
+        stream = self.stream
+        fill = LeftOutFields(stream.schema, self.selected, self.left_out,
+                             self.groups.fetch_by_ids, stream.logger, stream.api_name)
+        bulk = BulkRead(stream, export_fields(stream.schema, self.selected), resume,
+                        left_out=fill, count=lambda: stream.counts.count(None))
+        if bulk.resumed:
+            stream.logger.info("%s: going on with the Bulk Read export cut off by an earlier "
+                               "run, from page %s", stream.api_name, (resume or {}).get("page"))
+        hidden = HiddenRecords(self.rest_pages, hidden_record_filters(stream.api_name),
+                               module=stream.api_name, logger=stream.logger)
+        return BulkBackfill(bulk, hidden, self.completion.complete,
+                            pool=stream.run.read_ahead.pool, module=stream.api_name,
+                            logger=stream.logger)
 
 
 class ModuleStream(ZohoStream):
@@ -144,25 +240,21 @@ class ModuleStream(ZohoStream):
     def module_api_name(self) -> str:
         return self.api_name
 
-    @property  # type: ignore[override]
-    @override
-    def skippable_codes(self) -> frozenset[str]:
-        return skippable_codes(self.api_name)
-
     @override
     def skips(self, exc: ZohoAPIError) -> bool:
-        # A module the user did not name, refused by Zoho: the run goes on without it.
-        return super().skips(exc) or (is_refusal(exc.status, exc.code)
-                                      and not named_in_modules(self.api_name, self.config))
+        # Also a module the user did not name, refused by Zoho: the run goes on without it.
+        return exc.code in skippable_codes(self.api_name) or (
+            is_refusal(exc.status, exc.code) and not named_in_modules(self.api_name, self.config))
 
     @property
+    @override
     def reads_ahead(self) -> bool:
         """Whether the read-ahead may start this stream's pages early: a selected module, but
         not one whose Bulk Read goes straight to Parquet (it reads nothing over REST until its
         export is written)."""
         return self.selected and not self.backfills_to_parquet()
 
-    @property  # type: ignore[override]
+    @property
     @override
     def syncs_side_by_side(self) -> bool:
         """A module stream may sync in its own thread unless it syncs a child: one
@@ -191,7 +283,7 @@ class ModuleStream(ZohoStream):
         """Whether this run reads the module whole, with no bookmark (FULL_TABLE)."""
         return self.replication_method == REPLICATION_FULL_TABLE
 
-    @property  # type: ignore[override]
+    @property
     @override
     def emit_activate_version_messages(self) -> bool:
         # Also any module a catalog makes FULL_TABLE, while the deleted-records check is on:
@@ -235,29 +327,9 @@ class ModuleStream(ZohoStream):
                 with self.run.state_lock:
                     read_at = instant(self.stream_state.pop(BOOKMARK_READ_AT, None))
                     state = dict(self.stream_state)
-                self._plan = make_plan(state, self._plan_inputs(), read_at=read_at,
+                self._plan = make_plan(state, self.reads.plan_inputs(), read_at=read_at,
                                        now=datetime.now(UTC), count=self.counts.expected)
             return self._plan
-
-    def _plan_inputs(self) -> PlanInputs:
-        config = self.config
-        threshold = config.get("bulk_read_threshold")
-        return PlanInputs(
-            has_bookmark_key=self.replication_key is not None, whole=self.reads_whole,
-            versioned=self.checks_ids, has_computed=bool(self.computed_fields()),
-            bulk_possible=threshold is not None and bulk_readable(self.api_name,
-                                                                  self.generated_type),
-            bulk_threshold=int(threshold or 0),
-            export_is_whole=export_is_whole(self.schema, self.mask),
-            ids_check_hours=float(config["deleted_id_check_hours"]),
-            refresh_days=float(config["computed_refresh_days"]),
-            start_date=config.get("start_date"), first_sync_markers=self.emit_deletes)
-
-    def computed_fields(self) -> list[str]:
-        """Selected properties whose values Zoho changes without moving Modified_Time."""
-        return [name for name, prop in self.schema["properties"].items()
-                if name[0] not in "$_" and self.mask.get(("properties", name), True)
-                and (is_computed(prop) or is_lookup(prop))]
 
     @property
     def checks_ids(self) -> bool:
@@ -269,6 +341,10 @@ class ModuleStream(ZohoStream):
     def refreshing(self) -> bool:
         """Whether this run re-reads the module in full (computed values, deleted records)."""
         return self.read_plan().refresh
+
+    def _resume(self) -> dict[str, Any] | None:
+        """The export position an earlier run left, if this sync goes on with it."""
+        return self.stream_state.get(BULK_EXPORT_KEY) if self.read_plan().resumes_export else None
 
     def uses_bulk_read(self) -> bool:
         """Whether this sync backfills through Bulk Read (and has not yet, nor been refused)."""
@@ -297,58 +373,36 @@ class ModuleStream(ZohoStream):
         return self._report.expected
 
     def cost_row(self) -> CostRow:
-        return module_cost(self, self.read_plan())
-
-    # -- the read paths of this sync -----------------------------------------------------------
+        plan = self.read_plan()
+        return module_cost(
+            self.name, self.api_name, plan, expected=self.expected_records(),
+            bulk=self.uses_bulk_read(), left_out=self.bulk_left_out(),
+            field_groups=len(self.field_groups()), rich_text=bool(self.rich_text_fields()),
+            rich_text_per_page=self.run.version.rich_text_per_page,
+            counts_records=self.counts_records, lists_deletions=self.emit_deletes,
+            attachments=self.reads_attachments and any(c.selected for c in self.child_streams),
+            config=self.config)
 
     @cached_property
-    def parts(self) -> ReadParts:
-        return ReadParts(self)
-
-    def selected_fields(self) -> list[str]:
-        return selected_fields(self.schema, self.mask)
+    def reads(self) -> ModuleReads:
+        """This stream's read objects (ModuleReads)."""
+        return ModuleReads(self)
 
     def field_groups(self) -> list[list[str]]:
-        return self.parts.groups.groups
+        return self.reads.groups.groups
 
     def rich_text_fields(self) -> list[str]:
-        return self.parts.rich_text.fields
+        return self.reads.rich_text.fields
 
     def bulk_left_out(self) -> list[str]:
-        return left_out_fields(self.schema, self.selected_fields())
+        return self.reads.left_out
 
-    def rest_pages(self, filters: Mapping[str, Any] | None = None) -> RestPages:
-        """Get Records pages of the first field group (Notes: their own variant)."""
-        kind = NotesPages if self.api_name == NOTES else RestPages
-        return kind(
-            self.calls, path=self.path, replication_key=self.replication_key,
-            per_page=int(self.config["per_page"]), page_tokens=self.run.version.page_tokens,
-            filters={**filter_params(self.api_name), **(filters or {})},
-            fields=lambda: self.parts.groups.first,
-            before_call=lambda: self.run.limits.check_headroom(
-                1 + self.parts.completion.promised),
-            on_more=self._count_if_more)
-
-    def _count_if_more(self) -> None:
+    def count_if_more(self) -> None:
         if self.counts_records and self._report.expected is None:
             self._report.expected = self.expected_records()
 
-    def bulk_backfill(self) -> BulkBackfill:
-        plan = self.read_plan()
-        resume = self.stream_state.get(BULK_EXPORT_KEY) if plan.resumes_export else None
-        selected = self.selected_fields()
-        fill = LeftOutFields(self.schema, selected, left_out_fields(self.schema, selected),
-                             self.parts.groups.fetch_by_ids, self.logger, self.api_name)
-        bulk = BulkRead(self, export_fields(self.schema, selected), resume, left_out=fill,
-                        count=lambda: self.counts.count(None))
-        if bulk.resumed:
-            self.logger.info("%s: going on with the Bulk Read export cut off by an earlier run, "
-                             "from page %s", self.api_name, (resume or {}).get("page"))
-        hidden = HiddenRecords(self.rest_pages, hidden_record_filters(self.api_name),
-                               module=self.api_name, logger=self.logger)
-        return BulkBackfill(bulk, hidden, self.parts.completion.complete,
-                            pool=self.run.read_ahead.pool, module=self.api_name,
-                            logger=self.logger)
+
+    # -- the read paths of this sync -----------------------------------------------------------
 
     # -- the sync --------------------------------------------------------------------------
 
@@ -386,41 +440,12 @@ class ModuleStream(ZohoStream):
         """Producer thread: the plan's reads in order, each page's completion queued."""
         plan = self.read_plan()
         since = plan.rest_since(self._exported_since)
-        pool = self.run.read_ahead.pool
-        completion = self.parts.completion
         if self.uses_bulk_read():
             try:
-                since = self.bulk_backfill().feed(feed.put) or since
+                since = self.reads.bulk_backfill(self._resume()).feed(feed.put) or since
             except BulkReadRefused as exc:
                 self._refuse_bulk_read(exc)
-        per_page = int(self.config["per_page"])
-        pending: list[dict[str, Any]] = []
-
-        def complete(records: list[dict[str, Any]]) -> None:
-            cost = completion.promise(records)
-            feed.put(pool.submit(lambda: Records(completion.complete(records, cost))))
-
-        pages = self.rest_pages()
-        start = RecordsPage(modified_since=since)
-        while True:
-            try:
-                # Anchored pages carry a few repeats, so fewer new records than a page: they
-                # are completed in full pages again, so the calls per record stay as they were.
-                for records in pages.pages(start):
-                    pending.extend(records)
-                    while len(pending) >= per_page:
-                        complete(pending[:per_page])
-                        del pending[:per_page]
-                break
-            except ZohoAPIError as exc:
-                if not self.parts.groups.drop_gone(exc):
-                    raise
-                # Go on from the last Modified_Time read; the repeats there are dropped.
-                start = RecordsPage(modified_since=pages.anchor.last_modified or since,
-                                    query=start.query + 1)
-        self._read_to_end_at = pages.read_to_end_at
-        if pending:
-            complete(pending)
+        self._read_to_end_at = self.reads.feed_rest(since, feed.put)
         if self.emit_deletes:
             markers = delete_markers(self, self.api_name, plan.markers_since, plan.listed_at)
             feed.put(ready(DeleteMarkers(list(markers), markers.listed_at)))
@@ -458,8 +483,8 @@ class ModuleStream(ZohoStream):
         self.forget_bookmark()
         if batch_config.encoding.format == "parquet" and self.uses_bulk_read():
             try:
-                for item in self.bulk_backfill().parquet(
-                        batch_config, lambda rows: self._parquet_files(batch_config, rows),
+                for item in self.reads.bulk_backfill(self._resume()).parquet(
+                        batch_config, lambda rows: self.batch_files.parquet(batch_config, rows),
                         lambda record: self.post_process(record, context)):
                     if isinstance(item, ExportPosition):  # the page's files are all out
                         self._save_export_position(item.position, out=True)
@@ -518,52 +543,31 @@ class ModuleStream(ZohoStream):
             with self.run.state_lock:
                 self.stream_state[BOOKMARK_READ_AT] = self._read_to_end_at.isoformat()
 
-    def _start_full_read(self) -> None:
-        """Before the first record: say why a refresh reads everything, give this run's records
-        a new table version when its full read ends in ACTIVATE_VERSION, and keep a first
-        sync's start as its full read at once (a run that stops part way leaves a bookmark,
-        and the next one finishes the same full read: it must not start over)."""
+    def _full_read_steps(self) -> FullReadSteps | None:
         full = self.read_plan().full
-        if full is None:
+        return None if full is None else FullReadSteps(full, self.api_name, self.config,
+                                                       self.logger)
+
+    def _start_full_read(self) -> None:
+        """Before the first record: a refresh says why, a versioned read gets its table
+        version, a first sync keeps its start (reads.full_read)."""
+        if (steps := self._full_read_steps()) is None:
             return
-        if full.refresh:
-            self._report.refresh = True
-            if full.ids_check:
-                self.logger.info(
-                    "%s: reading every record again, then ACTIVATE_VERSION: the loader flags "
-                    "the rows Zoho no longer has (deleted_id_check_hours: %s)", self.api_name,
-                    self.config["deleted_id_check_hours"])
-            else:
-                self.logger.info(
-                    "%s: reading every record again: formula, rollup summary and lookup values "
-                    "change in Zoho without Modified_Time (last read in full: %s; "
-                    "computed_refresh_days: %s)", self.api_name,
-                    full.last or "unknown, the state predates the key",
-                    self.config["computed_refresh_days"])
-        if full.versioned:
+        steps.announce()
+        self._report.refresh = steps.full.refresh
+        if steps.full.versioned:
             self._stream_version = int(time.time())
-        if not full.refresh and not self.stream_state.get(BULK_EXPORT_KEY):
-            # A first sync gives the loader every record: a deleted-records check as well.
-            self._progress({LAST_FULL_READ_KEY: full.at, IDS_CHECKED_AT: full.at}, out=False)
+        resumes = bool(self.stream_state.get(BULK_EXPORT_KEY))
+        if keys := steps.keys_at_start(resumes_export=resumes):
+            self._progress(keys, out=False)
 
     def _finish_full_read(self) -> None:
-        """The module's records are all out: keep when this full read began; ACTIVATE_VERSION
-        when it reached the module's end in this run (not one cut short by a paging limit,
-        which would stop there again: it waits for the next interval too)."""
-        full = self.read_plan().full
-        if full is None:
+        """The module's records are all out: ACTIVATE_VERSION if due, and the full read's
+        time kept."""
+        if (steps := self._full_read_steps()) is None:
             return
-        keys = {LAST_FULL_READ_KEY: full.at}
-        checked = not full.refresh
-        if full.versioned and self._stream_version is not None:
-            checked = True
-            if self._read_to_end_at is None:
-                self.logger.warning(
-                    "%s: the full read stopped before the end of the module: no "
-                    "ACTIVATE_VERSION, so records deleted in Zoho that no listing shows stay "
-                    "in the warehouse", self.api_name)
-            else:
-                self._write_activate_version_message(self._stream_version)
-        if checked:
-            keys[IDS_CHECKED_AT] = full.at
-        self._progress(keys, out=not self.writes_batches)
+        version = self._stream_version
+        if steps.activates(read_to_end=self._read_to_end_at is not None) and version:
+            self._write_activate_version_message(version)
+        checked = steps.full.versioned and version is not None
+        self._progress(steps.keys_at_end(checked=checked), out=not self.writes_batches)

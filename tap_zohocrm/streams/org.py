@@ -38,7 +38,8 @@ REF = th.ObjectType(th.Property("id", th.StringType), th.Property("name", th.Str
 OPEN_OBJECT = th.ObjectType(additional_properties=True)
 
 
-class SettingsStream(MetadataRefresh, ZohoStream):
+class SettingsStream(  # type: ignore[misc]  # MetadataRefresh.sync: pinned, test_sdk_contract
+        MetadataRefresh, ZohoStream):
     """A metadata list read in full (FULL_TABLE), one call or a few pages, when due."""
 
     paginated = False

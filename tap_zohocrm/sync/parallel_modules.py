@@ -21,12 +21,23 @@ SDK's `sync_all` changes.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from singer_sdk import Stream, Tap
 
     from tap_zohocrm.sync.run import ZohoRun
+
+
+@runtime_checkable
+class SyncsSideBySide(Protocol):
+    """A stream that may sync in a thread of its own."""
+
+    @property
+    def syncs_side_by_side(self) -> bool: ...
+
+    @property
+    def reads_ahead(self) -> bool: ...
 
 
 def sync_streams(tap: Tap, run: ZohoRun, workers: int) -> None:
@@ -39,10 +50,11 @@ def sync_streams(tap: Tap, run: ZohoRun, workers: int) -> None:
         s for s in tap.streams.values()
         if (s.selected or s.has_selected_descendents) and not s.parent_stream_type
     ]
-    side_by_side = [s for s in streams if getattr(s, "syncs_side_by_side", False)]
+    side_by_side = [s for s in streams
+                    if isinstance(s, SyncsSideBySide) and s.syncs_side_by_side]
     # The few-call streams (org metadata, deleted records) first: done while the module streams'
     # first pages are read ahead, instead of waiting behind the large modules for a thread.
-    side_by_side.sort(key=lambda s: getattr(s, "reads_ahead", False))
+    side_by_side.sort(key=lambda s: isinstance(s, SyncsSideBySide) and s.reads_ahead)
     run.build_shared_parts()
     with run.state_lock:
         for stream in side_by_side:
@@ -60,11 +72,11 @@ def sync_streams(tap: Tap, run: ZohoRun, workers: int) -> None:
         run.stop.wait_all(futures)
     finally:
         pool.shutdown(wait=not run.stop.requested, cancel_futures=True)
-    failures = [f.exception() for f in futures if f.exception() is not None]
-    if failures:
-        raise failures[0]  # type: ignore[misc]
-    for stream in streams:
-        if stream not in side_by_side:
-            sync(stream)
-    for stream in tap.streams.values():
-        stream.log_sync_costs()
+    for future in futures:
+        if (failure := future.exception()) is not None:
+            raise failure
+    for one in streams:
+        if one not in side_by_side:
+            sync(one)
+    for each in tap.streams.values():
+        each.log_sync_costs()

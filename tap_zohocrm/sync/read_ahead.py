@@ -12,13 +12,29 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from tap_zohocrm.sync.stop import RunStop
 
 PAGES_AHEAD = 4  # per module: bounds memory to a few pages of records
+
+
+@runtime_checkable
+class ReadsAhead(Protocol):
+    """A stream whose pages a producer thread may read before its sync takes them."""
+
+    name: str
+
+    @property
+    def reads_ahead(self) -> bool:
+        """Whether the read-ahead may start its pages early (in sync order)."""
+        ...
+
+    def produce_pages(self, feed: PageFeed) -> None:
+        """Producer thread: put the sync's feed items (sync.feed_items) on `feed`, in order."""
+        ...
 
 
 class FeedClosed(Exception):
@@ -95,7 +111,7 @@ class ReadAhead:
         self._started: set[str] = set()
         self._lock = threading.Lock()
 
-    def feed_for(self, stream: Any, order: list[Any]) -> PageFeed:
+    def feed_for(self, stream: ReadsAhead, order: Sequence[ReadsAhead]) -> PageFeed:
         """The feed of `stream`, starting it and the next `window - 1` streams' if needed."""
         with self._lock:
             ahead = order[order.index(stream):][: self.window] if stream in order else [stream]

@@ -2,41 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from functools import cached_property
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.singerlib import RecordMessage
-from typing_extensions import override
 
 
-class RecordMessages:
-    """The record-message part of a Zoho stream (mixed into ZohoStream, before the SDK's)."""
+def has_deselected_properties(mask: Any) -> bool:
+    return any(not selected for breadcrumb, selected in mask.items() if breadcrumb)
 
-    schema: dict[str, Any]
-    mask: Any
-    stream_maps: list[Any]
-    _stream_version: int | None
 
-    @cached_property
-    def _has_deselected_properties(self) -> bool:
-        return any(
-            not selected for breadcrumb, selected in self.mask.items() if breadcrumb
-        )
-
-    @override
-    def _generate_record_messages(self, record: dict[str, Any]) -> Iterator[RecordMessage]:
-        """The SDK's record message path, minus its deselected-property pass when nothing is
-        deselected (it walks every property of every record: ~40% of our per-record cost).
-        Type conformance is off (post_process already typed the values)."""
-        if self._has_deselected_properties:
-            pop_deselected_record_properties(record, self.schema, self.mask)
-        for stream_map in self.stream_maps:
-            mapped = stream_map.transform(record)
-            if mapped is not None:
-                yield RecordMessage(
-                    stream=stream_map.stream_alias, record=mapped,
-                    version=self._stream_version, time_extracted=utc_now(),
-                )
+def record_messages(record: dict[str, Any], *, schema: dict[str, Any], mask: Any,
+                    deselected: bool, stream_maps: Sequence[Any],
+                    version: int | None) -> Iterator[RecordMessage]:
+    """The SDK's record message path, minus its deselected-property pass when nothing is
+    deselected (it walks every property of every record: ~40% of our per-record cost). Type
+    conformance is off (post_process already typed the values)."""
+    if deselected:
+        pop_deselected_record_properties(record, schema, mask)
+    for stream_map in stream_maps:
+        mapped = stream_map.transform(record)
+        if mapped is not None:
+            yield RecordMessage(stream=stream_map.stream_alias, record=mapped, version=version,
+                                time_extracted=utc_now())

@@ -17,7 +17,7 @@ from tap_zohocrm.api_versions import ApiVersion, api_version
 from tap_zohocrm.auth import token_store
 from tap_zohocrm.auth.authenticator import ZohoAuthenticator
 from tap_zohocrm.sync.limits import ApiLimits
-from tap_zohocrm.sync.read_ahead import PageFeed, ReadAhead
+from tap_zohocrm.sync.read_ahead import PageFeed, ReadAhead, ReadsAhead
 from tap_zohocrm.sync.run_report import RunReport
 from tap_zohocrm.sync.stop import RunStop
 
@@ -28,7 +28,7 @@ class ZohoRun:
     """One run against one Zoho org: its settings and the parts its streams share."""
 
     def __init__(self, config: Mapping[str, Any],
-                 streams: Callable[[], Iterable[Any]] = tuple) -> None:
+                 streams: Callable[[], Iterable[object]] = tuple) -> None:
         """`config` is the tap's validated config with the schema's defaults filled in;
         `streams` gives the tap's streams in sync order (for the read-ahead)."""
         self.config = config
@@ -108,9 +108,10 @@ class ZohoRun:
         concurrency = int(self.config["max_concurrency"])
         return ReadAhead(window=concurrency, workers=2 * concurrency, stop=self.stop)
 
-    def feed_for(self, stream: Any) -> PageFeed:
+    def feed_for(self, stream: ReadsAhead) -> PageFeed:
         """The page feed of a module stream; starts reading the next modules in sync order."""
-        order = [s for s in self._streams() if s is stream or getattr(s, "reads_ahead", False)]
+        order = [s for s in self._streams()
+                 if s is stream or (isinstance(s, ReadsAhead) and s.reads_ahead)]
         return self.read_ahead.feed_for(stream, order)
 
     def build_shared_parts(self) -> None:

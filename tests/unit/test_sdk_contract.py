@@ -1,6 +1,10 @@
 """The SDK private APIs the tap relies on, with why, in one place; each is checked against the
 pinned singer-sdk, so an upgrade that moves one fails here rather than in a sync.
 
+The tap wraps the SDK's `@final` `Stream.sync` (tap_zohocrm/client.py: a resumable STATE however
+a stream ends, refusals that skip it; streams/metadata_refresh.py: org metadata not due is not
+read): both rely on it running the stream's sync and raising through, so its source is pinned too.
+
 The tap also replaces `Tap.sync_all` (sync/parallel_modules.py follows it step for step to sync
 module streams side by side): a change to the SDK's own `sync_all` must be read and carried
 over, so its source is pinned by hash.
@@ -46,6 +50,8 @@ PRIVATE_MODULE_APIS = [
     ("singer_sdk.helpers._catalog", "pop_deselected_record_properties", "record messages"),
     ("singer_sdk.helpers._util", "utc_now", "record messages"),
 ]
+# sha256 of inspect.getsource(singer_sdk.Stream.sync) in the pinned SDK.
+STREAM_SYNC_SHA256 = "6b4262dcdddf22b403b9a06533e1184256199e09fb1bde3cf5bb063e8ae146c4"
 # sha256 of inspect.getsource(singer_sdk.Tap.sync_all) in the pinned SDK.
 SYNC_ALL_SHA256 = "e4412393757b4cdc422ba4982705b0a06dfaf80ce249160aa9ab2a81cd7c00b5"
 
@@ -75,3 +81,11 @@ def test_sdk_sync_all_is_the_one_parallel_modules_follows() -> None:
     assert digest == SYNC_ALL_SHA256, (
         "singer-sdk's Tap.sync_all changed: carry the change over to "
         "tap_zohocrm/sync/parallel_modules.py, then update SYNC_ALL_SHA256.\n" + source)
+
+
+def test_sdk_stream_sync_is_the_one_the_tap_wraps() -> None:
+    source = inspect.getsource(Stream.sync)
+    digest = hashlib.sha256(source.encode()).hexdigest()
+    assert digest == STREAM_SYNC_SHA256, (
+        "singer-sdk's Stream.sync changed: check ZohoStream.sync (tap_zohocrm/client.py) and "
+        "MetadataRefresh.sync still wrap it right, then update STREAM_SYNC_SHA256.\n" + source)
