@@ -7,7 +7,7 @@ this schema (`python scripts/sync_settings.py`), and a test fails when they drif
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -238,7 +238,7 @@ def fill_defaults(config: dict[str, Any]) -> None:
             config.setdefault(key, prop["default"])
 
 
-def check_settings(config: dict[str, Any]) -> list[str]:
+def check_settings(config: Mapping[str, Any]) -> list[str]:
     """Checks JSON Schema cannot express; each message names the setting."""
     errors = []
     for key in ("accounts_url", "api_url"):
@@ -303,7 +303,7 @@ def _names(value: Any) -> set[str]:
     return {v for v in value if isinstance(v, str)} if isinstance(value, list) else set()
 
 
-def hide_secrets(error: str, config: dict[str, Any]) -> str:
+def hide_secrets(error: str, config: Mapping[str, Any]) -> str:
     """`error` with the value of every secret setting replaced by ***."""
     for key in SECRET_SETTINGS:
         value = config.get(key)
