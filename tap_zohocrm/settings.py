@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from typing import Any
 
 from singer_sdk import typing as th
@@ -17,6 +16,7 @@ from tap_zohocrm import data_centers
 from tap_zohocrm.api_versions import VERSIONS
 from tap_zohocrm.auth import token_store
 from tap_zohocrm.schema.property_kinds import json_types
+from tap_zohocrm.schema.values import instant
 
 API_VERSIONS = tuple(VERSIONS)
 SECRET_SETTINGS = ("client_secret", "refresh_token", "token_store")
@@ -249,11 +249,8 @@ def check_settings(config: Mapping[str, Any]) -> list[str]:
     if store_error:
         errors.append(store_error)
     start = config.get("start_date")
-    if start is not None:
-        try:
-            datetime.fromisoformat(str(start).replace("Z", "+00:00"))
-        except ValueError:
-            errors.append(f"`start_date` must be an ISO-8601 date or datetime, got {start!r}")
+    if start is not None and instant(start) is None:
+        errors.append(f"`start_date` must be an ISO-8601 date or datetime, got {start!r}")
     per_page = config.get("per_page")
     if per_page is not None and (not isinstance(per_page, int) or not 1 <= per_page <= 200):
         errors.append(f"`per_page` must be an integer from 1 to 200, got {per_page!r}")
