@@ -17,7 +17,8 @@ from tap_zohocrm.schema.values import utc_or_none
 
 LOGGER = logging.getLogger("tap-zohocrm.state")
 
-# Where a Bulk Read export cut off by a failed run goes on from (streams.BULK_EXPORT_KEY).
+# Where a Bulk Read export cut off by a failed run goes on from: the export's position, kept in
+# the module stream's state by its Bulk Read backfill.
 BULK_EXPORT_KEY = "bulk_read_export"
 # Zoho's time (its Date header) of the last answer of a sync that read its module to the end
 # (streams/settled_bookmark.py).
