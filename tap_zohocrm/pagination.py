@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from itertools import islice
 from typing import Any
 
@@ -23,6 +22,7 @@ from typing_extensions import override
 
 from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.responses import EMPTY_STATUSES, PAGE_LIMIT_CODES, error_code, response_json
+from tap_zohocrm.schema.values import instant
 
 # Get Records per call: fields from v3 on, and ids (field groups, Bulk Read gaps).
 MAX_FIELDS_PER_CALL = 50
@@ -129,10 +129,10 @@ class RecordsPaginator(BaseAPIPaginator[RecordsPage]):
             return False
         if current.modified_since is None:
             return True
-        try:
-            return _instant(self.last_restart_value) > _instant(current.modified_since)
-        except ValueError:
+        last, since = instant(self.last_restart_value), instant(current.modified_since)
+        if last is None or since is None:
             return self.last_restart_value != current.modified_since
+        return last > since
 
     def _restart(self, current: RecordsPage) -> RecordsPage:
         if not self.restart_key or not self.last_restart_value:
@@ -151,7 +151,3 @@ class RecordsPaginator(BaseAPIPaginator[RecordsPage]):
         return RecordsPage(
             page=1, modified_since=self.last_restart_value, query=current.query + 1
         )
-
-
-def _instant(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -156,12 +156,15 @@ def check_answer(response: requests.Response) -> dict[str, Any] | None:
     return body
 
 
+_JSON_TYPES: dict[type, str] = {dict: "object", list: "array", str: "string"}
+
+
 def _json_type(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "boolean"
-    return {dict: "object", list: "array", str: "string"}.get(type(value), "number")
+    return _JSON_TYPES.get(type(value), "number")
 
 
 def _unexpected(response: requests.Response, what: str) -> NoReturn:
@@ -247,6 +250,8 @@ def describe(response: requests.Response) -> str:
 
 def sent_token(response: requests.Response) -> str | None:
     header = (response.request.headers.get("Authorization") if response.request else "") or ""
+    if isinstance(header, bytes):  # requests sends a header given as bytes as it is
+        header = header.decode("latin-1")
     return header.removeprefix("Zoho-oauthtoken ") or None
 
 

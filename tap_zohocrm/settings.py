@@ -7,8 +7,7 @@ this schema (`python scripts/sync_settings.py`), and a test fails when they drif
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from singer_sdk import typing as th
@@ -17,6 +16,7 @@ from tap_zohocrm import data_centers
 from tap_zohocrm.api_versions import VERSIONS
 from tap_zohocrm.auth import token_store
 from tap_zohocrm.schema.property_kinds import json_types
+from tap_zohocrm.schema.values import instant
 
 API_VERSIONS = tuple(VERSIONS)
 SECRET_SETTINGS = ("client_secret", "refresh_token", "token_store")
@@ -238,7 +238,7 @@ def fill_defaults(config: dict[str, Any]) -> None:
             config.setdefault(key, prop["default"])
 
 
-def check_settings(config: dict[str, Any]) -> list[str]:
+def check_settings(config: Mapping[str, Any]) -> list[str]:
     """Checks JSON Schema cannot express; each message names the setting."""
     errors = []
     for key in ("accounts_url", "api_url"):
@@ -249,11 +249,8 @@ def check_settings(config: dict[str, Any]) -> list[str]:
     if store_error:
         errors.append(store_error)
     start = config.get("start_date")
-    if start is not None:
-        try:
-            datetime.fromisoformat(str(start).replace("Z", "+00:00"))
-        except ValueError:
-            errors.append(f"`start_date` must be an ISO-8601 date or datetime, got {start!r}")
+    if start is not None and instant(start) is None:
+        errors.append(f"`start_date` must be an ISO-8601 date or datetime, got {start!r}")
     per_page = config.get("per_page")
     if per_page is not None and (not isinstance(per_page, int) or not 1 <= per_page <= 200):
         errors.append(f"`per_page` must be an integer from 1 to 200, got {per_page!r}")
@@ -303,7 +300,7 @@ def _names(value: Any) -> set[str]:
     return {v for v in value if isinstance(v, str)} if isinstance(value, list) else set()
 
 
-def hide_secrets(error: str, config: dict[str, Any]) -> str:
+def hide_secrets(error: str, config: Mapping[str, Any]) -> str:
     """`error` with the value of every secret setting replaced by ***."""
     for key in SECRET_SETTINGS:
         value = config.get(key)

@@ -123,9 +123,9 @@ class ZohoAuthenticator(OAuthAuthenticator):
                 self._rejected.add(rejected_token)
             if rejected_token and rejected_token != self.access_token:
                 return True  # already replaced by another stream's refresh
-            if rejected_token and self._store_available():
+            if rejected_token and (store := self._available_store()) is not None:
                 try:  # only if the store still holds it: another process may have replaced it
-                    self.token_store.mark_stale(self._store_key, rejected_token)
+                    store.mark_stale(self._store_key, rejected_token)
                 except TokenStoreError as exc:
                     self._store_failed(exc)
             self.access_token = None
@@ -149,14 +149,17 @@ class ZohoAuthenticator(OAuthAuthenticator):
     @override
     def update_access_token(self) -> None:
         with self._lock:
-            if self._store_available() and self._update_through_store():
+            if (store := self._available_store()) is not None and self._update_through_store(store):
                 return
             self._request_token()
 
     # -- the shared token store ----------------------------------------------------------
 
-    def _store_available(self) -> bool:
-        return self.token_store is not None and time.monotonic() >= self._store_retry_at
+    def _available_store(self) -> TokenStore | None:
+        """The token store, unless there is none or it failed less than a retry period ago."""
+        if time.monotonic() < self._store_retry_at:
+            return None
+        return self.token_store
 
     def _store_failed(self, exc: TokenStoreError) -> None:
         self._store_retry_at = time.monotonic() + STORE_RETRY_SECONDS
@@ -187,14 +190,12 @@ class ZohoAuthenticator(OAuthAuthenticator):
             stored.source, stored.expires_at - time.time(),
         )
 
-    def _update_through_store(self) -> bool:
+    def _update_through_store(self, store: TokenStore) -> bool:
         """Take the stored token, or refresh under the store's row lock and store the result.
 
         Returns False when the store failed before this process got a token (the caller then
         refreshes in memory). Token request errors (`ZohoAuthError`) propagate.
         """
-        store = self.token_store
-        assert store is not None
         key = self._store_key
         got_token = False
         try:

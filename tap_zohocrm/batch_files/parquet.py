@@ -120,8 +120,8 @@ class ParquetRows:
                            f"kept in {MISMATCH_PROPERTY}" if kept else "written as null")
         if kept:
             texts = [row.get(MISMATCH_PROPERTY) for row in rows]
-            for i, values in odd.items():
-                texts[i] = json.dumps({**json.loads(texts[i] or "{}"), **values},
+            for i, mismatched in odd.items():
+                texts[i] = json.dumps({**json.loads(texts[i] or "{}"), **mismatched},
                                       default=float)
             arrays[MISMATCH_PROPERTY] = pa.array(texts, pa.string())
         return pa.RecordBatch.from_arrays([arrays[name] for name in self.schema.names],

@@ -1,9 +1,9 @@
 """The Arrow schema of a stream's Parquet files, derived from the stream's JSON Schema.
 
 Every Parquet file of a stream has this one schema, whether written from REST records
-(parquet_batch) or from a Bulk Read export's CSV (bulk_parquet). A column keeps its type in a
-file where it is null throughout, so the files of a stream read as one typed table, without
-`union_by_name` or casts.
+(batch_files.parquet) or from a Bulk Read export's CSV (bulk_read.csv_parquet). A column keeps
+its type in a file where it is null throughout, so the files of a stream read as one typed table,
+without `union_by_name` or casts.
 
 - `format: date-time`: timestamps in UTC, microseconds (the SDK's targets read them back as
   aware datetimes, as they parse the record path's text); `format: date`: date32.

@@ -58,7 +58,8 @@ class ModuleChoice:
         `exclude_modules` names it: a sync from a catalog reads no settings/fields."""
         modules = self.reader.get_list("/settings/modules")
         wanted = self.config.get("modules")
-        by_name = {m.get("api_name"): m for m in modules if isinstance(m, dict)}
+        by_name: dict[str, dict[str, Any]] = {
+            m["api_name"]: m for m in modules if isinstance(m, dict)}
         self._check_names(by_name)
         readable = []
         for module in by_name.values():

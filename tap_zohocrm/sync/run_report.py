@@ -59,7 +59,7 @@ class StreamReport:
 
 
 class RunReport:
-    """Shared by every stream of one tap run (thread-safe: prefetch threads count calls)."""
+    """Shared by every stream of one tap run (thread-safe: read-ahead threads count calls)."""
 
     def __init__(self, progress_interval: float) -> None:
         self.progress_interval = progress_interval

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
 from typing import Any
 
 from tap_zohocrm.errors import ZohoConfigError
+from tap_zohocrm.schema.values import utc_or_none
 
 LOGGER = logging.getLogger("tap-zohocrm.state")
 
-# Where a Bulk Read export cut off by a failed run goes on from (streams.BULK_EXPORT_KEY).
+# Where a Bulk Read export cut off by a failed run goes on from: the export's position, kept in
+# the module stream's state by its Bulk Read backfill.
 BULK_EXPORT_KEY = "bulk_read_export"
 # Zoho's time (its Date header) of the last answer of a sync that read its module to the end
 # (reads/plan.py).
@@ -115,12 +116,7 @@ def _check_export(stream: str, export: Any) -> None:
     ok = (isinstance(export, dict) and isinstance(export.get("started_at"), str)
           and isinstance(export.get("page"), int) and export["page"] >= 1
           and (export.get("page_token") is None or isinstance(export["page_token"], str)))
-    if ok:
-        try:
-            ok = datetime.fromisoformat(export["started_at"]).tzinfo is not None
-        except ValueError:
-            ok = False
-    if not ok:
+    if not ok or utc_or_none(export["started_at"]) is None:
         msg = (
             f"State bookmark for '{stream}' has {BULK_EXPORT_KEY} {export!r}, which is not where "
             f"a Bulk Read export goes on from (started_at with a UTC offset, page >= 1, "
@@ -133,11 +129,7 @@ def _check_value(stream: str, value: Any, key: str = "replication_key_value",
                  fix: str = _FIX) -> None:
     if value is None:
         return
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
+    if utc_or_none(value) is None:
         msg = (
             f"State bookmark for '{stream}' has {key} {value!r}, which is not an "
             f"ISO-8601 datetime with a UTC offset. {fix}"

@@ -25,7 +25,7 @@ import queue
 import select
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, wait
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -123,7 +123,7 @@ _ENDING = threading.Lock()
 
 
 def end_stopped_run(stop: RunStop, state_lock: threading.RLock,
-                    state: Callable[[], dict | None], writer: BufferedMsgSpecWriter,
+                    state: Callable[[], Mapping[str, Any] | None], writer: BufferedMsgSpecWriter,
                     logger: logging.Logger) -> NoReturn:
     """Write the last STATE (`state()`; None: none after the last one written), log why the
     run stopped and exit with the signal's code, without waiting for calls in flight.
