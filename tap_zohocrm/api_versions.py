@@ -6,7 +6,7 @@ Sources: `../shared/reference/zoho-crm-api.md` (paging, field groups, rich text,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 
 @dataclass(frozen=True)
@@ -57,3 +57,14 @@ def api_version(name: str) -> ApiVersion:
     except KeyError:
         raise ValueError(f"api_version must be one of {', '.join(VERSIONS)}; got {name!r}"
                          ) from None
+
+
+def capability_table() -> str:
+    """The table as Markdown (docs/api-versions.md quotes it; a test keeps the two equal)."""
+    names = [f.name for f in fields(ApiVersion) if f.name != "name"]
+    lines = ["| capability | " + " | ".join(VERSIONS) + " |",
+             "|---|" + "---|" * len(VERSIONS)]
+    lines += [f"| `{name}` | " + " | ".join("yes" if getattr(row, name) else "no"
+                                            for row in VERSIONS.values()) + " |"
+              for name in names]
+    return "\n".join(lines)

@@ -307,7 +307,7 @@ class ZohoStream(RESTStream[Any]):
         """Records this stream expects to read, for progress lines (None: unknown)."""
         return None
 
-    # -- state: every change and every STATE message under the tap's lock (parallel.py) ------
+    # -- state: every change and every STATE message under the run's lock (parallel_modules) --
 
     @override
     def _increment_stream_state(self, latest_record: dict[str, Any], *,

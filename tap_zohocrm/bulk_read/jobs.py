@@ -3,9 +3,9 @@
 Get Records costs a call (a credit) per 200 records and more per extra 50 fields; a Bulk Read job
 exports up to 200,000 records with all fields for 50 credits. For a module with no bookmark and
 more records than `bulk_read_threshold`, the tap creates the jobs, polls them, downloads each ZIP
-(its CSV inflated to a temporary file as it arrives, bulk_zip), reads the CSV with pyarrow in
+(its CSV inflated to a temporary file as it arrives: zip_stream), reads the CSV with pyarrow in
 batches (bounded memory), and emits records typed like the REST path (or, with Parquet output,
-converts it with Arrow alone, bulk_parquet); then it goes on over REST with If-Modified-Since at
+converts it with Arrow alone: csv_parquet); then it goes on over REST with If-Modified-Since at
 the first job's start, which catches everything changed during the export.
 """
 
@@ -283,11 +283,11 @@ class BulkRead:
                     yield self._records(batch.slice(offset, BATCH_ROWS))
 
     def parquet_batches(self, batch_config: BatchConfig) -> Iterator[list[str] | PageDone]:
-        """Parquet BATCH manifests of the whole export, converted by Arrow (bulk_parquet), and
+        """Parquet BATCH manifests of the whole export, converted by Arrow (csv_parquet), and
         a PageDone after each page but the last (its files are closed by then).
 
         Blocks that do not cast, and exports with a column Arrow cannot rebuild, go through
-        the per-record path (post_process, then parquet_batch as for REST records) instead.
+        the per-record path (post_process, then Parquet rows as for REST records) instead.
         """
         stream = self.stream
         files = ParquetFiles(batch_config, stream.tap_name, stream.name)

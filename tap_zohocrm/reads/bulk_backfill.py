@@ -1,6 +1,6 @@
 """A module's Bulk Read backfill: its export's rows, then the records it left out, as feed items
-(RECORD output) or as Parquet files written by Arrow (bulk_parquet). The stream keeps the
-export's position in its state from the items, so a cut-off run resumes the export."""
+(RECORD output) or as Parquet files written by Arrow (bulk_read.csv_parquet). The stream keeps
+the export's position in its state from the items, so a cut-off run resumes the export."""
 
 from __future__ import annotations
 

@@ -352,7 +352,7 @@ class ModuleStream(ZohoStream):
                 and self._exported_since is None)
 
     def backfills_to_parquet(self) -> bool:
-        """Whether this sync's Bulk Read goes straight to Parquet files (bulk_parquet)."""
+        """Whether this sync's Bulk Read goes straight to Parquet files (bulk_read.csv_parquet)."""
         batch_config = self.get_batch_config(self.config)
         return bool(batch_config and batch_config.encoding.format == "parquet"
                     and self.uses_bulk_read())

@@ -116,7 +116,7 @@ class ReadAhead:
         with self._lock:
             ahead = order[order.index(stream):][: self.window] if stream in order else [stream]
             for upcoming in ahead:
-                # Once per stream and run: a module syncing in parallel (parallel.py) may have
+                # Once per stream and run: a module syncing in its own thread may have
                 # taken its feed already; a second producer would share its paging state.
                 if upcoming.name not in self._started:
                     self._started.add(upcoming.name)
