@@ -31,12 +31,18 @@ from tap_zohocrm.sync.state_checks import BULK_EXPORT_KEY
 
 if TYPE_CHECKING:
     from singer_sdk.helpers._catalog import SelectionMask
+    from singer_sdk.helpers.types import Context
+
+    from tap_zohocrm.sync.run import ZohoRun
+    from tap_zohocrm.zoho_api import ZohoApi
 
 
 class BulkGaps:
     """Mixin of the module stream (before BulkBackfill): what an export leaves out."""
 
+    api: ZohoApi[ZohoRun]
     api_name: str
+    tap_name: str
     path: str
     schema: dict[str, Any]
     mask: SelectionMask
@@ -60,6 +66,7 @@ class BulkGaps:
         def _anchored_pages(self, start: RecordsPage) -> Iterator[list[dict[str, Any]]]: ...
         def _export_progress(self, change: Any, *, out: bool) -> None: ...
         def record_count(self, since: str | None) -> int | None: ...
+        def post_process(self, row: dict, context: Context | None = None) -> dict | None: ...
 
     def selected_fields(self) -> list[str]:
         return [f for f in requestable_fields(self.schema)
@@ -80,8 +87,9 @@ class BulkGaps:
         fields = None if len(exported) == len(every) else exported
         fill = LeftOutFields(self.schema, selected, left_out, self._fetch_by_ids, self.logger,
                              self.api_name)
-        return BulkRead(self, fields, resume, left_out=fill,  # type: ignore[arg-type]
-                        count=lambda: self.record_count(None))
+        return BulkRead(self.api, fields, resume, schema=self.schema, left_out=fill,
+                        count=lambda: self.record_count(None), post_process=self.post_process,
+                        tap_name=self.tap_name)
 
     def _refuse_bulk_read(self, exc: BulkReadRefused) -> None:
         """Zoho will not export the module: this run reads it over REST."""

@@ -35,7 +35,8 @@ PRIVATE_APIS = [
      "deselected-property pass when nothing is deselected"),
     (Stream, "_write_activate_version_message", "ACTIVATE_VERSION after a module's full "
      "read (deleted_id_check_hours)"),
-    (RESTStream, "_request", "every call through the run's call gate and credit budget"),
+    (RESTStream, "_write_request_duration_log", "the METRIC line of a request the SDK's page "
+     "loop sends through ZohoApi"),
     (RESTStream, "_prepare_request", "the module stream's own page loop"),
 ]
 PRIVATE_MODULE_APIS = [
