@@ -113,7 +113,7 @@ class TapZohoCRM(Tap):
         run.stop.watch(end=self._end_stopped_run)
         self._syncing = True
         try:
-            run.token_user_is_admin = warn_unless_admin(self.metadata_reader, self.logger)
+            run.token_user_is_admin = warn_unless_admin(self.metadata_reader.api, self.logger)
             workers = int(self.config["parallel_modules"])
             if workers > 1:
                 sync_streams(self, run, workers)
@@ -207,7 +207,7 @@ class TapZohoCRM(Tap):
 
     @cached_property
     def metadata_reader(self) -> MetadataReader:
-        return MetadataReader(self, self.run)
+        return MetadataReader(self.run, self.logger.getChild(MetadataReader.name))
 
     @override
     def discover_streams(self) -> list[Stream]:

@@ -248,7 +248,7 @@ class ModuleStream(ComputedRefresh, WholeRead, BulkGaps, BulkBackfill, FieldGrou
             complete(pending)
         if self.emit_deletes:
             done: Future = Future()
-            done.set_result(delete_markers(self, self.api_name, markers_since, listed_at))
+            done.set_result(delete_markers(self.api, self.api_name, markers_since, listed_at))
             feed.put(done)
 
     @override

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from tap_zohocrm.sync.run import ZohoRun
+    from tap_zohocrm.zoho_api import ZohoApi
 
 REF = th.ObjectType(th.Property("id", th.StringType), th.Property("name", th.StringType),
                     additional_properties=True)
@@ -305,7 +306,7 @@ class FieldsMetadataStream(SettingsStream):
 ADMIN_PROFILE = "Administrator"  # Zoho's system profile with every permission
 
 
-def warn_unless_admin(reader: ZohoStream, logger: logging.Logger) -> bool | None:
+def warn_unless_admin(api: ZohoApi[ZohoRun], logger: logging.Logger) -> bool | None:
     """Ask Zoho who the token's user is (one call); warn when the user is not an administrator.
 
     Zoho's default data sharing is private: a token reads only the records its user may see,
@@ -313,7 +314,7 @@ def warn_unless_admin(reader: ZohoStream, logger: logging.Logger) -> bool | None
     Returns whether the user is an administrator (None when Zoho did not say).
     """
     try:
-        response = reader.request_json("/users", {"type": "CurrentUser"})
+        response = api.call("/users", {"type": "CurrentUser"})
         users = response_json(response).get("users") if response.status_code == 200 else None
     except Exception as exc:  # a check, never a reason to stop
         logger.debug("Could not ask Zoho who the token's user is: %s", exc)
