@@ -1,38 +1,21 @@
-"""Base REST stream for Zoho CRM: URLs, auth, Zoho's error envelope, retries."""
+"""Base REST stream for Zoho CRM: URLs, its calls through a ZohoApi, a stream's outcome."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import Generator, Iterable, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import requests
 from singer_sdk import RESTStream
-from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
 from tap_zohocrm.batch_files.stream_batches import Manifest, StreamBatches, state_with_stream
 from tap_zohocrm.cost_plan import CostRow
 from tap_zohocrm.errors import RunStopped, ZohoAPIError
-from tap_zohocrm.responses import (
-    ACCESS_HINTS,
-    EMPTY_STATUSES,
-    PAGE_LIMIT_CODES,
-    REJECTED_TOKEN_CODES,
-    answer_items,
-    check_answer,
-    describe,
-    error_code,
-    lone_surrogates_replaced,
-    response_json,
-    retry_after_seconds,
-    sent_token,
-    short_reason,
-)
 from tap_zohocrm.schema.fields import MISMATCH_PROPERTY
 from tap_zohocrm.schema.record_values import RecordValues
 from tap_zohocrm.sync.limits import CreditBudgetReached, DailyCreditsExhausted
@@ -48,9 +31,8 @@ if TYPE_CHECKING:
 
     from tap_zohocrm.auth.authenticator import ZohoAuthenticator
     from tap_zohocrm.sync.run import ZohoRun
+    from tap_zohocrm.zoho_api import ZohoApi
 
-CONNECT_TIMEOUT_SECONDS = 15.0
-BACKOFF_CAP_SECONDS = 120.0
 
 class ZohoStream(RESTStream[Any]):
     """A stream read from Zoho CRM's REST API."""
@@ -66,6 +48,10 @@ class ZohoStream(RESTStream[Any]):
     def __init__(self, tap: Tap, run: ZohoRun, **kwargs: Any) -> None:
         super().__init__(tap=tap, **kwargs)
         self.run = run
+        # Asked at each refusal: a stream of several modules names the one it reads then.
+        self.api: ZohoApi[ZohoRun] = run.api_for(
+            self.name, module_api_name=lambda: self.module_api_name,
+            required_scope=lambda: self.required_scope, logger=self.logger)
 
     @property
     def reads_ahead(self) -> bool:
@@ -142,11 +128,6 @@ class ZohoStream(RESTStream[Any]):
         return self.run.authenticator
 
     @property
-    @override
-    def timeout(self) -> tuple[float, float]:  # type: ignore[override]
-        return (CONNECT_TIMEOUT_SECONDS, float(self.config["request_timeout"]))
-
-    @property
     def module_api_name(self) -> str:
         """The Zoho module this stream reads (for messages)."""
         return self.name
@@ -155,149 +136,30 @@ class ZohoStream(RESTStream[Any]):
     def required_scope(self) -> str:
         return f"ZohoCRM.modules.{self.module_api_name.lower()}.READ"
 
-    # -- responses -------------------------------------------------------------------------
-
-    @override
-    def validate_response(self, response: requests.Response) -> None:
-        status = response.status_code
-        if status < 400:  # the token works: a later rejection may be answered by a refresh
-            self.authenticator.token_accepted(sent_token(response))
-        if status in EMPTY_STATUSES:
-            return
-        if status == 429 or status >= 500:
-            raise RetriableAPIError(describe(response), response)
-        if status >= 400:
-            code = error_code(response)
-            if status == 401 and code in REJECTED_TOKEN_CODES:
-                if self.authenticator.invalidate(sent_token(response)):
-                    # Expired or revoked early: the retry runs with a fresh token.
-                    self.logger.info("Zoho rejected the access token (%s); retrying with a new "
-                                     "one", code)
-                    raise RetriableAPIError(f"access token rejected ({code})", response)
-                msg = (
-                    f"Zoho rejected a freshly issued access token ({code}); the refresh "
-                    "token may have been revoked, or it belongs to another data center or "
-                    "environment than api_url. Generate a new refresh token."
-                )
-                raise ZohoAPIError(msg, code=code, status=status)
-            if code in PAGE_LIMIT_CODES:
-                return  # the paginator restarts the query
-            hint = ACCESS_HINTS.get(code or "")
-            if hint:
-                msg = (
-                    f"Zoho refused to read module {self.module_api_name} ({code}): "
-                    + hint.format(scope=self.required_scope)
-                )
-                raise ZohoAPIError(msg, code=code, status=status)
-            details = response_json(response).get("details")
-            raise ZohoAPIError(
-                describe(response), code=code,
-                details=details if isinstance(details, dict) else None, status=status,
-            )
-        # A 2xx that is not what Zoho documents (cut off, a proxy's page, `null`) is a
-        # transient failure, never "no more data".
-        replaced = lone_surrogates_replaced(check_answer(response))
-        if replaced:
-            self._lone_surrogates(replaced)
-
-    def _lone_surrogates(self, count: int) -> None:
-        """Count the strings written with U+FFFD for a lone surrogate; say so once a stream."""
-        if not self._report.replaced_surrogates:
-            self.logger.warning(
-                "%s: Zoho sent text holding a lone UTF-16 surrogate (an escape such as \\ud800, "
-                "which UTF-8 cannot carry); written with U+FFFD in its place (counted in the "
-                "run report)", self.module_api_name)
-        self.run.report.replaced(self.name, count)
-
-    @override
-    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
-        if response.status_code >= 400:  # a page limit: the paginator restarts the query
-            return []
-        return answer_items(response)
-
-    # -- retries ---------------------------------------------------------------------------
-
-    @override
-    def backoff_max_tries(self) -> int:
-        return int(self.config["max_retries"]) + 1
-
-    @override
-    def backoff_wait_generator(self) -> Generator[float, Any, None]:
-        """Exponential backoff, but wait as long as Zoho's Retry-After says when it says so.
-
-        The wait happens here, on the run's stop event, and backoff's own sleep is 0: a stop
-        cuts a backoff short (RunStopped) instead of sleeping it out. So the retry is logged
-        here too, before the wait.
-        """
-        attempt = 0
-        first_429_at: float | None = None
-        exc = yield 0.0
-        while True:
-            response = getattr(exc, "response", None)
-            if response is not None and response.status_code == 429:
-                # Too many calls in flight, or the day's credits used up: the latter stops.
-                first_429_at = first_429_at or time.monotonic()
-                self.run.limits.too_many_requests(response, attempt + 1, first_429_at)
-            wait = retry_after_seconds(exc)
-            if wait is None:
-                base = float(self.config["retry_backoff_seconds"])
-                wait = min(BACKOFF_CAP_SECONDS, base * 2**attempt)
-            wait = super().backoff_jitter(wait)
-            attempt += 1
-            self.run.report.retry(self.name, short_reason(exc))
-            self.logger.warning("Retrying %s after %s (try %d, waiting %.1f s)",
-                                self.module_api_name, short_reason(exc), attempt, wait)
-            self.run.stop.sleep(wait)
-            exc = yield 0.0
-
-    @override
-    def backoff_jitter(self, value: float) -> float:
-        return value  # added to the wait in backoff_wait_generator, which waits itself
-
-    @override
-    def backoff_handler(self, details: Any) -> None:
-        """Nothing: backoff_wait_generator logs each retry before it waits."""
+    # -- calls: every one through this stream's ZohoApi ------------------------------------
 
     @override
     def request_decorator(self, func: Any) -> Any:
-        """The SDK's retrying call, with a failure message that says what failed and how often."""
-        decorated = super().request_decorator(func)
+        """The SDK's page loop sends through this stream's ZohoApi (call gate, credits, token,
+        checks, retries), not through `func`, the SDK's own `_request`."""
 
-        def call(prepared_request: requests.PreparedRequest, context: Context | None) -> Any:
-            try:
-                return decorated(prepared_request, context)
-            except (RetriableAPIError, requests.RequestException, ConnectionResetError) as exc:
-                path = (prepared_request.path_url or "").split("?")[0]
-                msg = (
-                    f"{prepared_request.method} {path} failed {self.backoff_max_tries()} times "
-                    f"(last: {short_reason(exc)}); giving up. The last STATE message lets "
-                    "the next run resume."
-                )
-                raise ZohoAPIError(msg) from exc
+        def send(prepared_request: requests.PreparedRequest,
+                 context: Context | None) -> requests.Response:
+            response = self.api.send(prepared_request)
+            # The SDK's METRIC line of each request of the stream's own pages, kept.
+            self._write_request_duration_log(endpoint=self.path, response=response,
+                                             context=context, extra_tags=None)
+            return response
 
-        return call
+        return send
 
     @override
-    def _request(
-        self, prepared_request: requests.PreparedRequest, context: Context | None
-    ) -> requests.Response:
-        with self.call_slot(prepared_request):
-            response = super()._request(prepared_request, context)
-            self.run.limits.observe(response)
-        return response
+    def validate_response(self, response: requests.Response) -> None:
+        self.api.validate(response)
 
-    @contextlib.contextmanager
-    def call_slot(self, prepared_request: requests.PreparedRequest) -> Iterator[None]:
-        """Hold one of the run's call slots (never more calls in flight than max_concurrency)
-        and charge the call's credits; every API call goes through here."""
-        limits = self.run.limits
-        with limits.call_slot():
-            # Budget checked once this call has its slot: calls queued for a slot must see
-            # the credits the calls before them reported.
-            credits = limits.reserve(prepared_request.method or "GET",
-                                     prepared_request.path_url or "")
-            self.run.report.call(self.name, credits)
-            yield
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        return self.api.items(response)
 
     def cost_row(self) -> CostRow | None:
         """This stream's row of `--plan` (one call, unless it says otherwise)."""
@@ -395,20 +257,3 @@ class ZohoStream(RESTStream[Any]):
     @cached_property
     def _report(self) -> StreamReport:
         return self.run.report.stream(self.name)
-
-    def request_json(
-        self, path: str, params: dict[str, Any] | None = None, *,
-        headers: dict[str, str] | None = None, method: str = "GET", url: str | None = None,
-        json: Any = None,
-    ) -> requests.Response:
-        """One call with this stream's auth, limits, validation and retries (side calls).
-
-        `path` is relative to the API base (`/crm/{version}`); `url` replaces both.
-        """
-        prepared = self.build_prepared_request(
-            method=method, url=url or f"{self.url_base}{path}", params=params or {},
-            headers={**self.http_headers, **(headers or {})}, json=json,
-        )
-        return self.request_decorator(self._request)(prepared, None)
-
-

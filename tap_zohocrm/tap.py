@@ -15,6 +15,7 @@ from singer_sdk.plugin_base import _ConfigInput
 from typing_extensions import override
 
 from tap_zohocrm import __version__
+from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.cost_plan import format_plan, make_plan
 from tap_zohocrm.errors import RunStopped, ZohoAPIError, ZohoConfigError
 from tap_zohocrm.reads.module_rules import (
@@ -114,7 +115,7 @@ class TapZohoCRM(Tap):
         run.stop.watch(end=self._end_stopped_run)
         self._syncing = True
         try:
-            run.token_user_is_admin = warn_unless_admin(self.metadata_reader, self.logger)
+            run.token_user_is_admin = warn_unless_admin(self.metadata_reader.api, self.logger)
             workers = int(self.config["parallel_modules"])
             if workers > 1:
                 sync_streams(self, run, workers)
@@ -201,14 +202,14 @@ class TapZohoCRM(Tap):
             parse_env_config=config.parse_env,
             validate_config=True,
         )
-        selected = [s for s in tap.streams.values() if s.selected]
+        selected = [s for s in tap.streams.values() if s.selected and isinstance(s, ZohoStream)]
         print(format_plan(make_plan(selected, tap.run, tap.metadata_reader.get_list("/org"))))
 
     # -- discovery -------------------------------------------------------------------------
 
     @cached_property
     def metadata_reader(self) -> MetadataReader:
-        return MetadataReader(self, self.run)
+        return MetadataReader(self.run, self.logger.getChild(MetadataReader.name))
 
     @override
     def discover_streams(self) -> list[Stream]:

@@ -33,7 +33,8 @@ from tap_zohocrm.responses import is_refusal, response_json
 from tap_zohocrm.sync.read_ahead import PageFeed
 
 if TYPE_CHECKING:
-    from tap_zohocrm.client import ZohoStream
+    from tap_zohocrm.sync.run import ZohoRun
+    from tap_zohocrm.zoho_api import ZohoApi
 
 BATCH_ROWS = 2_000  # records per batch handed to the emitter
 # CSV bytes per Arrow block on the Parquet path. Arrow's CSV reader holds memory in proportion
@@ -126,19 +127,28 @@ class BulkRead:
     `resume` is a position saved in the stream's state after a page (PageDone.position): the
     export goes on from the next page, and its start stays the first job's. `left_out`: the
     selected fields the export will not carry, filled over REST; `count`: Zoho's Record Count
-    of every record (None when refused), asked when the first job is created.
+    of every record (None when refused), asked when the first job is created. `schema` is the
+    stream's; `post_process` types a record as the stream's REST records are (the per-record
+    path of a Parquet export); `tap_name` names its Parquet files.
     """
 
-    def __init__(self, stream: ZohoStream, fields: list[str] | None,
-                 resume: dict[str, Any] | None = None, *, left_out: LeftOutFields,
-                 count: Callable[[], int | None]) -> None:
-        self.stream = stream
+    def __init__(self, api: ZohoApi[ZohoRun], fields: list[str] | None,
+                 resume: dict[str, Any] | None = None, *, schema: dict[str, Any],
+                 left_out: LeftOutFields, count: Callable[[], int | None],
+                 post_process: Callable[[dict[str, Any]], dict[str, Any] | None],
+                 tap_name: str) -> None:
+        self.api = api
+        self.run = api.run
+        self.module_api_name = api.module_api_name
+        self.schema = schema
         self.fields = fields
         self.left_out = left_out
         self._count = count
-        version = stream.run.api_version
-        self.base = f"{stream.run.api_domain}/crm/bulk/{version}/read"
-        self.parsers = csv_value_parsers(stream.schema)
+        self._post_process = post_process
+        self._tap_name = tap_name
+        self._known_keys = frozenset(schema.get("properties", {}))
+        self.base = f"{self.run.api_domain}/crm/bulk/{self.run.api_version}/read"
+        self.parsers = csv_value_parsers(schema)
         self.jobs = 0
         resume = resume or {}
         # created_time of the first job (Zoho's clock): REST goes on from it afterwards.
@@ -150,10 +160,10 @@ class BulkRead:
         self.exported = ExportedIds(int(resume.get("rows") or 0))
 
     def _call(self, method: str, url: str, **kwargs: Any) -> Any:
-        return self.stream.request_json("", method=method, url=url, **kwargs)
+        return self.api.call("", method=method, url=url, **kwargs)
 
     def create_job(self, page: int, page_token: str | None) -> str:
-        query: dict[str, Any] = {"module": {"api_name": self.stream.module_api_name}, "page": page}
+        query: dict[str, Any] = {"module": {"api_name": self.module_api_name}, "page": page}
         if self.fields:
             query["fields"] = self.fields
         if page_token:
@@ -165,15 +175,15 @@ class BulkRead:
             refused = exc.details.get("api_name")
             if exc.code not in REFUSED_FIELD_CODES or refused not in (self.fields or ()):
                 raise
-            self.stream.logger.warning("%s: Bulk Read refuses field %s (%s); the export goes "
+            self.api.logger.warning("%s: Bulk Read refuses field %s (%s); the export goes "
                                        "without it and it is read over REST",
-                                       self.stream.module_api_name, refused, exc.code)
+                                       self.module_api_name, refused, exc.code)
             self.fields = [f for f in self.fields or () if f != refused]
             self.left_out.add(str(refused))
             return self.create_job(page, page_token)
         details = (response_json(response).get("data") or [{}])[0].get("details") or {}
         if not details.get("id"):
-            raise ZohoAPIError(f"Bulk Read job for {self.stream.module_api_name} was not created")
+            raise ZohoAPIError(f"Bulk Read job for {self.module_api_name} was not created")
         self.jobs += 1
         if self.started_at is None and details.get("created_time"):
             self.started_at = details["created_time"]
@@ -189,36 +199,23 @@ class BulkRead:
                 return job.get("result") or {}
             if state in ("FAILURE", "FAILED"):
                 raise ZohoAPIError(
-                    f"Bulk Read job {job_id} of {self.stream.module_api_name} failed")
-            self.stream.run.stop.sleep(wait)  # a stop ends the wait (RunStopped)
+                    f"Bulk Read job {job_id} of {self.module_api_name} failed")
+            self.run.stop.sleep(wait)  # a stop ends the wait (RunStopped)
             wait = min(wait * 1.5, POLL_MAX_SECONDS)
         raise ZohoAPIError(
-            f"Bulk Read job {job_id} of {self.stream.module_api_name} did not finish")
+            f"Bulk Read job {job_id} of {self.module_api_name} did not finish")
 
     def download(self, job_id: str, into: BinaryIO) -> None:
         """Stream the ZIP and write its CSV, inflated as it arrives (zip_stream), to `into`: a
         job's export is far too large to hold in memory."""
-        stream = self.stream
-
-        def fetch(prepared: Any, context: Any) -> Any:
-            with stream.call_slot(prepared):
-                response = stream.requests_session.send(
-                    stream.authenticator(prepared), timeout=stream.timeout, stream=True)
-                if response.status_code >= 400:
-                    response.content  # noqa: B018 - small error envelope, read for the message
-                stream.validate_response(response)
-            return response
-
-        prepared = stream.build_prepared_request(
-            method="GET", url=f"{self.base}/{job_id}/result", headers=dict(stream.http_headers))
-        response = stream.request_decorator(fetch)(prepared, None)
-        csv_file = ZipCsvInflater(into, f"{stream.module_api_name} job {job_id}")
+        response = self.api.call("", url=f"{self.base}/{job_id}/result", stream=True)
+        csv_file = ZipCsvInflater(into, f"{self.module_api_name} job {job_id}")
         for chunk in response.iter_content(chunk_size=1 << 20):
-            stream.run.stop.check()  # a large export: no need to download the rest
+            self.run.stop.check()  # a large export: no need to download the rest
             csv_file.feed(chunk)
         csv_file.close()
         if not csv_file.name.lower().endswith(".csv"):
-            raise ZohoAPIError(f"Bulk Read result of {stream.module_api_name} job {job_id} holds "
+            raise ZohoAPIError(f"Bulk Read result of {self.module_api_name} job {job_id} holds "
                                f"{csv_file.name!r}, not the CSV export asked for")
 
     def _first_job(self) -> str:
@@ -235,9 +232,9 @@ class BulkRead:
                     raise BulkReadRefused(str(exc), status=exc.status, code=exc.code,
                                           details=exc.details) from exc
                 raise
-            self.stream.logger.warning(
+            self.api.logger.warning(
                 "%s: the Bulk Read export cut off by an earlier run cannot go on (%s); it "
-                "starts over from its first page", self.stream.module_api_name, exc.code)
+                "starts over from its first page", self.module_api_name, exc.code)
         self.started_at, self._page, self._token, self.resumed = None, 1, None, False
         self.exported = ExportedIds()
         self.count_at_start = self._count()
@@ -289,10 +286,11 @@ class BulkRead:
         Blocks that do not cast, and exports with a column Arrow cannot rebuild, go through
         the per-record path (post_process, then Parquet rows as for REST records) instead.
         """
-        stream = self.stream
-        files = ParquetFiles(batch_config, stream.tap_name, stream.name)
-        rows = ParquetRows(stream.schema)
-        report = stream.run.report
+        name, logger = self.api.name, self.api.logger
+        files = ParquetFiles(batch_config, self._tap_name, name)
+        rows = ParquetRows(self.schema)
+        report = self.run.report
+        stream_report = report.stream(name)
         for path in self._exports():
             if isinstance(path, PageDone):
                 yield path
@@ -301,13 +299,13 @@ class BulkRead:
             self.left_out.see_header(header)
             # Arrow's reader threads parse the next block while this one converts and writes.
             reader = self._csv_blocks(path, header, block_size=PARQUET_BLOCK_BYTES, threads=True)
-            converter = ArrowConverter(stream.schema, header)
+            converter = ArrowConverter(self.schema, header)
             # Records the Arrow path cannot take, written as REST records are.
-            record_files = ParquetFiles(batch_config, stream.tap_name, stream.name)
+            record_files = ParquetFiles(batch_config, self._tap_name, name)
             if not converter.complete:
-                stream.logger.warning(
+                logger.warning(
                     "%s: Bulk Read columns %s have no Arrow conversion; the export goes "
-                    "through the per-record path", stream.api_name, converter.unsupported)
+                    "through the per-record path", self.module_api_name, converter.unsupported)
                 yield from record_files.write(rows.batches(
                     record for batch in reader for record in self._typed_records(batch)),
                     rows.schema)
@@ -325,8 +323,7 @@ class BulkRead:
                         continue
                     self.exported.add_batch(table)
                     table = self.left_out.fill_table(table)
-                    report.add_records(stream.name, stream._report, table.num_rows,
-                                       stream.logger)
+                    report.add_records(name, stream_report, table.num_rows, logger)
                     yield table
 
             # CSV parsing and casting run in a thread while this one writes Parquet (both
@@ -336,7 +333,7 @@ class BulkRead:
                 for table in convert(blocks):
                     feed.put(table)
 
-            feed = PageFeed(f"{stream.name}-bulk", produce, ahead=1, stop=stream.run.stop)
+            feed = PageFeed(f"{name}-bulk", produce, ahead=1, stop=self.run.stop)
             try:
                 yield from files.write(iter(feed), rows.schema)  # the REST path's schema
             finally:
@@ -346,15 +343,15 @@ class BulkRead:
                     record for batch in leftovers for record in self._typed_records(batch)),
                     rows.schema)
         if files.rows:
-            stream.logger.info(
+            logger.info(
                 "%s: %d Bulk Read records converted CSV -> Parquet by Arrow in %.2f s "
-                "(%.0f records/s)", stream.api_name, files.rows, files.seconds,
+                "(%.0f records/s)", self.module_api_name, files.rows, files.seconds,
                 files.rows / max(files.seconds, 1e-9))
 
     def _typed_records(self, batch: pa.RecordBatch) -> Iterator[dict[str, Any]]:
         """The per-record path for one block: REST-shaped, then typed by post_process."""
         for record in self._records(batch):
-            typed = self.stream.post_process(record)
+            typed = self._post_process(record)
             if typed is not None:
                 yield typed
 
@@ -388,7 +385,7 @@ class BulkRead:
             reader.close()
 
     def _records(self, batch: pa.RecordBatch) -> list[dict[str, Any]]:
-        known = self.stream.known_keys
+        known = self._known_keys
         self.exported.add_batch(batch)
         rows = batch.to_pylist()
         parsers = [(k, p) for k, p in self.parsers.items() if k in batch.schema.names]

@@ -23,6 +23,7 @@ from tap_zohocrm.responses import PAGE_LIMIT_CODES, answered_at, error_code, is_
 from tap_zohocrm.schema.values import to_utc, utc_or_none
 from tap_zohocrm.streams.org import REF
 from tap_zohocrm.streams.recycle_bin import due_whatever_it_shows, listing_due
+from tap_zohocrm.sync.feed_items import DeleteMarkers
 from tap_zohocrm.sync.limits import call_cost
 from tap_zohocrm.sync.state_checks import DELETIONS_LISTED_AT
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from tap_zohocrm.sync.run import ZohoRun
+    from tap_zohocrm.zoho_api import ZohoApi
 
 DELETED_AT = "_sdc_deleted_at"
 
@@ -52,8 +54,8 @@ class DeletedListing:
     `unreachable`, never taken for the end of the listing.
     """
 
-    def __init__(self, stream: ZohoStream, module: str, since: str | None) -> None:
-        self.stream = stream
+    def __init__(self, api: ZohoApi[ZohoRun], module: str, since: str | None) -> None:
+        self.api = api
         self.module = module
         self.since = to_utc(since) if since else None
         self.unreachable = False
@@ -70,13 +72,13 @@ class DeletedListing:
         capped = yield from self._pages("all")
         if not capped:
             return
-        self.stream.logger.info(
+        self.api.logger.info(
             "Zoho's page limit on %s/deleted reached: listing recycle-bin and permanent "
             "deletions apart", self.module)
         for kind in LISTING_TYPES:
             if (yield from self._pages(kind)):
                 self.unreachable = True
-                self.stream.logger.warning(
+                self.api.logger.warning(
                     "Zoho's page limit on %s/deleted (type %s) left older deletions unlisted: "
                     "their rows stay in the warehouse. Run more often than such a number of "
                     "deletions accumulates.", self.module, kind)
@@ -88,12 +90,12 @@ class DeletedListing:
         previous: str | None = None
         while True:
             params = {"type": kind, "page": page, "per_page": 200}
-            response = self.stream.request_json(f"/{self.module}/deleted", params)
+            response = self.api.call(f"/{self.module}/deleted", params)
             if self.answered_at is None:
                 self.answered_at = answered_at(response) or datetime.now(UTC)
             if error_code(response) in PAGE_LIMIT_CODES:
                 return True
-            records = list(ZohoStream.parse_response(self.stream, response))
+            records = self.api.items(response)
             reached_older = False
             kept = []
             for record in records:
@@ -104,8 +106,8 @@ class DeletedListing:
                 if self.since is not None and deleted is not None and deleted < self.since:
                     reached_older = True
                     continue
-                if record.get("id") not in self._listed:
-                    self._listed.add(record.get("id"))
+                if (record_id := str(record.get("id"))) not in self._listed:
+                    self._listed.add(record_id)
                     kept.append(record)
             if kept:
                 yield kept
@@ -166,9 +168,9 @@ class DeletedRecordsStream(ZohoStream):
         start = self.get_starting_timestamp(context)
         since = start.replace(microsecond=0).isoformat() if start else None
         state = self.get_context_state(context)
-        if not listing_due(self, module, since, state.get(DELETIONS_LISTED_AT)):
+        if not listing_due(self.api, module, since, state.get(DELETIONS_LISTED_AT)):
             return
-        listing = DeletedListing(self, module, since)
+        listing = DeletedListing(self.api, module, since)
         try:
             for page in listing.pages():
                 for record in page:
@@ -198,14 +200,7 @@ def install_marker_log_filter() -> None:
     logging.getLogger("singer_sdk").addFilter(_NullBookmarkFilter())
 
 
-class DeleteMarkers(list):
-    """The delete markers of one listing, and when Zoho answered it (None: not listed this
-    run)."""
-
-    listed_at: str | None = None
-
-
-def delete_markers(stream: ZohoStream, module: str, since: str | None,
+def delete_markers(api: ZohoApi[ZohoRun], module: str, since: str | None,
                    listed_at: str | None = None) -> DeleteMarkers:
     """Records `{id, _sdc_deleted_at}` for ids deleted since `since` (opt-in: emit_deletes),
     when a listing is due (the last one was at `listed_at`; streams/recycle_bin.py).
@@ -214,12 +209,12 @@ def delete_markers(stream: ZohoStream, module: str, since: str | None,
     so the module's bookmark is not moved by them.
     """
     markers = DeleteMarkers()
-    if not listing_due(stream, module, since, listed_at):
+    if not listing_due(api, module, since, listed_at):
         return markers
-    listing = DeletedListing(stream, module, since)
+    listing = DeletedListing(api, module, since)
     try:
         for page in listing.pages():
-            markers.extend(
+            markers.records.extend(
                 {"id": r["id"], DELETED_AT: to_utc(r["deleted_time"]), "Modified_Time": None}
                 for r in page if r.get("deleted_time")
             )

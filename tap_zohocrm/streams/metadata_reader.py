@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tap_zohocrm.client import ZohoStream
-from tap_zohocrm.responses import answer_items
+if TYPE_CHECKING:
+    import logging
+
+    from tap_zohocrm.sync.run import ZohoRun
 
 
-class MetadataReader(ZohoStream):
-    """Reads settings/* endpoints for discovery; never synced itself."""
+class MetadataReader:
+    """Reads settings/* endpoints for discovery; its calls count in the run report as
+    `zoho_metadata`."""
 
     name = "zoho_metadata"
-    path = ""  # every call names its endpoint (get_list)
-    schema: dict[str, Any] = {"type": "object", "properties": {}}  # type: ignore[assignment]
 
-    _subject = "metadata"
-
-    @property
-    def module_api_name(self) -> str:
-        return self._subject
+    def __init__(self, run: ZohoRun, logger: logging.Logger) -> None:
+        self.run = run
+        self._subject = "metadata"  # what the call being made reads (for a refusal's message)
+        self.api = run.api_for(
+            self.name, module_api_name=lambda: self._subject,
+            required_scope=lambda: f"ZohoCRM.modules.{self._subject.lower()}.READ",
+            logger=logger)
 
     def get_list(self, path: str, params: dict[str, Any] | None = None) -> list[dict]:
-        """The list a settings call answers (checked by validate_response, retried when odd)."""
+        """The list a settings call answers (checked by ZohoApi.validate, retried when odd)."""
         self._subject = (params or {}).get("module") or path
-        body = answer_items(self.request_json(path, params))
+        body = self.api.items(self.api.call(path, params))
         if not params:
             self.run.settings_lists[path] = body
         return body

@@ -59,7 +59,6 @@ from tap_zohocrm.responses import is_refusal
 from tap_zohocrm.schema.fields import is_computed, is_lookup
 from tap_zohocrm.schema.values import instant
 from tap_zohocrm.streams.deleted import DELETED_AT, delete_markers, install_marker_log_filter
-from tap_zohocrm.streams.module_calls import StreamCalls
 from tap_zohocrm.streams.module_cost import module_cost
 from tap_zohocrm.sync.feed_items import (
     DeleteMarkers,
@@ -99,12 +98,12 @@ class ModuleReads:
         self.selected = selected_fields(stream.schema, stream.mask)
         self.left_out = left_out_fields(stream.schema, self.selected)  # no export carries them
         self.rich_text = RichText(
-            stream.calls, path=stream.path, per_page=run.version.rich_text_per_page,
+            stream.api, path=stream.path, per_page=run.version.rich_text_per_page,
             pool=run.read_ahead.side_pool, fields=rich_text_fields(
                 stream.schema, stream.mask, run.version, logger=stream.logger,
                 full_rich_text=bool(stream.config["full_rich_text"]), module=stream.api_name))
         self.groups = FieldGroups(
-            stream.calls, path=stream.path, replication_key=stream.replication_key,
+            stream.api, path=stream.path, replication_key=stream.replication_key,
             filters=self.filters, on_gone=self.rich_text.forget,
             groups=field_groups(stream.schema, stream.mask, stream.replication_key,
                                 fields_optional=run.version.fields_optional))
@@ -138,7 +137,7 @@ class ModuleReads:
         stream = self.stream
         kind = NotesPages if stream.api_name == NOTES else RestPages
         return kind(
-            stream.calls, path=stream.path, replication_key=stream.replication_key,
+            stream.api, path=stream.path, replication_key=stream.replication_key,
             per_page=int(stream.config["per_page"]),
             page_tokens=stream.run.version.page_tokens,
             filters={**self.filters, **(filters or {})},
@@ -184,8 +183,10 @@ class ModuleReads:
         stream = self.stream
         fill = LeftOutFields(stream.schema, self.selected, self.left_out,
                              self.groups.fetch_by_ids, stream.logger, stream.api_name)
-        bulk = BulkRead(stream, export_fields(stream.schema, self.selected), resume,
-                        left_out=fill, count=lambda: stream.counts.count(None))
+        bulk = BulkRead(stream.api, export_fields(stream.schema, self.selected), resume,
+                        schema=stream.schema, left_out=fill,
+                        count=lambda: stream.counts.count(None),
+                        post_process=stream.post_process, tap_name=stream.tap_name)
         if bulk.resumed:
             stream.logger.info("%s: going on with the Bulk Read export cut off by an earlier "
                                "run, from page %s", stream.api_name, (resume or {}).get("page"))
@@ -225,8 +226,7 @@ class ModuleStream(ZohoStream):
         self.path = f"/{module_api_name}"
         if REPLICATION_KEY in schema.get("properties", {}):
             self.replication_key = REPLICATION_KEY
-        self.calls = StreamCalls(self)
-        self.counts = RecordCounts(self.calls, path=self.path,
+        self.counts = RecordCounts(self.api, path=self.path,
                                    filters=filter_params(module_api_name))
         self._plan: ReadPlan | None = None
         self._plan_lock = threading.Lock()
@@ -447,8 +447,8 @@ class ModuleStream(ZohoStream):
                 self._refuse_bulk_read(exc)
         self._read_to_end_at = self.reads.feed_rest(since, feed.put)
         if self.emit_deletes:
-            markers = delete_markers(self, self.api_name, plan.markers_since, plan.listed_at)
-            feed.put(ready(DeleteMarkers(list(markers), markers.listed_at)))
+            feed.put(ready(delete_markers(self.api, self.api_name, plan.markers_since,
+                                          plan.listed_at)))
 
     @override
     def generate_child_contexts(

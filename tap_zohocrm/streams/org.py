@@ -22,8 +22,11 @@ from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.pagination import PagePaginator
 from tap_zohocrm.reads.module_rules import field_list_params
 from tap_zohocrm.responses import is_refusal, response_json
+from tap_zohocrm.schema.values import instant
+from tap_zohocrm.streams.metadata_refresh import NOT_DUE, next_read
 from tap_zohocrm.streams.metadata_refresh import SETTING as METADATA_SETTING
-from tap_zohocrm.streams.metadata_refresh import MetadataRefresh
+from tap_zohocrm.sync.run_report import READ_TO_END
+from tap_zohocrm.sync.state_checks import LAST_FULL_READ_KEY
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -32,19 +35,20 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from tap_zohocrm.sync.run import ZohoRun
+    from tap_zohocrm.zoho_api import ZohoApi
 
 REF = th.ObjectType(th.Property("id", th.StringType), th.Property("name", th.StringType),
                     additional_properties=True)
 OPEN_OBJECT = th.ObjectType(additional_properties=True)
 
 
-class SettingsStream(  # type: ignore[misc]  # MetadataRefresh.sync: pinned, test_sdk_contract
-        MetadataRefresh, ZohoStream):
-    """A metadata list read in full (FULL_TABLE), one call or a few pages, when due."""
+class SettingsStream(ZohoStream):
+    """A metadata list read in full (FULL_TABLE), one call or a few pages, when due
+    (streams.metadata_refresh)."""
 
+    name = ""  # each list's own
     paginated = False
     params: dict[str, Any] = {}
-    # Zoho adds UI keys to these objects often; only the schema's keys are kept.
 
     def __init__(self, tap: Tap, run: ZohoRun, schema: dict | None = None) -> None:
         super().__init__(tap, run, schema=schema or self.schema_definition)
@@ -80,6 +84,44 @@ class SettingsStream(  # type: ignore[misc]  # MetadataRefresh.sync: pinned, tes
 
     def calls_per_read(self) -> int:
         return 1
+
+    def next_read(self, now: datetime) -> datetime | None:
+        """When this stream is read again (None: due now)."""
+        with self.run.state_lock:
+            last = instant(self.stream_state.get(LAST_FULL_READ_KEY))
+        return next_read(float(self.config[METADATA_SETTING]), last, now)
+
+    # Wraps ZohoStream's wrap of the SDK's @final sync (pinned in test_sdk_contract).
+    @override  # type: ignore[misc]
+    def sync(self, context: Context | None = None) -> None:
+        began = datetime.now(UTC).replace(microsecond=0)
+        if (due := self.next_read(began)) is not None:
+            self._pass_over(due)
+            return
+        super().sync(context)
+        # ZohoStream.sync also returns when it stopped cleanly mid-read (a credit budget): the
+        # time is kept for a read that went to its end only.
+        if self._report.status == READ_TO_END:
+            self._progress_kept(began)
+
+    def _pass_over(self, due: datetime) -> None:
+        """Not due: no message, no call; the run report and the log say so."""
+        report = self.run.report
+        report.start(self.name, None)
+        with self.run.state_lock:
+            last = self.stream_state.get(LAST_FULL_READ_KEY)
+        self._report.reason = (f"last read at {last}, read again from {due.isoformat()} "
+                               f"on ({METADATA_SETTING}: {self.config[METADATA_SETTING]})")
+        report.finish(self.name, NOT_DUE)
+        self.logger.info("Stream %s not read this run: %s; 0 reads it every run", self.name,
+                         self._report.reason)
+
+    def _progress_kept(self, began: datetime) -> None:
+        """Every record is out: keep when this read began, in a STATE now."""
+        with self.run.state_lock:
+            self.stream_state[LAST_FULL_READ_KEY] = began.isoformat()
+            self.state_manager.is_flushed = False
+        self._write_state_message()
 
     @override
     def cost_row(self) -> CostRow | None:
@@ -139,8 +181,8 @@ class UsersStream(SettingsStream):
         seen: set[str] = set()
         for user_type, fallback in self.USER_TYPES:
             for record in self._users_of_type(user_type, fallback, context):
-                if record.get("id") not in seen:
-                    seen.add(record.get("id"))
+                if (user_id := str(record.get("id"))) not in seen:
+                    seen.add(user_id)
                     yield record
 
     def _users_of_type(self, user_type: str, fallback: tuple[str, ...],
@@ -327,7 +369,7 @@ class FieldsMetadataStream(SettingsStream):
 ADMIN_PROFILE = "Administrator"  # Zoho's system profile with every permission
 
 
-def warn_unless_admin(reader: ZohoStream, logger: logging.Logger) -> bool | None:
+def warn_unless_admin(api: ZohoApi[ZohoRun], logger: logging.Logger) -> bool | None:
     """Ask Zoho who the token's user is (one call); warn when the user is not an administrator.
 
     Zoho's default data sharing is private: a token reads only the records its user may see,
@@ -335,7 +377,7 @@ def warn_unless_admin(reader: ZohoStream, logger: logging.Logger) -> bool | None
     Returns whether the user is an administrator (None when Zoho did not say).
     """
     try:
-        response = reader.request_json("/users", {"type": "CurrentUser"})
+        response = api.call("/users", {"type": "CurrentUser"})
         users = response_json(response).get("users") if response.status_code == 200 else None
     except Exception as exc:  # a check, never a reason to stop
         logger.debug("Could not ask Zoho who the token's user is: %s", exc)

@@ -30,8 +30,8 @@ from tap_zohocrm.responses import is_refusal, response_json
 from tap_zohocrm.schema.values import instant
 
 if TYPE_CHECKING:
-    from tap_zohocrm.client import ZohoStream
     from tap_zohocrm.sync.run import ZohoRun
+    from tap_zohocrm.zoho_api import ZohoApi
 
 PER_PAGE = 200  # Zoho's maximum for the recycle bin
 # A listing goes on from this much before the last one was answered: deletions saved around
@@ -46,11 +46,12 @@ _MODULES_OF = {"Activities": frozenset({"Activities", "Tasks", "Events", "Calls"
 
 class RecycleBin:
     """The org's recycle bin, read newest first as far back as the modules ask (one page of
-    200 entries at a time); shared by every stream of the run."""
+    200 entries at a time); shared by every stream of the run, read through the API door of
+    the first that asks."""
 
-    def __init__(self, reader: ZohoStream) -> None:
-        self.reader = reader
-        run = reader.run
+    def __init__(self, api: ZohoApi[ZohoRun]) -> None:
+        self.api = api
+        run = api.run
         version = run.api_version if run.version.recycle_bin else RECYCLE_BIN_VERSION
         self.url = f"{run.api_domain}/crm/{version}/settings/recycle_bin"
         self._lock = threading.Lock()
@@ -78,7 +79,7 @@ class RecycleBin:
         params = {"sort_by": "deleted_time", "sort_order": "desc", "page": page,
                   "per_page": PER_PAGE}
         try:
-            response = self.reader.request_json("", params, url=self.url)
+            response = self.api.call("", params, url=self.url)
         except ZohoAPIError as exc:
             self._give_up(exc, refused=is_refusal(exc.status, exc.code))
             return
@@ -101,32 +102,32 @@ class RecycleBin:
                 self._newest_first = False  # then it is read to its end
             self._oldest = deleted if self._oldest is None else min(self._oldest, deleted)
             self._entries.append((module, deleted))
-        info = body.get("info") if isinstance(body.get("info"), dict) else {}
-        if not entries or not info.get("more_records"):
+        info = body.get("info")
+        if not entries or not (isinstance(info, dict) and info.get("more_records")):
             self._ended = True
         if page == 1:
-            self.reader.logger.info(
+            self.api.logger.info(
                 "Deleted records are listed only for modules with a deletion in Zoho's recycle "
                 "bin since their last listing, and for every module once that listing is %s "
                 "hours old (deleted_full_listing_hours)",
-                self.reader.config["deleted_full_listing_hours"])
+                self.api.run.config["deleted_full_listing_hours"])
 
     def _give_up(self, why: Any, *, refused: bool = False) -> None:
         self.unusable = str(why)
         if refused:
-            self.reader.logger.info(
+            self.api.logger.info(
                 "Zoho refused its recycle bin (%s): deleted records are listed for every "
                 "module each run. Grant the scope %s (ZohoCRM.settings.ALL has it) to list "
                 "only the modules with new deletions.", why, SCOPE)
         else:
-            self.reader.logger.warning(
+            self.api.logger.warning(
                 "Zoho's recycle bin could not be read (%s): deleted records are listed for "
                 "every module this run", why)
 
 
-def recycle_bin(run: ZohoRun, reader: ZohoStream) -> RecycleBin:
-    """The run's recycle bin, built by the first stream that asks."""
-    return run.shared("recycle_bin", lambda: RecycleBin(reader))
+def recycle_bin(api: ZohoApi[ZohoRun]) -> RecycleBin:
+    """The run's recycle bin, built by the first stream that asks (read through its `api`)."""
+    return api.run.shared("recycle_bin", lambda: RecycleBin(api))
 
 
 def goes_through_recycle_bin(run: ZohoRun, module: str) -> bool:
@@ -156,19 +157,19 @@ def due_whatever_it_shows(config: Any, listed_at: str | None) -> bool:
     return age >= timedelta(hours=hours) or age < -FUTURE_SKEW
 
 
-def listing_due(reader: ZohoStream, module: str, since: str | None,
+def listing_due(api: ZohoApi[ZohoRun], module: str, since: str | None,
                 listed_at: str | None) -> bool:
     """Whether the deleted records of `module` are listed this run: from `since`, when its
     last listing was at `listed_at` (see the module's docstring)."""
-    run = reader.run
+    run = api.run
     start, last = instant(since), instant(listed_at)
-    if start is None or last is None or due_whatever_it_shows(reader.config, listed_at):
+    if start is None or last is None or due_whatever_it_shows(run.config, listed_at):
         return True
     if run.token_user_is_admin is not True or not goes_through_recycle_bin(run, module):
         return True
     # What was deleted before the last listing was listed then.
-    found = recycle_bin(run, reader).deleted_since(module, max(start, last - CLOCK_MARGIN))
+    found = recycle_bin(api).deleted_since(module, max(start, last - CLOCK_MARGIN))
     if found is False:
-        reader.logger.debug("%s: no deletion in Zoho's recycle bin since %s: deleted records "
+        api.logger.debug("%s: no deletion in Zoho's recycle bin since %s: deleted records "
                             "not listed this run", module, since)
     return found is not False

@@ -7,6 +7,7 @@ they never reach into the tap.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
@@ -20,6 +21,7 @@ from tap_zohocrm.sync.limits import ApiLimits
 from tap_zohocrm.sync.read_ahead import PageFeed, ReadAhead, ReadsAhead
 from tap_zohocrm.sync.run_report import RunReport
 from tap_zohocrm.sync.stop import RunStop
+from tap_zohocrm.zoho_api import ZohoApi
 
 T = TypeVar("T")
 
@@ -86,6 +88,14 @@ class ZohoRun:
     @property
     def api_base_url(self) -> str:
         return f"{self.api_domain}/crm/{self.api_version}"
+
+    def api_for(self, name: str, *, module_api_name: str | Callable[[], str],
+                required_scope: str | Callable[[], str], logger: logging.Logger
+                ) -> ZohoApi[ZohoRun]:
+        """The door to Zoho of the stream (or side reader) `name`: its calls through this
+        run's call gate, credit budget, token and report."""
+        return ZohoApi(self, name=name, module_api_name=module_api_name,
+                       required_scope=required_scope, logger=logger)
 
     # -- limits, report, read-ahead --------------------------------------------------------
 

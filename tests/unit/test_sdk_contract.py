@@ -2,7 +2,7 @@
 pinned singer-sdk, so an upgrade that moves one fails here rather than in a sync.
 
 The tap wraps the SDK's `@final` `Stream.sync` (tap_zohocrm/client.py: a resumable STATE however
-a stream ends, refusals that skip it; streams/metadata_refresh.py: org metadata not due is not
+a stream ends, refusals that skip it; streams/org.py SettingsStream: org metadata not due is not
 read): both rely on it running the stream's sync and raising through, so its source is pinned too.
 
 The tap also replaces `Tap.sync_all` (sync/parallel_modules.py follows it step for step to sync
@@ -39,7 +39,8 @@ PRIVATE_APIS = [
      "deselected-property pass when nothing is deselected"),
     (Stream, "_write_activate_version_message", "ACTIVATE_VERSION after a module's full "
      "read (deleted_id_check_hours)"),
-    (RESTStream, "_request", "every call through the run's call gate and credit budget"),
+    (RESTStream, "_write_request_duration_log", "the METRIC line of a request the SDK's page "
+     "loop sends through ZohoApi"),
     (RESTStream, "_prepare_request", "the module stream's own page loop"),
 ]
 PRIVATE_MODULE_APIS = [
@@ -88,4 +89,4 @@ def test_sdk_stream_sync_is_the_one_the_tap_wraps() -> None:
     digest = hashlib.sha256(source.encode()).hexdigest()
     assert digest == STREAM_SYNC_SHA256, (
         "singer-sdk's Stream.sync changed: check ZohoStream.sync (tap_zohocrm/client.py) and "
-        "MetadataRefresh.sync still wrap it right, then update STREAM_SYNC_SHA256.\n" + source)
+        "SettingsStream.sync (streams/org.py) still wrap it right, then update STREAM_SYNC_SHA256.\n" + source)
