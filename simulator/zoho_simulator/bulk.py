@@ -307,7 +307,7 @@ class BulkRead:
                 start = (page - 1) * size
             chunk = matching[start:start + size]
             more = len(matching) > start + size
-            created_by = self.org._current(email=False)
+            created_by = self.org.users.current_ref(email=False)
         echoed: dict[str, Any] = {
             "module": ({"id": meta_id(f"module.{name}"), "api_name": name}
                        if isinstance(module_raw, dict) else name),
@@ -833,7 +833,7 @@ def _dot_getter(org: Org, fd: FieldDef, target: FieldDef | str, to_utc: Callable
                 ) -> Callable[[Any], Any]:
     """Cell of an `X.Y` column from the stored value of X."""
     if isinstance(target, str):  # a user key
-        users = {u["id"]: u for u in org.directory}
+        users = {u["id"]: u for u in org.users.directory}
 
         def user_value(x: Any) -> Any:
             u = users.get(x.get("id")) if isinstance(x, dict) else None

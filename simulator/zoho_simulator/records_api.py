@@ -168,7 +168,7 @@ class RecordsApi:
         if not chunk:
             return self._empty(headers)
         with self.sim.org.lock:
-            data = [self.sim.org.render(md.name, r, version, selected) for r in chunk]
+            data = [self.sim.org.rendering.render(md.name, r, version, selected) for r in chunk]
         more = end < len(recs)
         info: dict[str, Any]
         if not modern:
@@ -196,7 +196,7 @@ class RecordsApi:
                 rec = md.recs.get(rid)
             if rec is None:
                 return Response(204)
-            data = org.render(md.name, rec, version, selected, single=True)
+            data = org.rendering.render(md.name, rec, version, selected, single=True)
         return Response(200, {"data": [data]})
 
     def _rich_text(self, version: float, md: ModuleData, params: dict[str, str], *,
@@ -227,7 +227,7 @@ class RecordsApi:
                 rec = md.recs.get(rid)
                 if rec is None:
                     continue
-                full = org.render(md.name, rec, version, selected, single=True)
+                full = org.rendering.render(md.name, rec, version, selected, single=True)
                 data.append({"id": full["id"],
                              **{fd.api_name: full.get(fd.api_name) for fd in selected}})
         return Response(200, {"data": data}) if data else Response(204)

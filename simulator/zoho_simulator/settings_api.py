@@ -95,7 +95,7 @@ class SettingsApi:
         page, per_page = self._per_page(params)
         org = self.sim.org
         own = self.sim.config["recycle_bin_own_deletions"] and not self.sim.user_is_admin
-        rows = org.recycle_bin_rows(org.directory[org.current_user]["id"] if own else None)
+        rows = org.recycle_bin_rows(org.users.current_ref()["id"] if own else None)
         if sort_order == "asc":
             rows.reverse()
         return page_answer("recycle_bin", rows, page, per_page, {})
@@ -126,7 +126,7 @@ class SettingsApi:
             raise invalid("type")
         ids = self._ids(params)
         page, per_page = self._per_page(params)
-        current = org.directory[org.current_user]["id"]
+        current = org.users.current_ref()["id"]
         rows = [u for u in users if user_matches(u, kind, current)
                 and (ids is None or int(u["id"]) in ids)
                 and (since is None or parse_iso(u["Modified_Time"]) >= since)]
