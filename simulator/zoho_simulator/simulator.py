@@ -89,16 +89,18 @@ class Simulator:
         self.credit_window = CreditWindow(self.clock)
         self.bulk = BulkRead(self.org, self.clock, self.config)
         self.churn = Churn(self.org)
-        self.api = Api(self)
         self.control = Control(self)
+        self.api = Api(org=self.org, oauth=self.oauth, bulk=self.bulk, churn=self.churn,
+                       control=self.control, clock=self.clock, config=self.config,
+                       faults=self.faults, counters=self.counters,
+                       credit_window=self.credit_window, user_is_admin=user_is_admin)
         self._server: Any = None
         self._thread: threading.Thread | None = None
-        self.url = ""
 
     # ------------------------------------------------------------ lifecycle
     def start(self, port: int = 0, host: str = "127.0.0.1") -> Simulator:
-        self._server = make_server(self, host, port)
-        self.url = f"http://{host}:{self._server.server_address[1]}"
+        self._server = make_server(self.api, self.clock, self.exchanges, host, port)
+        self.api.url = f"http://{host}:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.1}, daemon=True,
                                         name="zoho-simulator")
@@ -121,6 +123,11 @@ class Simulator:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+    @property
+    def url(self) -> str:
+        """Where it serves (empty until started): the API and accounts URL."""
+        return self.api.url
 
     # ------------------------------------------------------------ credentials / oauth
     @property
