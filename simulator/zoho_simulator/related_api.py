@@ -15,7 +15,7 @@ from .api_types import (
     invalid,
     page_answer,
 )
-from .bulk import BULK_SCOPES, BulkRead
+from .bulk_jobs import BULK_SCOPES, BulkRead
 from .living import check_deleted_page_cap
 from .oauth import AccessToken
 from .org import Org
@@ -111,7 +111,7 @@ class RelatedApi:
     # ------------------------------------------------------------ bulk read
     def bulk_read(self, method: str, label: str, rest: list[str], headers: Any, body: bytes
                   ) -> Response:
-        """POST /crm/bulk/{v}/read, GET /crm/bulk/{v}/read/{job_id}[/result] (see bulk.py)."""
+        """POST /crm/bulk/{v}/read, GET /crm/bulk/{v}/read/{job_id}[/result] (see bulk_jobs.py)."""
         version = VERSIONS[label]
         bulk = self.bulk
         if len(rest) > 2 or (len(rest) == 2 and rest[1] != "result"):

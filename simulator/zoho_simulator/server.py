@@ -18,10 +18,11 @@ from .api_types import (
     JSON_CT,
     VERSIONS,
     ApiError,
+    BulkError,
     FileBody,
     Response,
 )
-from .bulk import BulkError, BulkRead
+from .bulk_jobs import BulkRead
 from .control import Control
 from .credits import CreditWindow
 from .directory import build_org

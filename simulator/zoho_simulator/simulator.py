@@ -6,7 +6,7 @@ import threading
 from types import TracebackType
 from typing import Any
 
-from .bulk import DEFAULT_PAGE_SIZE, BulkRead
+from .bulk_jobs import DEFAULT_PAGE_SIZE, BulkRead
 from .control import Control
 from .credits import CreditWindow
 from .exchanges import REGISTRY
