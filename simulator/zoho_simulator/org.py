@@ -30,8 +30,6 @@ class Org:
     `computed` change it, `rendering` shows a record as Zoho does."""
 
     def __init__(self, seed: int, sizes: dict[str, int] | None, clock: Clock) -> None:
-        self.seed = seed
-        self.clock = clock
         self.lock = threading.RLock()
         self.users = OrgUsers()
         self.specs = build_specs()

@@ -1,4 +1,4 @@
-"""How the org is first filled: ids, times, records, subform rows, attachments, deletions."""
+"""How the org is first filled: record times and ids, records, attachments, deleted records."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from .values import OrgValues
 
 
 class OrgSeeding:
-    """How the org is first filled: ids, times, records, subform rows, attachments, deletions."""
+    """How the org is first filled: record times and ids, records, attachments, deleted records;
+    the values come from `values`."""
 
     def __init__(self, seed: int, specs: list[ModuleSpec], modules: dict[str, ModuleData],
                  attachments: dict[str, dict[int, list[dict[str, Any]]]], ids: IdSequence,

@@ -1,4 +1,5 @@
-"""Values of generated records, field by field, as Zoho would hold them."""
+"""Values of generated records, field by field, as Zoho would hold them; the rows of their
+subforms and their attachments."""
 
 from __future__ import annotations
 

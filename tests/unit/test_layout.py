@@ -111,10 +111,12 @@ MAX_PACKAGE_BASES = 2
 
 def folder_modules(folder: Path, prefix: str) -> dict[str, ast.Module]:
     """The modules of a folder, named `prefix` + their path (bench/: no prefix, as its scripts
-    import each other by file name)."""
+    import each other by file name); hidden folders (virtual environments) left out."""
     out = {}
     for path in sorted(folder.rglob("*.py")):
         parts = path.relative_to(folder).with_suffix("").parts
+        if any(part.startswith(".") for part in parts):
+            continue
         if parts[-1] == "__init__":
             parts = parts[:-1]
         out[".".join(p for p in (prefix, *parts) if p)] = ast.parse(path.read_text(), str(path))
