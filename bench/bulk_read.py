@@ -27,7 +27,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from run import SimulatorProcess, clean_env, count_records, discover_tap, tap_command, write_json
+from harness import (
+    SimulatorProcess,
+    clean_env,
+    count_records,
+    discover_tap,
+    tap_command,
+    write_json,
+)
 
 CONVERTED = re.compile(rb"(\d+) Bulk Read records converted CSV -> Parquet by Arrow in "
                        rb"([\d.]+) s")

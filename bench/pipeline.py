@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from run import (
+from harness import (
     BENCH,
     ROOT,
     SimulatorProcess,

@@ -66,6 +66,19 @@ class ApiError(Exception):
                 "status": "error"}
 
 
+class BulkError(Exception):
+    """A refused Bulk Read request: the same `{code, details, message, status}` answer."""
+
+    def __init__(self, status: int, code: str, message: str,
+                 details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details or {}
+
+
+def bulk_error(code: str, message: str, **details: Any) -> BulkError:
+    return BulkError(400, code, message, details)
+
+
 def rejected_token_error(code: str) -> ApiError:
     """Zoho's 401 for an expired or revoked access token: INVALID_TOKEN, or on some
     requests AUTHENTICATION_FAILURE (both in Zoho's OpenAPI files)."""

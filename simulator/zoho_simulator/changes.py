@@ -4,25 +4,45 @@ from __future__ import annotations
 
 import copy
 import random
+import threading
 from typing import Any
 
 from .fields import (
     make_field,
 )
+from .org_users import OrgUsers
 from .records import (
+    Clock,
     Deleted,
+    IdSequence,
     ModuleData,
     Rec,
     _clone,
     fmt_dt,
     parse_iso,
 )
+from .rendering import RecordRendering
+from .values import OrgValues
 
 
 class OrgChanges:
-    """Changes after the org is filled: records created, updated, deleted; fields added, removed."""
+    """Changes after the org is filled: records created, updated, deleted; fields added, removed.
+    Every public method takes `lock`; new values come from `values`, made as the API user."""
 
-    # ---------------------------------------------------------------- mutations
+    def __init__(self, seed: int, lock: threading.RLock, clock: Clock,
+                 modules: dict[str, ModuleData],
+                 attachments: dict[str, dict[int, list[dict[str, Any]]]], ids: IdSequence,
+                 values: OrgValues, users: OrgUsers, rendering: RecordRendering) -> None:
+        self.seed = seed
+        self.lock = lock
+        self.clock = clock
+        self.modules = modules
+        self.attachments = attachments
+        self.ids = ids
+        self.values = values
+        self.users = users
+        self.rendering = rendering
+
     def _now(self) -> int:
         return int(self.clock.now())
 
@@ -47,7 +67,8 @@ class OrgChanges:
             rec.values["Full_Name"] = " ".join(
                 str(x) for x in (rec.values.get("First_Name"), rec.values.get("Last_Name")) if x)
 
-    def _stored(self, module: str) -> ModuleData:
+    def stored(self, module: str) -> ModuleData:
+        """A module with records of its own (KeyError otherwise)."""
         md = self.modules.get(module)
         if md is None or not md.spec.stored:
             raise KeyError(module)
@@ -55,25 +76,25 @@ class OrgChanges:
 
     def create_record(self, module: str, values: dict[str, Any] | None = None) -> dict[str, Any]:
         with self.lock:
-            md = self._stored(module)
+            md = self.stored(module)
             if md.spec.subform_of is not None:  # rows come with their parent record
                 raise KeyError(f"{module} is a subform: create a {md.spec.subform_of} record")
             now = self._now()
-            rec = Rec(id=self._new_id(self.rng), ct=now, mt=now, approved=True, converted=False)
+            rec = Rec(id=self.ids.new(), ct=now, mt=now, approved=True, converted=False)
             rng = random.Random(f"{self.seed}:new:{rec.id}")
             for fd in md.fields:
                 if fd.api_name in md.spec.name_parts:
-                    rec.values[fd.api_name] = self._value(rng, md, fd, rec)
-            self._fill(rng, md, rec)
+                    rec.values[fd.api_name] = self.values.value(rng, md, fd, rec)
+            self.values.fill(rng, md, rec)
             self._apply(md, rec, values or {})
             md.recs[rec.id] = rec
             md.invalidate()
-            return copy.deepcopy(self.render(module, rec, 8.0, None))
+            return copy.deepcopy(self.rendering.render(module, rec, 8.0, None))
 
     def update_record(self, module: str, rid: str | int, values: dict[str, Any] | None = None
                       ) -> dict[str, Any]:
         with self.lock:
-            md = self._stored(module)
+            md = self.stored(module)
             old = md.recs[int(rid)]
             # Copy-on-write: readers rendering the old object keep a consistent view.
             rec = Rec(id=old.id, ct=old.ct, mt=self._now(), approved=old.approved,
@@ -85,12 +106,12 @@ class OrgChanges:
                             and f.api_name not in md.spec.name_parts]
                 values = {}
                 for fd in rng.sample(editable, min(2, len(editable))):
-                    values[fd.api_name] = self._value(rng, md, fd, rec)
-            rec.values["Modified_By"] = self._current()
+                    values[fd.api_name] = self.values.value(rng, md, fd, rec)
+            rec.values["Modified_By"] = self.users.current_ref()
             self._apply(md, rec, values)
             md.recs[rec.id] = rec
             md.invalidate()
-            return copy.deepcopy(self.render(module, rec, 8.0, None))
+            return copy.deepcopy(self.rendering.render(module, rec, 8.0, None))
 
     def delete_record(self, module: str, rid: str | int, permanent: bool = False,
                       unlisted: bool = False) -> None:
@@ -103,7 +124,7 @@ class OrgChanges:
         Zoho removes it, by editing its parent record: the row is gone, the parent's
         Modified_Time moves, and nothing goes to the recycle bin or `/deleted`."""
         with self.lock:
-            md = self._stored(module)
+            md = self.stored(module)
             if md.spec.subform_of is not None or md.spec.linking:
                 rec = md.recs.pop(int(rid))
                 md.invalidate()
@@ -135,7 +156,10 @@ class OrgChanges:
                 "permanent" if permanent else "recycle",
                 {"name": creator.get("name"), "id": creator.get("id")}
                 if isinstance(creator, dict) else None,
-                self._current(email=False), now))
+                self.users.current_ref(email=False), now))
+
+    def _subforms_of(self, module: str) -> list[ModuleData]:
+        return [m for m in self.modules.values() if m.spec.subform_of == module]
 
     def _parents_of(self, md: ModuleData, row: Rec) -> list[tuple[ModuleData, int]]:
         """The records a subform row or a link belongs to: the subform's parent record, or the
@@ -158,7 +182,7 @@ class OrgChanges:
         old = md.recs[rid]
         rec = Rec(id=old.id, ct=old.ct, mt=self._now(), approved=old.approved,
                   converted=old.converted, values=dict(old.values))
-        rec.values["Modified_By"] = self._current()
+        rec.values["Modified_By"] = self.users.current_ref()
         self._apply(md, rec, {})
         md.recs[rid] = rec
         md.invalidate()
@@ -166,7 +190,7 @@ class OrgChanges:
     def purge_recycle_bin(self, module: str) -> int:
         """Empty a module's recycle bin: its entries become permanent deletes, dated now."""
         with self.lock:
-            md = self._stored(module)
+            md = self.stored(module)
             now = self._now()
             n = 0
             for d in md.deleted:
@@ -179,17 +203,17 @@ class OrgChanges:
                        values: dict[str, Any] | None = None) -> dict[str, Any]:
         """Attach a file to a record now, as the current user."""
         with self.lock:
-            md = self._stored(module)
+            md = self.stored(module)
             rec = md.recs[int(rid)]
-            rng = random.Random(f"{self.seed}:attach:{rec.id}:{self._id_cursor}")
-            att = self._attachment(rng, md, rec, ts=self._now())
+            rng = random.Random(f"{self.seed}:attach:{rec.id}:{self.ids.cursor}")
+            att = self.values.attachment(rng, md, rec, ts=self._now())
             att.update(values or {})
             self.attachments.setdefault(module, {}).setdefault(rec.id, []).append(att)
             return _clone(att)
 
     def add_field(self, module: str, meta: dict[str, Any]) -> None:
         with self.lock:
-            md = self._stored(module)
+            md = self.stored(module)
             api = meta["api_name"]
             dt = meta.get("data_type", "text")
             extra = {k: v for k, v in meta.items() if k not in (
@@ -207,14 +231,14 @@ class OrgChanges:
             for rid, rec in list(md.recs.items()):
                 new = Rec(id=rec.id, ct=rec.ct, mt=rec.mt, approved=rec.approved,
                           converted=rec.converted, values=dict(rec.values))
-                new.values[api] = self._value(rng, md, fd, new)
+                new.values[api] = self.values.value(rng, md, fd, new)
                 md.recs[rid] = new
             md.invalidate()
 
     def remove_field(self, module: str, api_name: str) -> None:
         """Delete a field, as an admin would in Setup; its values go with it."""
         with self.lock:
-            md = self._stored(module)
+            md = self.stored(module)
             md.fields = [f for f in md.fields if f.api_name != api_name]
             for rec in md.recs.values():
                 rec.values.pop(api_name, None)

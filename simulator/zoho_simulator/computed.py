@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import random
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .changes import OrgChanges
+from .org_users import OrgUsers
 from .records import COMPANY, LAST, ModuleData, Rec
+from .values import OrgValues
 
 COMPUTED_TYPES = ("formula", "rollup_summary")
 LOOKUP_TYPES = ("lookup", "multi_module_lookup", "consent_lookup")
@@ -21,18 +24,17 @@ USER_TYPES = ("ownerlookup", "userlookup")
 
 
 class OrgComputed:
-    """Recomputed formula and rollup values, renamed lookup targets and users (mixed into Org)."""
+    """Recomputed formula and rollup values, renamed lookup targets and users: new values from
+    `values`, a renamed record edited through `changes`."""
 
-    seed: int
-    lock: threading.RLock
-    modules: dict[str, ModuleData]
-    users: list[dict[str, Any]]
-    directory: list[dict[str, Any]]
-
-    if TYPE_CHECKING:  # from OrgValues and OrgChanges
-        def _typed(self, rng: random.Random, return_type: str) -> Any: ...
-        def update_record(self, module: str, rid: str | int,
-                          values: dict[str, Any] | None = None) -> dict[str, Any]: ...
+    def __init__(self, seed: int, lock: threading.RLock, modules: dict[str, ModuleData],
+                 users: OrgUsers, values: OrgValues, changes: OrgChanges) -> None:
+        self.seed = seed
+        self.lock = lock
+        self.modules = modules
+        self.users = users
+        self.values = values
+        self.changes = changes
 
     def change_computed_values(self, seed: int = 0, renamed_records: int = 2,
                                renamed_users: int = 1) -> dict[str, Any]:
@@ -55,7 +57,7 @@ class OrgComputed:
         if not computed or not md.spec.stored:
             return 0
         for rid, rec in list(md.recs.items()):
-            values = {api: self._typed(rng, return_type) for api, return_type in computed}
+            values = {api: self.values.typed(rng, return_type) for api, return_type in computed}
             md.recs[rid] = self._copy(rec, values)
         md.invalidate()
         return len(md.recs)
@@ -100,17 +102,17 @@ class OrgComputed:
         new = f"{rng.choice(COMPANY)} renamed {n}"
         values = ({"Last_Name": new} if spec.name_field == "Full_Name"
                   else {str(spec.name_field): new})
-        name = self.update_record(module, ref_id, values)[str(spec.name_field)]
+        name = self.changes.update_record(module, ref_id, values)[str(spec.name_field)]
         self._rename_everywhere(LOOKUP_TYPES, ref_id, name)
         return {"module": module, "id": ref_id, "name": name}
 
     def _rename_user(self, rng: random.Random, n: int) -> dict[str, Any]:
         """Rename a user who owns records (Get Users shows the new name)."""
-        user = rng.choice(self.users)
+        user = rng.choice(self.users.owners)
         last = f"{rng.choice(LAST)}-Renamed{n}"
         name = f"{user['name'].split(' ')[0]} {last}"
         user["name"] = name
-        for entry in self.directory:
+        for entry in self.users.directory:
             if entry["id"] == user["id"]:
                 entry.update({"full_name": name, "last_name": last})
         self._rename_everywhere(USER_TYPES, user["id"], name)

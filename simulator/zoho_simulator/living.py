@@ -50,7 +50,7 @@ class Churn:
     def start(self, module: str, per_call: int = 3, seed: int = 0) -> None:
         if per_call < 1:
             raise ValueError("per_call must be >= 1")
-        self.org._stored(module)  # KeyError for a module without records of its own
+        self.org.changes.stored(module)  # KeyError for a module without records of its own
         with self.lock:
             self.plans[module] = ChurnPlan(per_call, random.Random(f"churn:{seed}:{module}"))
 
@@ -79,7 +79,7 @@ class Churn:
     def _apply(self, module: str, plan: ChurnPlan, op: str) -> None:
         org = self.org
         if op == "create":
-            rid = int(org.create_record(module)["id"])
+            rid = int(org.changes.create_record(module)["id"])
             plan.touched.add(rid)
             plan.done[op].append(str(rid))
             return
@@ -90,9 +90,9 @@ class Churn:
         rid = plan.rng.choice(candidates)
         plan.touched.add(rid)
         if op == "edit":
-            org.update_record(module, rid)
+            org.changes.update_record(module, rid)
         else:
-            org.delete_record(module, rid)
+            org.changes.delete_record(module, rid)
         plan.done[op].append(str(rid))
 
 
@@ -122,7 +122,7 @@ def crowd_second(org: Org, module: str, count: int, at: float | None = None) -> 
     chosen = [recs[int(i * step)] for i in range(count)]
     second = fmt_dt(at if at is not None else chosen[count // 2].mt)
     for rec in chosen:
-        org.update_record(module, rec.id, {"Modified_Time": second})
+        org.changes.update_record(module, rec.id, {"Modified_Time": second})
     return second
 
 

@@ -1,25 +1,18 @@
-"""The simulated org: deterministic record generation, storage, queries, rendering, mutations."""
+"""The simulated org: its data, the objects that fill, change and render it, and its queries."""
 
 from __future__ import annotations
 
-import random
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from .changes import OrgChanges
 from .computed import OrgComputed
-from .directory import build_users, user_id
-from .fields import (
-    ACTIVITY_FIELDS,
-    FieldDef,
-    build_specs,
-    meta_id,
-)
+from .fields import ACTIVITY_FIELDS, build_specs, meta_id
+from .org_users import OrgUsers
 from .records import (
-    NOTE_META,
-    USERS,
     Clock,
+    IdSequence,
     ModuleData,
     Rec,
     _clone,
@@ -27,60 +20,49 @@ from .records import (
     parse_iso,
     sort_recs,
 )
+from .rendering import RecordRendering
 from .seeding import OrgSeeding
 from .values import OrgValues
 
 
-class Org(OrgChanges, OrgValues, OrgSeeding, OrgComputed):
-    """All org data. Every public method takes `self.lock`; readers get immutable snapshots."""
+class Org:
+    """All org data, one lock for all of it. Readers get immutable snapshots; `changes` and
+    `computed` change it, `rendering` shows a record as Zoho does."""
 
     def __init__(self, seed: int, sizes: dict[str, int] | None, clock: Clock) -> None:
-        self.seed = seed
-        self.clock = clock
         self.lock = threading.RLock()
-        self.rng = random.Random(f"{seed}:org")
-        self.users = [{"name": n, "id": user_id(i), "email": e}
-                      for i, (n, e) in enumerate(USERS)]
-        self.directory = build_users()
-        self.current_user = 0  # index in `directory` of the user the API calls act as
+        self.users = OrgUsers()
         self.specs = build_specs()
         self.modules: dict[str, ModuleData] = {
             s.api_name: ModuleData(spec=s, fields=list(s.fields)) for s in self.specs}
         self.modules["Activities"].fields = list(ACTIVITY_FIELDS)
         # module -> parent record id -> attachments (full objects, ATTACHMENT_KEYS)
         self.attachments: dict[str, dict[int, list[dict[str, Any]]]] = {}
-        self._id_cursor = 100000
+        ids = IdSequence(seed)
+        values = OrgValues(self.modules, self.users, ids)
+        self.rendering = RecordRendering(self.modules, self.users)
+        self.changes = OrgChanges(seed, self.lock, clock, self.modules, self.attachments, ids,
+                                  values, self.users, self.rendering)
+        self.computed = OrgComputed(seed, self.lock, self.modules, self.users, values,
+                                    self.changes)
         sizes = dict(sizes or {})
-        self._generate({s.api_name: sizes.get(s.api_name, s.default_size)
-                        for s in self.specs if s.stored and s.subform_of is None})
-        self._seed_attachments()
-        self._seed_deleted()
+        OrgSeeding(seed, self.specs, self.modules, self.attachments, ids, values,
+                   self.users).fill({s.api_name: sizes.get(s.api_name, s.default_size)
+                                     for s in self.specs if s.stored and s.subform_of is None})
 
-    def _subform_value(self, fd: FieldDef, rec: Rec, version: float) -> list[dict[str, Any]]:
-        """The subform array of a single-record GET: the rows GET /{subform} lists."""
-        sub = self.modules.get((fd.meta.get("subform") or {}).get("module", {}).get("api_name"))
-        if sub is None:
-            return []
-        rid = str(rec.id)
-        rows = sorted((r for r in sub.recs.values()
-                       if (r.values.get("Parent_Id") or {}).get("id") == rid),
-                      key=lambda r: (r.values.get("Sequence_Number") or 0, r.id))
-        return [self.render(sub.name, r, version, None, single=True) for r in rows]
+    @property
+    def current_user(self) -> int:
+        """Index in the user directory of the user the API calls act as."""
+        return self.users.current
 
-    def _subforms_of(self, module: str) -> list[ModuleData]:
-        return [m for m in self.modules.values() if m.spec.subform_of == module]
+    @current_user.setter
+    def current_user(self, index: int) -> None:
+        self.users.current = index
 
     def user_directory(self) -> list[dict[str, Any]]:
         """Every user of the org (deleted ones included) as GET /users shows them."""
         with self.lock:
-            return [_clone(u) for u in self.directory]
-
-    def _current(self, email: bool = True) -> dict[str, Any]:
-        u = self.directory[self.current_user]
-        ref = {"name": u["full_name"], "id": u["id"]}
-        if email:
-            ref["email"] = u["email"]
-        return ref
+            return [_clone(u) for u in self.users.directory]
 
     # ---------------------------------------------------------------- queries
     def module(self, name: str) -> ModuleData | None:
@@ -118,86 +100,6 @@ class Org(OrgChanges, OrgValues, OrgSeeding, OrgComputed):
                 and (since is None or r.mt >= since)
                 and (ids is None or r.id in ids)]
 
-    # ---------------------------------------------------------------- rendering
-    def render(self, module: str, rec: Rec, version: float, selected: list[FieldDef] | None,
-               *, single: bool = False, cut_rich_text: bool = True) -> dict[str, Any]:
-        """One record as Zoho returns it. `selected` None = all fields of that version."""
-        md = self.modules[module]
-        v = rec.values
-        if module == "Activities":
-            src = next(m for m in ("Tasks", "Events", "Calls") if rec.id in self.modules[m].recs)
-            v = {**v, "Activity_Type": src, "Subject": v.get("Subject") or v.get("Event_Title")}
-        fields = selected if selected is not None else [
-            f for f in md.fields if f.min_version <= version]
-        out: dict[str, Any] = {}
-        for fd in fields:
-            api = fd.api_name
-            if api == "id":
-                continue
-            if not fd.list_ok and not single:
-                continue  # v7+ docs: subform/MSL/MUL values only on single-record GET
-            if fd.data_type in ("multiselectlookup", "multiuserlookup"):
-                out[api] = self._linked(md, fd, rec)
-                continue
-            if fd.data_type == "subform":
-                out[api] = self._subform_value(fd, rec, version)
-                continue
-            val = v.get(api)
-            if module == "Notes" and api == "Parent_Id" and version < 3 and val:
-                # v2/v2.1 samples: Parent_Id is {name, id}; the parent module is in $se_module.
-                val = {"name": val.get("name"), "id": val.get("id")}
-            if (not single and cut_rich_text and version >= 7 and isinstance(val, str)
-                    and (fd.meta.get("textarea") or {}).get("type") == "rich_text"):
-                val = val[:500]  # v7+ list calls cut rich text to 500 characters
-            out[api] = val
-        out["id"] = str(rec.id)
-        if "$se_module" in v:
-            out["$se_module"] = v["$se_module"]
-        if module == "Notes":
-            out.update(NOTE_META)
-        elif md.spec.subform_of is None:  # subform rows carry no record-level $ keys
-            out.update(self._meta_keys(module, rec, version))
-        return out
-
-    def _linked(self, md: ModuleData, fd: FieldDef, rec: Rec) -> list[dict[str, Any]]:
-        info = fd.meta.get("multiselectlookup") or fd.meta.get("multiuserlookup") or {}
-        link = self.modules.get(info.get("linking_module", {}).get("api_name", ""))
-        if link is None:
-            return []
-        own = info.get("api_name", md.name)
-        other = next(f.api_name for f in link.fields
-                     if f.data_type in ("lookup", "userlookup") and f.api_name != own)
-        rid = str(rec.id)
-        return [{other: lr.values.get(other), "id": str(lr.id)} for lr in link.recs.values()
-                if (lr.values.get(own) or {}).get("id") == rid]
-
-    def _meta_keys(self, module: str, rec: Rec, version: float) -> dict[str, Any]:
-        state = "approved" if rec.approved else "approval_process_pending"
-        meta: dict[str, Any] = {
-            "$currency_symbol": "$", "$field_states": None, "$state": "save",
-            "$process_flow": False, "$approved": rec.approved,
-            "$approval": {"delegate": False, "approve": False, "reject": False,
-                          "resubmit": False},
-            "$editable": True, "$review_process": {"approve": False, "reject": False,
-                                                   "resubmit": False},
-            "$review": None, "$in_merge": False, "$orchestration": False,
-            "$stop_processing": False, "$approval_state": state,
-        }
-        if version >= 8:
-            meta["$locked_for_me"] = False
-        if module == "Leads" and version < 4:  # v4 removed $converted (now Converted__s)
-            meta["$converted"] = rec.converted
-            detail: dict[str, Any] = {}
-            if rec.converted:
-                v = rec.values
-                detail = {"deal": (v.get("Converted_Deal") or {}).get("id"),
-                          "convert_date": v.get("Converted_Date_Time"),
-                          "contact": (v.get("Converted_Contact") or {}).get("id"),
-                          "converted_by": self.users[0]["id"],
-                          "account": (v.get("Converted_Account") or {}).get("id")}
-            meta["$converted_detail"] = detail
-        return meta
-
     def all_records(self, module: str, version: float = 8.0) -> list[dict[str, Any]]:
         """Every record with every list-call field of `version`, rich text uncut."""
         with self.lock:
@@ -206,7 +108,7 @@ class Org(OrgChanges, OrgValues, OrgSeeding, OrgComputed):
                 recs = [r for _, r in self.activity_recs()]
             else:
                 recs = list(md.recs.values())
-            out = [self.render(module, r, version, None, cut_rich_text=False)
+            out = [self.rendering.render(module, r, version, None, cut_rich_text=False)
                    for r in sorted(recs, key=lambda r: r.id)]
         return [{k: v if type(v) not in (dict, list) else _clone(v) for k, v in r.items()}
                 for r in out]

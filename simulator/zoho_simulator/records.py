@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from .directory import USER_SPECS
 from .fields import (
+    ORG_PREFIX,
     FieldDef,
     ModuleSpec,
 )
@@ -30,6 +32,18 @@ def fmt_dt(ts: float) -> str:
 
 def fmt_date(ts: float) -> str:
     return datetime.fromtimestamp(int(ts), USER_TZ).date().isoformat()
+
+
+class IdSequence:
+    """Record ids in the org's format, one sequence org-wide: ids grow with creation."""
+
+    def __init__(self, seed: int) -> None:
+        self.cursor = 100000
+        self.rng = random.Random(f"{seed}:org")  # spaces the ids of records made one by one
+
+    def new(self, rng: random.Random | None = None) -> int:
+        self.cursor += (self.rng if rng is None else rng).randint(1, 2500)
+        return int(f"{ORG_PREFIX}{self.cursor:012d}")
 
 
 class Clock:

@@ -2,38 +2,47 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .api_types import (
     DISCRETE_LIMIT,
     FULL_DATA_MAX_IDS,
-    MAX_IDS,
     MAX_PER_PAGE,
     PAGE_TOKEN_TTL,
     SORTABLE,
     ApiError,
+    PageToken,
+    PageTokens,
     Response,
     empty_answer,
     field_names,
     invalid,
 )
 from .fields import FieldDef
-from .living import keyset_start, notes_ignore_paging, record_key
-from .records import ModuleData, fmt_dt, parse_iso
-
-if TYPE_CHECKING:
-    pass
+from .living import Churn, keyset_start, notes_ignore_paging, record_key
+from .org import Org
+from .records import Clock, ModuleData, fmt_dt
+from .request_params import ids_param, int_param, modified_since
 
 
 class RecordsApi:
     """Get Records and its relatives: lists, single records, ids, rich text, counts."""
+
+    def __init__(self, org: Org, churn: Churn, config: dict[str, Any], clock: Clock,
+                 user_is_admin: bool) -> None:
+        self.org = org
+        self.churn = churn  # records changed before each page call, when a test asks
+        self.config = config
+        self.clock = clock
+        self.user_is_admin = user_is_admin
+        self.page_tokens = PageTokens()
 
     # ------------------------------------------------------------ record params
     def _fields(self, version: float, md: ModuleData, raw: str | None) -> list[FieldDef] | None:
         if raw is None:
             return None
         names = field_names(raw)
-        with self.sim.org.lock:
+        with self.org.lock:
             by_api = md.by_api(version)
         out = []
         for n in names:
@@ -47,39 +56,6 @@ class RecordsApi:
         return out
 
     @staticmethod
-    def _int(params: dict[str, str], name: str, default: int) -> int:
-        raw = params.get(name)
-        if raw is None:
-            return default
-        if not raw.strip().isdigit() or int(raw) < 1:
-            raise invalid(name)
-        return int(raw)
-
-    @staticmethod
-    def _since(headers: Any) -> float | None:
-        raw = headers.get("If-Modified-Since")
-        if raw is None:
-            return None
-        try:
-            return parse_iso(raw)
-        except ValueError:
-            raise ApiError(400, "INVALID_DATA", "invalid data",
-                           {"header_name": "If-Modified-Since"}) from None
-
-    @staticmethod
-    def _ids(params: dict[str, str], limit: int = MAX_IDS) -> set[int] | None:
-        raw = params.get("ids")
-        if raw is None:
-            return None
-        ids = [i.strip() for i in raw.split(",") if i.strip()]
-        if len(ids) > limit:
-            raise ApiError(400, "LIMIT_EXCEEDED", "ids limit exceeded",
-                           {"param_name": "ids", "limit": limit})
-        if not ids or not all(i.isdigit() for i in ids):
-            raise invalid("ids")
-        return {int(i) for i in ids}
-
-    @staticmethod
     def _filters(md: ModuleData, params: dict[str, str], by_ids: bool
                  ) -> tuple[str | None, str | None]:
         # Fetching explicit ids applies no default filters (only explicit ones).
@@ -90,21 +66,18 @@ class RecordsApi:
                 raise invalid(name)
         return (converted if md.name == "Leads" else None), approved
 
-    def _empty(self, headers: Any) -> Response:
-        return empty_answer(headers)
-
     # ------------------------------------------------------------ records
-    def _list(self, version: float, md: ModuleData, query: dict[str, list[str]],
-              params: dict[str, str], headers: Any) -> Response:
-        if md.name == "Notes" and not self.sim.user_is_admin:  # GET /Notes: admins only
+    def get_records(self, version: float, md: ModuleData, query: dict[str, list[str]],
+                    params: dict[str, str], headers: Any) -> Response:
+        if md.name == "Notes" and not self.user_is_admin:  # GET /Notes: admins only
             raise ApiError(403, "NOT_SUPPORTED", "This API is supported only for admin users")
         modern = version >= 3
-        ids = self._ids(params)
+        ids = ids_param(params)
         if modern and "fields" not in params and ids is None:
             raise ApiError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is "
                            "missing", {"param_name": "fields"})
         selected = self._fields(version, md, params.get("fields"))
-        per_page = self._int(params, "per_page", MAX_PER_PAGE)
+        per_page = int_param(params, "per_page", MAX_PER_PAGE)
         if per_page > MAX_PER_PAGE:
             raise invalid("per_page")
         sort_by = params.get("sort_by", "id")
@@ -115,19 +88,20 @@ class RecordsApi:
         if sort_order not in ("asc", "desc"):
             raise invalid("sort_order")
         converted, approved = self._filters(md, params, ids is not None)
-        since = self._since(headers)
+        since = modified_since(headers)
         if ids is None:
-            self.sim.churn.before_page(md.name)
+            self.churn.before_page(md.name)
         token_raw = params.get("page_token")
-        plain = notes_ignore_paging(self.sim.config, md.name, version)
+        plain = notes_ignore_paging(self.config, md.name, version)
         if plain:
             since, token_raw = None, None
             headers = {k: v for k, v in headers.items() if k.lower() != "if-modified-since"}
-        cap = int(self.sim.config["page_token_cap"])
-        now = self.sim.clock.now()
+        cap = int(self.config["page_token_cap"])
+        now = self.clock.now()
         binding = (version, md.name, tuple(sorted(
             (k, tuple(v)) for k, v in query.items() if k not in ("page_token", "page"))),
             (headers.get("If-Modified-Since") or "").strip())
+        tok: PageToken | None = None
         if token_raw is not None:
             if not modern:
                 raise invalid("page_token")
@@ -150,25 +124,25 @@ class RecordsApi:
                                f"{cap} records using page_token param.", {"limit": cap})
             page = served // per_page + 1
         else:
-            page = self._int(params, "page", 1)
+            page = int_param(params, "page", 1)
             start = served = (page - 1) * per_page
             if start + per_page > DISCRETE_LIMIT:
                 raise ApiError(400, "DISCRETE_PAGINATION_LIMIT_EXCEEDED",
                                "You can only get the first 2000 records without using "
                                "page_token param.", {"limit": DISCRETE_LIMIT})
-        recs = self.sim.org.query(md.name, sort_by=sort_by, desc=sort_order == "desc",
-                                  converted=converted, approved=approved, since=since, ids=ids)
-        if token_raw is not None:
-            if not self.sim.config["positional_page_tokens"]:
+        recs = self.org.query(md.name, sort_by=sort_by, desc=sort_order == "desc",
+                              converted=converted, approved=approved, since=since, ids=ids)
+        if tok is not None:
+            if not self.config["positional_page_tokens"]:
                 start = keyset_start(recs, tok.after, sort_by, sort_order == "desc")
             end = min(start + per_page, len(recs), start + cap - served)
         else:
             end = min(start + per_page, len(recs))
         chunk = recs[start:end]
         if not chunk:
-            return self._empty(headers)
-        with self.sim.org.lock:
-            data = [self.sim.org.render(md.name, r, version, selected) for r in chunk]
+            return empty_answer(headers)
+        with self.org.lock:
+            data = [self.org.rendering.render(md.name, r, version, selected) for r in chunk]
         more = end < len(recs)
         info: dict[str, Any]
         if not modern:
@@ -185,10 +159,10 @@ class RecordsApi:
                     "sort_order": sort_order, "email": False, "more_records": more}
         return Response(200, {"data": data, "info": info})
 
-    def _single(self, version: float, md: ModuleData, rid: int, params: dict[str, str]
-                ) -> Response:
+    def get_record(self, version: float, md: ModuleData, rid: int, params: dict[str, str]
+                   ) -> Response:
         selected = self._fields(version, md, params.get("fields"))
-        org = self.sim.org
+        org = self.org
         with org.lock:
             if md.name == "Activities":
                 rec = next((r for _, r in org.activity_recs() if r.id == rid), None)
@@ -196,11 +170,11 @@ class RecordsApi:
                 rec = md.recs.get(rid)
             if rec is None:
                 return Response(204)
-            data = org.render(md.name, rec, version, selected, single=True)
+            data = org.rendering.render(md.name, rec, version, selected, single=True)
         return Response(200, {"data": [data]})
 
-    def _rich_text(self, version: float, md: ModuleData, params: dict[str, str], *,
-                   many: bool) -> Response:
+    def rich_text(self, version: float, md: ModuleData, params: dict[str, str], *,
+                  many: bool) -> Response:
         """Get Rich Text Fields: the whole value of rich-text fields (list calls cut them at
         500 characters from v7). One record (v6+, `fields` optional: all its rich-text
         fields) or up to 200 `ids` (v8, `fields` mandatory); only rich-text fields."""
@@ -208,9 +182,9 @@ class RecordsApi:
             if not params.get(name):
                 raise ApiError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter "
                                "is missing", {"param_name": name})
-        ids = self._ids(params, FULL_DATA_MAX_IDS) or set()
+        ids = ids_param(params, FULL_DATA_MAX_IDS) or set()
         selected = self._fields(version, md, params.get("fields"))
-        with self.sim.org.lock:
+        with self.org.lock:
             rich = [fd for fd in md.by_api(version).values()
                     if (fd.meta.get("textarea") or {}).get("type") == "rich_text"]
         if selected is None:
@@ -220,34 +194,28 @@ class RecordsApi:
             if fd.api_name not in rich_names:  # "other field types are not supported"
                 raise ApiError(400, "INVALID_DATA", "invalid data",
                                {"api_name": fd.api_name, "param_name": "fields"})
-        org = self.sim.org
+        org = self.org
         data = []
         with org.lock:
             for rid in sorted(ids):
                 rec = md.recs.get(rid)
                 if rec is None:
                     continue
-                full = org.render(md.name, rec, version, selected, single=True)
+                full = org.rendering.render(md.name, rec, version, selected, single=True)
                 data.append({"id": full["id"],
                              **{fd.api_name: full.get(fd.api_name) for fd in selected}})
         return Response(200, {"data": data}) if data else Response(204)
 
-    def _count(self, version: float, md: ModuleData, params: dict[str, str], headers: Any
-               ) -> Response:
-        if self.sim.config.get("count_documented_only") and version >= 8:
+    def record_count(self, version: float, md: ModuleData, params: dict[str, str], headers: Any
+                     ) -> Response:
+        if self.config.get("count_documented_only") and version >= 8:
             for name in ("approved", "converted"):
                 if name in params:
                     raise invalid(name)
             if headers.get("If-Modified-Since"):
                 raise invalid("If-Modified-Since", "the header is not supported here")
         converted, approved = self._filters(md, params, False)
-        recs = self.sim.org.query(md.name, converted=converted, approved=approved,
-                                  since=self._since(headers))
+        recs = self.org.query(md.name, converted=converted, approved=approved,
+                              since=modified_since(headers))
         # Zoho's Record Count answers the count as a string (record.json).
         return Response(200, {"count": str(len(recs))})
-
-    def _per_page(self, params: dict[str, str]) -> tuple[int, int]:
-        per_page = self._int(params, "per_page", MAX_PER_PAGE)
-        if per_page > MAX_PER_PAGE:
-            raise invalid("per_page")
-        return self._int(params, "page", 1), per_page

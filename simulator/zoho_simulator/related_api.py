@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .access import Access
 from .api_types import (
     VERSIONS,
     ApiError,
@@ -14,20 +15,27 @@ from .api_types import (
     invalid,
     page_answer,
 )
-from .bulk import BULK_SCOPES
+from .bulk_jobs import BULK_SCOPES, BulkRead
 from .living import check_deleted_page_cap
 from .oauth import AccessToken
-from .records import ATTACHMENT_KEYS, ModuleData, deleted_supported
-
-if TYPE_CHECKING:
-    pass
+from .org import Org
+from .records import ATTACHMENT_KEYS, Clock, ModuleData, deleted_supported
+from .request_params import ids_param, modified_since, page_params
 
 
 class RelatedApi:
     """Deleted records, attachments and Bulk Read jobs of a module."""
 
+    def __init__(self, org: Org, bulk: BulkRead, access: Access, config: dict[str, Any],
+                 clock: Clock) -> None:
+        self.org = org
+        self.bulk = bulk
+        self.access = access
+        self.config = config
+        self.clock = clock
+
     # ------------------------------------------------------------ deleted records
-    def _deleted(self, md: ModuleData, params: dict[str, str], headers: Any) -> Response:
+    def deleted_records(self, md: ModuleData, params: dict[str, str], headers: Any) -> Response:
         """GET /{module}/deleted. Zoho's docs leave two things open; the simulator assumes:
         * If-Modified-Since keeps entries with deleted_time >= the header (inclusive, like
           Get Records), and answers 304 when it leaves none;
@@ -39,19 +47,19 @@ class RelatedApi:
         kind = params.get("type", "all")
         if kind not in ("all", "recycle", "permanent"):
             raise invalid("type")
-        page, per_page = self._per_page(params)
+        page, per_page = page_params(params)
         sort_order = params.get("sort_order", "desc")
         if sort_order not in ("asc", "desc"):
             raise invalid("sort_order")
-        rows = self.sim.org.deleted_rows(md.name, kind, self._since(headers),
-                                         desc=sort_order == "desc")
-        check_deleted_page_cap(self.sim.config.get("deleted_page_cap"), (page - 1) * per_page,
+        rows = self.org.deleted_rows(md.name, kind, modified_since(headers),
+                                     desc=sort_order == "desc")
+        check_deleted_page_cap(self.config.get("deleted_page_cap"), (page - 1) * per_page,
                                per_page)
         return page_answer("data", rows, page, per_page, headers)
 
     # ------------------------------------------------------------ attachments
-    def _attachments(self, version: float, md: ModuleData, raw_id: str,
-                     params: dict[str, str], token: AccessToken) -> Response:
+    def attachments(self, version: float, md: ModuleData, raw_id: str,
+                    params: dict[str, str], token: AccessToken) -> Response:
         """GET /{module}/{record_id}/Attachments. Per record only: Zoho has no org-wide
         attachments list (no GET /Attachments), so none is simulated.
         Assumptions where the docs are silent: `fields` (mandatory from v3, optional in v2)
@@ -60,8 +68,8 @@ class RelatedApi:
         unknown record id answers 204."""
         if not md.spec.record_module:
             raise ApiError(400, "INVALID_MODULE", "The given module is not supported in API")
-        self._require_scope(token, {"zohocrm.modules.all", "zohocrm.modules.attachments.read",
-                                    "zohocrm.modules.attachments.all"})
+        self.access.require_scope(token, {"zohocrm.modules.all", "zohocrm.modules.attachments.read",
+                                          "zohocrm.modules.attachments.all"})
         if not raw_id.isdigit():
             raise invalid("record_id")
         raw_fields = params.get("fields")
@@ -77,9 +85,9 @@ class RelatedApi:
                                    {"api_name": n, "param_name": "fields"})
         if "page_token" in params:  # never issued: a record has at most a few attachments
             raise invalid("page_token")
-        ids = self._ids(params)
-        page, per_page = self._per_page(params)
-        items = self.sim.org.record_attachments(md.name, int(raw_id))
+        ids = ids_param(params)
+        page, per_page = page_params(params)
+        items = self.org.record_attachments(md.name, int(raw_id))
         if not items:
             return Response(204)
         if ids is not None:
@@ -101,19 +109,19 @@ class RelatedApi:
         return Response(200, {"data": chunk, "info": info})
 
     # ------------------------------------------------------------ bulk read
-    def _bulk(self, method: str, label: str, rest: list[str], headers: Any, body: bytes
-              ) -> Response:
-        """POST /crm/bulk/{v}/read, GET /crm/bulk/{v}/read/{job_id}[/result] (see bulk.py)."""
+    def bulk_read(self, method: str, label: str, rest: list[str], headers: Any, body: bytes
+                  ) -> Response:
+        """POST /crm/bulk/{v}/read, GET /crm/bulk/{v}/read/{job_id}[/result] (see bulk_jobs.py)."""
         version = VERSIONS[label]
-        bulk = self.sim.bulk
+        bulk = self.bulk
         if len(rest) > 2 or (len(rest) == 2 and rest[1] != "result"):
             raise ApiError(404, "INVALID_URL_PATTERN",
                            "Please check if the URL trying to access is a correct one")
         if (method, bool(rest)) not in (("POST", False), ("GET", True)):
             raise ApiError(400, "INVALID_REQUEST_METHOD",
                            "The http request method type is not a valid one")
-        token = self._auth(headers)
-        self._require_scope(token, BULK_SCOPES)
+        token = self.access.auth(headers)
+        self.access.require_scope(token, BULK_SCOPES)
         if not rest:  # create a job
             ctype = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
             if ctype != "application/json":
@@ -129,10 +137,11 @@ class RelatedApi:
             if not isinstance(data, dict):
                 raise ApiError(400, "REQUEST_BODY_NOT_READABLE",
                                "The request body is not a valid JSON object")
-            job = bulk.create(version, data, lambda name: self._module(version, name, token))
+            created = bulk.create(version, data,
+                                  lambda name: self.access.module(version, name, token))
             return Response(201, {"data": [{
                 "status": "success", "code": "ADDED_SUCCESSFULLY",
-                "message": "Added successfully.", "details": bulk.created_details(job)}],
+                "message": "Added successfully.", "details": bulk.created_details(created)}],
                 "info": {}})
         download = len(rest) == 2
         if download and not bulk.allow_download():
@@ -143,10 +152,10 @@ class RelatedApi:
             raise ApiError(400 if download else 404, "RESOURCE_NOT_FOUND",
                            "The requested resource doesn't exist.",
                            {"resource": "result" if download else "job_id"})
-        self._module(version, job.module, token)  # the module's read scope
+        self.access.module(version, job.module, token)  # the module's read scope
         if not download:
             return Response(200, {"data": [bulk.details(job, label)]})
-        if job.state(self.sim.clock.now()) != "COMPLETED":
+        if job.state(self.clock.now()) != "COMPLETED":
             raise ApiError(400, "RESOURCE_NOT_FOUND", "The result of the job is not available "
                            "yet: the job is not completed.", {"resource": "result"})
         path, size = bulk.result_file(job)

@@ -1,38 +1,47 @@
-"""How the org is first filled: ids, times, records, subform rows, attachments, deletions."""
+"""How the org is first filled: record times and ids, records, attachments, deleted records."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
 from typing import Any
 
-from .fields import (
-    ORG_PREFIX,
-    FieldDef,
-)
+from .fields import ModuleSpec
+from .org_users import OrgUsers
 from .records import (
     ATTACHMENT_MODULES,
-    FILE_EXTS,
-    FILE_STEMS,
     SEED_END,
     SEED_START,
-    WORDS,
-    WORDS_U,
     Deleted,
+    IdSequence,
     ModuleData,
     Rec,
     deleted_supported,
-    fmt_dt,
 )
+from .values import OrgValues
 
 
 class OrgSeeding:
-    """How the org is first filled: ids, times, records, subform rows, attachments, deletions."""
+    """How the org is first filled: record times and ids, records, attachments, deleted records;
+    the values come from `values`."""
+
+    def __init__(self, seed: int, specs: list[ModuleSpec], modules: dict[str, ModuleData],
+                 attachments: dict[str, dict[int, list[dict[str, Any]]]], ids: IdSequence,
+                 values: OrgValues, users: OrgUsers) -> None:
+        self.seed = seed
+        self.specs = specs
+        self.modules = modules
+        self.attachments = attachments
+        self.ids = ids
+        self.values = values
+        self.users = users
+
+    def fill(self, sizes: dict[str, int]) -> None:
+        """Records (`sizes`: how many per module), then attachments, then deleted records."""
+        self._generate(sizes)
+        self._seed_attachments()
+        self._seed_deleted()
 
     # ---------------------------------------------------------------- generation
-    def _new_id(self, rng: random.Random) -> int:
-        self._id_cursor += rng.randint(1, 2500)
-        return int(f"{ORG_PREFIX}{self._id_cursor:012d}")
 
     @staticmethod
     def _times(rng: random.Random, n: int) -> list[tuple[int, int]]:
@@ -71,7 +80,7 @@ class OrgSeeding:
                 pending.append((ct, name, mt, len(pending)))
         pending.sort()
         for ct, name, mt, _ in pending:  # ids grow with creation time, org-wide sequence
-            rid = self._new_id(self.rng)
+            rid = self.ids.new()
             self.modules[name].recs[rid] = Rec(id=rid, ct=ct, mt=mt)
         for name in sizes:
             md = self.modules[name]
@@ -86,45 +95,12 @@ class OrgSeeding:
             parts = [f for f in md.fields if f.api_name in md.spec.name_parts]
             for rec in md.recs.values():
                 for fd in parts:
-                    rec.values[fd.api_name] = self._value(rng, md, fd, rec)
+                    rec.values[fd.api_name] = self.values.value(rng, md, fd, rec)
         for name in sizes:
             md = self.modules[name]
             rng = random.Random(f"{self.seed}:values:{name}")
             for rec in md.recs.values():
-                self._fill(rng, md, rec)
-
-    def _fill(self, rng: random.Random, md: ModuleData, rec: Rec,
-              only: Iterable[FieldDef] | None = None) -> None:
-        md.autonumber += 1
-        skip = {"id", *(n for n in md.spec.name_parts if n in rec.values)}
-        values = rec.values
-        for fd in only if only is not None else md.fields:
-            if fd.api_name not in skip:
-                values[fd.api_name] = self._value(rng, md, fd, rec)
-
-    def _subform_rows(self, rng: random.Random, md: ModuleData, fd: FieldDef, rec: Rec) -> None:
-        """1-4 rows of `rec`'s subform `fd`, stored as records of the subform module."""
-        sub = self.modules.get((fd.meta.get("subform") or {}).get("module", {}).get("api_name"))
-        if sub is None:
-            return
-        parent = {"name": rec.values.get(md.spec.name_field or ""), "id": str(rec.id)}
-        for i in range(rng.randint(1, 4)):
-            qty = float(rng.randint(1, 20))
-            price = round(rng.uniform(5, 2000), 2)
-            gross = round(qty * price, 2)
-            discount = round(gross * rng.choice([0, 0, 0, 0.05, 0.1]), 2)
-            after = round(gross - discount, 2)
-            tax = round(after * rng.choice([0, 0, 0.0725]), 2)
-            row = Rec(id=self._new_id(rng), ct=rec.ct, mt=rec.mt)
-            row.values = {
-                "Product_Name": self._pick(rng, "Products"), "Quantity": qty,
-                "List_Price": price, "Discount": discount, "Total_After_Discount": after,
-                "Tax": tax, "Net_Total": round(after + tax, 2), "Total": gross,
-                "Description": None if rng.random() < 0.6 else self._text(rng, WORDS, WORDS_U),
-                "Sequence_Number": i + 1, "Parent_Id": dict(parent),
-                "Created_Time": fmt_dt(row.ct), "Modified_Time": fmt_dt(row.mt)}
-            sub.recs[row.id] = row
-        sub.invalidate()
+                self.values.fill(rng, md, rec)
 
     # ---------------------------------------------------------------- attachments, deletes
     def _seed_attachments(self) -> None:
@@ -138,22 +114,8 @@ class OrgSeeding:
                 if rng.random() >= 0.10:
                     continue
                 rec = md.recs[rid]
-                store[rid] = [self._attachment(rng, md, rec) for _ in range(rng.randint(1, 3))]
-
-    def _attachment(self, rng: random.Random, md: ModuleData, rec: Rec,
-                    ts: int | None = None) -> dict[str, Any]:
-        ct = ts if ts is not None else rng.randint(rec.ct, max(rec.ct, SEED_END))
-        mt = ct if ts is not None or rng.random() < 0.7 else rng.randint(ct, max(ct, SEED_END))
-        owner = self._user(rng) if ts is None else self._current()
-        stem = rng.choice(FILE_STEMS)
-        return {
-            "Owner": owner, "Modified_By": dict(owner), "Created_By": dict(owner),
-            "Parent_Id": {"name": rec.values.get(md.spec.name_field or ""), "id": str(rec.id)},
-            "id": str(self._new_id(rng)), "Modified_Time": fmt_dt(mt), "Created_Time": fmt_dt(ct),
-            "File_Name": f"{stem}-{rng.randint(1, 999)}.{rng.choice(FILE_EXTS)}",
-            "Size": str(rng.randint(1_024, 8_000_000)), "$editable": True,
-            "$file_id": rng.randbytes(40).hex(), "$type": "Attachment", "$se_module": md.name,
-            "$state": "save", "$link_url": None}
+                store[rid] = [self.values.attachment(rng, md, rec)
+                              for _ in range(rng.randint(1, 3))]
 
     def _seed_deleted(self) -> None:
         """A few deleted records (recycle bin and permanent) per module of ordinary records."""
@@ -164,13 +126,13 @@ class OrgSeeding:
             rng = random.Random(f"{self.seed}:deleted:{spec.api_name}")
             n = rng.randint(3, 6)
             for ts in sorted(rng.sample(range(SEED_START + 86400, SEED_END), n)):
-                ghost = Rec(id=self._new_id(rng), ct=max(SEED_START, ts - rng.randint(0, 9**6)),
+                ghost = Rec(id=self.ids.new(rng), ct=max(SEED_START, ts - rng.randint(0, 9**6)),
                             mt=ts)
                 for fd in md.fields:
                     if fd.api_name in spec.name_parts:
-                        ghost.values[fd.api_name] = self._value(rng, md, fd, ghost)
+                        ghost.values[fd.api_name] = self.values.value(rng, md, fd, ghost)
                 kind = "permanent" if rng.random() < 0.4 else "recycle"
-                creator = self._user(rng, email=False)
-                deleter = None if rng.random() < 0.15 else self._user(rng, email=False)
+                creator = self.users.pick(rng, email=False)
+                deleter = None if rng.random() < 0.15 else self.users.pick(rng, email=False)
                 md.deleted.append(Deleted(ghost.id, ghost.values.get(spec.name_field or ""),
                                           kind, creator, deleter, ts))

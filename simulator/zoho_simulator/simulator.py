@@ -6,7 +6,7 @@ import threading
 from types import TracebackType
 from typing import Any
 
-from .bulk import DEFAULT_PAGE_SIZE, BulkRead
+from .bulk_jobs import DEFAULT_PAGE_SIZE, BulkRead
 from .control import Control
 from .credits import CreditWindow
 from .exchanges import REGISTRY
@@ -89,16 +89,18 @@ class Simulator:
         self.credit_window = CreditWindow(self.clock)
         self.bulk = BulkRead(self.org, self.clock, self.config)
         self.churn = Churn(self.org)
-        self.api = Api(self)
         self.control = Control(self)
+        self.api = Api(org=self.org, oauth=self.oauth, bulk=self.bulk, churn=self.churn,
+                       control=self.control, clock=self.clock, config=self.config,
+                       faults=self.faults, counters=self.counters,
+                       credit_window=self.credit_window, user_is_admin=user_is_admin)
         self._server: Any = None
         self._thread: threading.Thread | None = None
-        self.url = ""
 
     # ------------------------------------------------------------ lifecycle
     def start(self, port: int = 0, host: str = "127.0.0.1") -> Simulator:
-        self._server = make_server(self, host, port)
-        self.url = f"http://{host}:{self._server.server_address[1]}"
+        self._server = make_server(self.api, self.clock, self.exchanges, host, port)
+        self.api.url = f"http://{host}:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.1}, daemon=True,
                                         name="zoho-simulator")
@@ -121,6 +123,11 @@ class Simulator:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+    @property
+    def url(self) -> str:
+        """Where it serves (empty until started): the API and accounts URL."""
+        return self.api.url
 
     # ------------------------------------------------------------ credentials / oauth
     @property
@@ -160,11 +167,11 @@ class Simulator:
         return self.org.all_records(module, float(version.lstrip("v")))
 
     def create_record(self, module: str, values: dict[str, Any] | None = None) -> dict[str, Any]:
-        return self.org.create_record(module, values)
+        return self.org.changes.create_record(module, values)
 
     def update_record(self, module: str, id: str | int, values: dict[str, Any] | None = None
                       ) -> dict[str, Any]:
-        return self.org.update_record(module, id, values)
+        return self.org.changes.update_record(module, id, values)
 
     def seed_hard_values(self, module: str, count: int = 4) -> list[str]:
         """Write hard values (hard_values.py) into the first `count` records of `module`, by
@@ -181,7 +188,7 @@ class Simulator:
                 wanted, value = hard_value(fd.data_type, textarea, index)
                 if wanted:
                     values[fd.api_name] = value
-            self.org.update_record(module, rid, values)
+            self.org.changes.update_record(module, rid, values)
         return [str(rid) for rid in ids]
 
     def delete_record(self, module: str, id: str | int, permanent: bool = False,
@@ -190,7 +197,7 @@ class Simulator:
         also for a record already in the recycle bin). GET /{module}/deleted lists it, unless
         `unlisted` (no trace in `/deleted` nor the recycle bin: a deletion older than Zoho
         keeps them)."""
-        self.org.delete_record(module, id, permanent, unlisted)
+        self.org.changes.delete_record(module, id, permanent, unlisted)
 
     def start_churn(self, module: str, per_call: int = 3, seed: int = 0) -> None:
         """From now on, before each Get Records page call of `module` (not `ids=` calls),
@@ -209,12 +216,12 @@ class Simulator:
                                renamed_users: int = 1) -> dict[str, Any]:
         """Recompute formula and rollup values, rename looked-up records and users, without
         moving the Modified_Time of the records that show them (answers what changed)."""
-        return self.org.change_computed_values(seed, renamed_records, renamed_users)
+        return self.org.computed.change_computed_values(seed, renamed_records, renamed_users)
 
     def purge_recycle_bin(self, module: str) -> int:
         """Empty a module's recycle bin: its entries turn `permanent` (deleted_time = now).
         Returns how many entries changed."""
-        return self.org.purge_recycle_bin(module)
+        return self.org.changes.purge_recycle_bin(module)
 
     def deleted_records(self, module: str) -> list[dict[str, Any]]:
         """Every Get Deleted Records entry of a module (type=all), newest first."""
@@ -227,7 +234,7 @@ class Simulator:
     def add_attachment(self, module: str, record_id: str | int,
                        values: dict[str, Any] | None = None) -> dict[str, Any]:
         """Attach a file to a record now (as the API user); `values` overrides keys."""
-        return self.org.add_attachment(module, record_id, values)
+        return self.org.changes.add_attachment(module, record_id, values)
 
     def bulk_jobs(self) -> list[dict[str, Any]]:
         """Every Bulk Read job, oldest first: id, module, state (now), count, page,
@@ -239,7 +246,7 @@ class Simulator:
         return self.org.user_directory()
 
     def add_field(self, module: str, field: dict[str, Any]) -> None:
-        self.org.add_field(module, field)
+        self.org.changes.add_field(module, field)
 
     def mark_field_unused(self, module: str, api_name: str) -> None:
         """Take a field out of every layout: settings/fields lists it only with `type=all`
@@ -247,7 +254,7 @@ class Simulator:
         mark_unused(self.org, module, api_name)
 
     def remove_field(self, module: str, api_name: str) -> None:
-        self.org.remove_field(module, api_name)
+        self.org.changes.remove_field(module, api_name)
 
     # ------------------------------------------------------------ faults / config / stats
     def add_fault(self, path_regex: str, status: int = 500, count: int | None = 1,

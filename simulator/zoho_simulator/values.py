@@ -1,20 +1,25 @@
-"""Values of generated records, field by field, as Zoho would hold them."""
+"""Values of generated records, field by field, as Zoho would hold them; the rows of their
+subforms and their attachments."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from typing import Any
 
 from .fields import (
     FieldDef,
     meta_id,
 )
+from .org_users import OrgUsers
 from .records import (
     CITY,
     CITY_U,
     COMPANY,
     COMPANY_U,
     COUNTRIES,
+    FILE_EXTS,
+    FILE_STEMS,
     FIRST,
     FIRST_U,
     LAST,
@@ -26,6 +31,7 @@ from .records import (
     TAGS,
     WORDS,
     WORDS_U,
+    IdSequence,
     ModuleData,
     Rec,
     fmt_date,
@@ -34,7 +40,14 @@ from .records import (
 
 
 class OrgValues:
-    """Values of generated records, field by field, as Zoho would hold them."""
+    """Values of generated records, field by field, as Zoho would hold them: a lookup points
+    at a record of `modules`, an owner is one of `users`, a new id comes from `ids`."""
+
+    def __init__(self, modules: dict[str, ModuleData], users: OrgUsers, ids: IdSequence
+                 ) -> None:
+        self.modules = modules
+        self.users = users
+        self.ids = ids
 
     def _pick(self, rng: random.Random, module: str) -> dict[str, Any] | None:
         md = self.modules.get(module)
@@ -50,15 +63,11 @@ class OrgValues:
             md.ids = list(md.recs)
         return md.ids
 
-    def _user(self, rng: random.Random, email: bool = True) -> dict[str, Any]:
-        u = rng.choice(self.users)
-        return dict(u) if email else {"name": u["name"], "id": u["id"]}
-
     @staticmethod
     def _text(rng: random.Random, ascii_pool: list[str], uni_pool: list[str]) -> str:
         return rng.choice(uni_pool if rng.random() < 0.05 else ascii_pool)
 
-    def _value(self, rng: random.Random, md: ModuleData, fd: FieldDef, rec: Rec) -> Any:
+    def value(self, rng: random.Random, md: ModuleData, fd: FieldDef, rec: Rec) -> Any:
         dt, hint, api = fd.data_type, fd.hint, fd.api_name
         if hint == "converted":
             return self._converted_value(rng, fd, rec)
@@ -111,12 +120,12 @@ class OrgValues:
         if dt in ("datetime", "event_reminder"):
             return fmt_dt(rng.randint(SEED_START, SEED_END))
         if dt == "ownerlookup":
-            return self._user(rng)
+            return self.users.pick(rng)
         if dt == "userlookup":
-            return self._user(rng, email=False)
+            return self.users.pick(rng, email=False)
         if dt == "consent_lookup":
             return {"name": v.get(md.spec.name_field or "") or "Consent",
-                    "id": str(self._new_id(rng))}
+                    "id": str(self.ids.new(rng))}
         if dt == "lookup":
             if hint == "parent":  # Notes.Parent_Id carries its module
                 target = rng.choice(["Leads", "Contacts", "Accounts", "Deals"])
@@ -127,7 +136,7 @@ class OrgValues:
                 return {**got, "module": {"api_name": target, "id": meta_id(f"module.{target}")}}
             target = fd.meta["lookup"].get("module", {}).get("api_name", "")
             if target == "users":
-                return self._user(rng, email=False)
+                return self.users.pick(rng, email=False)
             return self._pick(rng, target)
         if dt == "multi_module_lookup":
             target = rng.choice(["Accounts", "Deals", "Quotes"])
@@ -145,23 +154,23 @@ class OrgValues:
             return f"{an.get('prefix', '')}{an.get('start_number', 1) + md.autonumber}" \
                    f"{an.get('suffix', '')}"
         if dt == "formula":
-            return self._typed(rng, fd.meta["formula"]["return_type"])
+            return self.typed(rng, fd.meta["formula"]["return_type"])
         if dt == "rollup_summary":
-            return self._typed(rng, fd.meta["rollup_summary"]["return_type"])
+            return self.typed(rng, fd.meta["rollup_summary"]["return_type"])
         if dt == "profileimage":
             return rng.randbytes(80).hex()
         if dt == "fileupload":
             return [{"File_Name__s": f"{rng.choice(WORDS)}-{i}.pdf",
                      "Size__s": str(rng.randint(1000, 900000)),
-                     "File_Id__s": rng.randbytes(24).hex(), "attachment_Id": str(self._new_id(rng))}
+                     "File_Id__s": rng.randbytes(24).hex(), "attachment_Id": str(self.ids.new(rng))}
                     for i in range(rng.randint(1, 2))]
         if dt == "imageupload":
             return [{"File_Name__s": f"photo-{i}.png", "Size__s": str(rng.randint(1000, 90000)),
                      "File_Id__s": rng.randbytes(24).hex(), "Description__s": None,
                      "Preview_Id__s": rng.randbytes(24).hex(), "State__s": "ACTIVE",
-                     "id": str(self._new_id(rng))} for i in range(rng.randint(1, 2))]
+                     "id": str(self.ids.new(rng))} for i in range(rng.randint(1, 2))]
         if dt == "subform":  # rows live in the subform module; single GETs assemble them
-            self._subform_rows(rng, md, fd, rec)
+            self.subform_rows(rng, md, fd, rec)
             return None
         if dt in ("multiselectlookup", "multiuserlookup"):
             return None  # derived from the linking module on single-record reads
@@ -202,7 +211,7 @@ class OrgValues:
             return f"{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}"
         return self._text(rng, WORDS, WORDS_U)
 
-    def _typed(self, rng: random.Random, return_type: str) -> Any:
+    def typed(self, rng: random.Random, return_type: str) -> Any:
         if return_type in ("double", "currency"):
             return round(rng.uniform(0, 100000), 2)
         if return_type == "integer":
@@ -224,3 +233,53 @@ class OrgValues:
         if api == "Converted_Date_Time":
             return fmt_dt(rec.mt)
         return self._pick(rng, api.removeprefix("Converted_") + "s")
+
+    def fill(self, rng: random.Random, md: ModuleData, rec: Rec,
+             only: Iterable[FieldDef] | None = None) -> None:
+        """Every field of a record (or those of `only`), name parts already set kept."""
+        md.autonumber += 1
+        skip = {"id", *(n for n in md.spec.name_parts if n in rec.values)}
+        values = rec.values
+        for fd in only if only is not None else md.fields:
+            if fd.api_name not in skip:
+                values[fd.api_name] = self.value(rng, md, fd, rec)
+
+    def subform_rows(self, rng: random.Random, md: ModuleData, fd: FieldDef, rec: Rec) -> None:
+        """1-4 rows of `rec`'s subform `fd`, stored as records of the subform module."""
+        sub = self.modules.get((fd.meta.get("subform") or {}).get("module", {}).get("api_name"))
+        if sub is None:
+            return
+        parent = {"name": rec.values.get(md.spec.name_field or ""), "id": str(rec.id)}
+        for i in range(rng.randint(1, 4)):
+            qty = float(rng.randint(1, 20))
+            price = round(rng.uniform(5, 2000), 2)
+            gross = round(qty * price, 2)
+            discount = round(gross * rng.choice([0, 0, 0, 0.05, 0.1]), 2)
+            after = round(gross - discount, 2)
+            tax = round(after * rng.choice([0, 0, 0.0725]), 2)
+            row = Rec(id=self.ids.new(rng), ct=rec.ct, mt=rec.mt)
+            row.values = {
+                "Product_Name": self._pick(rng, "Products"), "Quantity": qty,
+                "List_Price": price, "Discount": discount, "Total_After_Discount": after,
+                "Tax": tax, "Net_Total": round(after + tax, 2), "Total": gross,
+                "Description": None if rng.random() < 0.6 else self._text(rng, WORDS, WORDS_U),
+                "Sequence_Number": i + 1, "Parent_Id": dict(parent),
+                "Created_Time": fmt_dt(row.ct), "Modified_Time": fmt_dt(row.mt)}
+            sub.recs[row.id] = row
+        sub.invalidate()
+
+    def attachment(self, rng: random.Random, md: ModuleData, rec: Rec,
+                   ts: int | None = None) -> dict[str, Any]:
+        """An attachment of `rec`: generated, or added at `ts` by the API user."""
+        ct = ts if ts is not None else rng.randint(rec.ct, max(rec.ct, SEED_END))
+        mt = ct if ts is not None or rng.random() < 0.7 else rng.randint(ct, max(ct, SEED_END))
+        owner = self.users.pick(rng) if ts is None else self.users.current_ref()
+        stem = rng.choice(FILE_STEMS)
+        return {
+            "Owner": owner, "Modified_By": dict(owner), "Created_By": dict(owner),
+            "Parent_Id": {"name": rec.values.get(md.spec.name_field or ""), "id": str(rec.id)},
+            "id": str(self.ids.new(rng)), "Modified_Time": fmt_dt(mt), "Created_Time": fmt_dt(ct),
+            "File_Name": f"{stem}-{rng.randint(1, 999)}.{rng.choice(FILE_EXTS)}",
+            "Size": str(rng.randint(1_024, 8_000_000)), "$editable": True,
+            "$file_id": rng.randbytes(40).hex(), "$type": "Attachment", "$se_module": md.name,
+            "$state": "save", "$link_url": None}

@@ -109,7 +109,8 @@ def utc(value: str) -> str:
 
 
 def expected_cell(meta: dict[str, Any], value: Any) -> str:
-    """The CSV text of a Get Records JSON value (the rules in simulator/zoho_simulator/bulk.py)."""
+    """The CSV text of a Get Records JSON value (the rules in
+    simulator/zoho_simulator/bulk_csv.py)."""
     if value is None:
         return ""
     dt = meta["data_type"]

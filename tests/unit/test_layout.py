@@ -159,11 +159,105 @@ def test_top_level_holds_only_the_tap_and_its_shared_parts() -> None:
                    "zoho_api"}, top
 
 
-def test_no_simulator_class_over_300_lines() -> None:
-    simulator = PACKAGE.parent / "simulator" / "zoho_simulator"
-    long = [f"{path.name}.{node.name}: {node.end_lineno - node.lineno + 1} lines"
-            for path in sorted(simulator.glob("*.py"))
-            for node in ast.walk(ast.parse(path.read_text()))
-            if isinstance(node, ast.ClassDef)
-            and (node.end_lineno or 0) - node.lineno + 1 > MAX_CLASS_LINES]
-    assert long == []
+SIMULATOR = PACKAGE.parent / "simulator" / "zoho_simulator"
+BENCH = PACKAGE.parent / "bench"
+MAX_OBJECT_LINES = 600  # a simulator class with every simulator class it inherits from
+MAX_PACKAGE_BASES = 2
+
+
+def folder_modules(folder: Path, prefix: str) -> dict[str, ast.Module]:
+    """The modules of a folder, named `prefix` + their path (bench/: no prefix, as its scripts
+    import each other by file name); hidden folders (virtual environments) left out."""
+    out = {}
+    for path in sorted(folder.rglob("*.py")):
+        parts = path.relative_to(folder).with_suffix("").parts
+        if any(part.startswith(".") for part in parts):
+            continue
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(p for p in (prefix, *parts) if p)] = ast.parse(path.read_text(), str(path))
+    return out
+
+
+def folder_graph(folder: Path, prefix: str) -> dict[str, set[str]]:
+    trees = folder_modules(folder, prefix)
+    known = set(trees)
+    return {name: imports(name, tree, known) for name, tree in trees.items()}
+
+
+def simulator_classes() -> dict[tuple[str, str], tuple[int, list[tuple[str, str]]]]:
+    """(module, class) -> (its lines, the simulator classes it names as bases). A base is
+    followed through the module's own classes and its imports from the package."""
+    trees = folder_modules(SIMULATOR, "zoho_simulator")
+    known = set(trees)
+    classes: dict[tuple[str, str], tuple[int, list[tuple[str, str]]]] = {}
+    for name, tree in trees.items():
+        package = name if name == "zoho_simulator" else name.rpartition(".")[0]
+        names: dict[str, tuple[str, str]] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*parent, *([base] if base else [])])
+                if base in known:
+                    names.update({a.asname or a.name: (base, a.name) for a in node.names})
+            elif isinstance(node, ast.ClassDef):
+                names[node.name] = (name, node.name)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                bases = [names[b.id] for b in node.bases
+                         if isinstance(b, ast.Name) and b.id in names]
+                bases += [(f"{package}.{b.value.id}", b.attr) for b in node.bases
+                          if isinstance(b, ast.Attribute) and isinstance(b.value, ast.Name)
+                          and f"{package}.{b.value.id}" in known]
+                classes[(name, node.name)] = ((node.end_lineno or 0) - node.lineno + 1, bases)
+    return classes
+
+
+def package_ancestors(cls: tuple[str, str],
+                      classes: dict[tuple[str, str], tuple[int, list[tuple[str, str]]]]
+                      ) -> set[tuple[str, str]]:
+    seen: set[tuple[str, str]] = set()
+    todo = list(classes[cls][1])
+    while todo:
+        base = todo.pop()
+        if base in seen or base not in classes:
+            continue
+        seen.add(base)
+        todo += classes[base][1]
+    return seen
+
+
+def test_the_readers_see_simulator_classes_and_bench_imports() -> None:
+    classes = simulator_classes()
+    assert ("zoho_simulator.simulator", "Simulator") in classes
+    assert ("zoho_simulator.api_types", "ApiError") in classes
+    assert "zoho_simulator.records" in folder_graph(SIMULATOR, "zoho_simulator")[
+        "zoho_simulator.org"]
+    assert "zoho_simulator.simulator" in folder_graph(SIMULATOR, "zoho_simulator")[
+        "zoho_simulator"]
+    assert folder_graph(BENCH, "")["per_record"] >= {"plain_sdk_tap"}
+    fake = {("m", "A"): (400, []), ("m", "B"): (150, [("m", "A")]),
+            ("m", "C"): (100, [("m", "B"), ("x", "Outside")])}
+    assert package_ancestors(("m", "C"), fake) == {("m", "A"), ("m", "B")}
+
+
+def test_no_simulator_object_over_600_lines() -> None:
+    """A class and every simulator class it inherits from, summed: mixins piled onto one
+    object count as one object (compose them instead), and at most two package bases."""
+    classes = simulator_classes()
+    large = []
+    for cls, (lines, _) in sorted(classes.items()):
+        ancestors = package_ancestors(cls, classes)
+        total = lines + sum(classes[a][0] for a in ancestors)
+        if total > MAX_OBJECT_LINES or len(ancestors) > MAX_PACKAGE_BASES:
+            large.append(f"{cls[0]}.{cls[1]}: {total} lines, {len(ancestors)} package bases")
+    assert large == []
+
+
+def test_no_import_cycle_in_the_simulator_or_bench() -> None:
+    cycles = {folder.name: " -> ".join(cycle) for folder, prefix in (
+        (SIMULATOR, "zoho_simulator"), (BENCH, ""))
+        if (cycle := find_cycle(folder_graph(folder, prefix)))}
+    assert cycles == {}
