@@ -125,10 +125,6 @@ def test_a_bulk_read_export_it_cannot_go_on_from_is_refused(export) -> None:
     assert message.endswith("Drop that key to start the export over.")
 
 
-@pytest.mark.xfail(strict=True, raises=(AttributeError, TypeError), reason=(
-    "`partitions` is iterated as a list of objects unchecked: a hand-edited one fails with "
-    "AttributeError or TypeError and a traceback instead of the one-line InvalidStateError "
-    "naming the stream"))
 @pytest.mark.parametrize("partitions", [None, "Leads", ["Leads"], {"module": "Leads"}])
 def test_partitions_that_are_not_a_list_of_objects_are_refused(partitions) -> None:
     with pytest.raises(InvalidStateError, match="'deleted_records'"):
