@@ -31,6 +31,8 @@ MAX_IDS_PER_CALL = 100
 
 def batched(items: Iterable[Any], size: int) -> Iterator[tuple[Any, ...]]:
     """itertools.batched for Python 3.11."""
+    if size < 1:
+        raise ValueError("batched: size must be at least one")
     iterator = iter(items)
     while chunk := tuple(islice(iterator, size)):
         yield chunk

@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import json
+import math
 import re
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import msgspec
@@ -245,7 +246,8 @@ def describe(response: requests.Response) -> str:
     details = ""
     with contextlib.suppress(ValueError):
         details = json.dumps(response_json(response).get("details") or {}, default=str)
-    return f"HTTP {response.status_code} {code or ''} from GET {path}: {message} {details}"
+    method = (response.request.method if response.request else None) or "GET"
+    return f"HTTP {response.status_code} {code or ''} from {method} {path}: {message} {details}"
 
 
 def sent_token(response: requests.Response) -> str | None:
@@ -258,9 +260,11 @@ def sent_token(response: requests.Response) -> str | None:
 def answered_at(response: requests.Response) -> datetime | None:
     """Zoho's clock: the Date of its answer (None without a usable one)."""
     try:
-        return email.utils.parsedate_to_datetime(response.headers["Date"])
+        at = email.utils.parsedate_to_datetime(response.headers["Date"])
     except (KeyError, TypeError, ValueError):
         return None
+    # An HTTP-date is GMT: its asctime form and a '-0000' zone parse without a zone.
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def retry_after_seconds(exc: Any) -> float | None:
@@ -273,6 +277,8 @@ def retry_after_seconds(exc: Any) -> float | None:
         return None
     try:
         seconds = float(value)
+        if not math.isfinite(seconds):  # 'nan', 'inf': not delay-seconds (digits only)
+            return None
     except ValueError:
         try:
             parsed = email.utils.parsedate_to_datetime(value)

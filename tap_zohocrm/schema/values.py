@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tap_zohocrm.schema.property_kinds import property_kind
@@ -76,12 +77,18 @@ def json_number(text: str) -> float | Decimal:
     """A number with a fraction or exponent (its text holds `.`, `e` or `E`): a float, or a
     Decimal when a float would lose some of its digits (a double carries 15 significant digits
     through text unchanged)."""
-    if len(text) <= FLOAT_DIGITS + 1:  # a point or an exponent among them: the common case
-        return float(text)
     mantissa = text.partition("e")[0].partition("E")[0]
-    if len(mantissa.lstrip("+-").replace(".", "").lstrip("0")) <= FLOAT_DIGITS:
-        return float(text)
-    value = Decimal(text)  # InvalidOperation is a ValueError: not a number
+    # A point or an exponent among few characters: the common case.
+    if len(text) <= FLOAT_DIGITS + 1 or len(
+            mantissa.lstrip("+-").replace(".", "").lstrip("0")) <= FLOAT_DIGITS:
+        number = float(text)
+        # Past a double's range (1e999 is inf, 1e-999 is 0.0) the digits need a Decimal.
+        if math.isfinite(number) and (number or not any(c in "123456789" for c in mantissa)):
+            return number
+    try:
+        value = Decimal(text)
+    except InvalidOperation:  # an ArithmeticError, not a ValueError: not a number
+        raise ValueMismatch(text) from None
     if not value.is_finite():
         raise ValueMismatch(text)
     return value
@@ -98,7 +105,8 @@ def to_boolean(value: Any) -> Any:
 def to_string(value: Any) -> Any:
     if isinstance(value, str):
         return value
-    if isinstance(value, (int, float, Decimal)):  # a number in a text field: its text is lossless
+    # A number in a text field: its text is lossless (a boolean is no number here).
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
         return str(value)
     raise ValueMismatch(value)
 

@@ -92,7 +92,12 @@ def validate_state(state: Any) -> None:
                 "newer SDK: this run ignores them and keeps them in the state as they are.%s",
                 stream, ", ".join(sorted(unknown)), start,
             )
-        for partition in [bookmark, *bookmark.get("partitions", [])]:
+        partitions = bookmark.get("partitions", [])
+        if not isinstance(partitions, list) or not all(isinstance(p, dict) for p in partitions):
+            raise InvalidStateError(
+                f"State bookmark for '{stream}' has partitions {partitions!r}, which is not a "
+                f"list of objects. {_FIX}")
+        for partition in [bookmark, *partitions]:
             _check_value(stream, partition.get("replication_key_value"))
             _check_value(stream, partition.get(DELETIONS_LISTED_AT), DELETIONS_LISTED_AT,
                          "Drop that key: the deleted records are then listed in full at the "
