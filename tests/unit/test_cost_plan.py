@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tap_zohocrm.cost_plan import daily_allowance, format_plan, module_calls
+from tap_zohocrm.cost_plan import daily_allowance, format_plan
+from tap_zohocrm.reads.rest_pages import rest_calls
 
 
 @pytest.mark.parametrize(("records", "per_page", "groups", "calls"), [
@@ -29,18 +30,18 @@ from tap_zohocrm.cost_plan import daily_allowance, format_plan, module_calls
     (100, 100, 2, 1 + 1),
     (250, 200, 2, (1 + 2) + (1 + 1) + 1),
 ])
-def test_module_calls(records, per_page, groups, calls) -> None:
-    assert module_calls(records, per_page, groups) == calls
+def test_rest_calls(records, per_page, groups, calls) -> None:
+    assert rest_calls(records, per_page, groups) == calls
 
 
 @pytest.mark.parametrize(("per_page", "groups"), [(200, 1), (200, 3), (50, 1), (100, 2)])
-def test_module_calls_grow_with_records_and_read_every_record(per_page, groups) -> None:
-    counts = [module_calls(n, per_page, groups) for n in range(0, 2_001, 7)]
+def test_rest_calls_grow_with_records_and_read_every_record(per_page, groups) -> None:
+    counts = [rest_calls(n, per_page, groups) for n in range(0, 2_001, 7)]
     assert counts == sorted(counts)
     for n in range(1, 2_001, 7):
         # A call per page, and each other field group's values of every record, 100 ids a call.
         least = math.ceil(n / per_page) + (groups - 1) * math.ceil(n / 100)
-        assert module_calls(n, per_page, groups) >= least
+        assert rest_calls(n, per_page, groups) >= least
 
 
 def org(paid_type: Any, users: Any = None) -> dict[str, Any]:

@@ -89,4 +89,5 @@ def test_sdk_stream_sync_is_the_one_the_tap_wraps() -> None:
     digest = hashlib.sha256(source.encode()).hexdigest()
     assert digest == STREAM_SYNC_SHA256, (
         "singer-sdk's Stream.sync changed: check ZohoStream.sync (tap_zohocrm/client.py) and "
-        "SettingsStream.sync (streams/org.py) still wrap it right, then update STREAM_SYNC_SHA256.\n" + source)
+        "SettingsStream.sync (streams/org.py) still wrap it right, then update "
+        "STREAM_SYNC_SHA256.\n" + source)
