@@ -64,6 +64,33 @@ class PagePaginator(PageNumberPaginator):
         return bool((response_json(response).get("info") or {}).get("more_records"))
 
 
+class ListPaginator(BaseAPIPaginator[RecordsPage]):
+    """A list call's pages in Zoho's order (newest first, say): `page` numbers, or the
+    `page_token` chain where the API version gives one, while `info.more_records` says so. A
+    page-limit error or an empty answer ends it."""
+
+    def __init__(self, *, page_tokens: bool) -> None:
+        super().__init__(RecordsPage())
+        self.page_tokens = page_tokens
+
+    def params(self) -> dict[str, Any]:
+        """The current page's parameters."""
+        page = self.current_value
+        return {"page_token": page.page_token} if page.page_token else {"page": page.page}
+
+    @override
+    def has_more(self, response: requests.Response) -> bool:
+        if response.status_code in EMPTY_STATUSES or error_code(response) in PAGE_LIMIT_CODES:
+            return False
+        return bool((response_json(response).get("info") or {}).get("more_records"))
+
+    @override
+    def get_next(self, response: requests.Response) -> RecordsPage | None:
+        token = (response_json(response).get("info") or {}).get("next_page_token")
+        return RecordsPage(page=self.current_value.page + 1,
+                           page_token=token if self.page_tokens and token else None)
+
+
 class RecordsPaginator(BaseAPIPaginator[RecordsPage]):
     """Follows `more_records`, switching to `page_token` or a restarted query as needed."""
 

@@ -80,6 +80,7 @@ def response_json(response: requests.Response) -> dict[str, Any]:
         body = decode_body(response.content)
     if not isinstance(body, dict):
         raise ValueError(f"a JSON {_json_type(body)}, not an object")
+    # Kept on the response: its body is decoded once, however many readers ask.
     response._zoho_json = body  # type: ignore[attr-defined]
     return body
 
@@ -153,6 +154,7 @@ def check_answer(response: requests.Response) -> dict[str, Any] | None:
         info = body.get("info")
         if not isinstance(info, dict) or not isinstance(info.get("more_records"), bool):
             _unexpected(response, "no info.more_records")
+    # Kept on the response: parse_response reuses validate_response's check.
     response._zoho_checked = True  # type: ignore[attr-defined]
     return body
 

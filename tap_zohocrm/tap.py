@@ -152,9 +152,10 @@ class TapZohoCRM(Tap):
         # With BATCH output the state counts records in files not yet written out: the last
         # STATE is the one written after the last file.
         batches = bool(self.config.get("batch_config"))
+        writer = self.message_writer
+        assert isinstance(writer, BufferedMsgSpecWriter)  # message_writer_class
         end_stopped_run(self.run.stop, self.run.state_lock,
-                        lambda: None if batches else self.state,
-                        self.message_writer, self.logger)  # type: ignore[arg-type]
+                        lambda: None if batches else self.state, writer, self.logger)
 
     @classmethod
     @override
@@ -171,6 +172,7 @@ class TapZohoCRM(Tap):
         ))
         return command
 
+    # `plan` is the --plan option this tap adds to the SDK's command (get_singer_command).
     @classmethod
     @override
     def invoke(cls, *, plan: bool = False, **kwargs: Any) -> None:  # type: ignore[override]

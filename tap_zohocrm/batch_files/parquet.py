@@ -185,14 +185,14 @@ class ParquetFiles:
             for batch in batches:
                 offset = 0
                 while offset < batch.num_rows:
-                    if file is None:
+                    if file is None or writer is None:
                         file, filename, in_file = ExitStack(), self._filename(), 0
                         handle = file.enter_context(
                             open_batch_file(storage, filename, arrow=True))
                         writer = file.enter_context(
                             pq.ParquetWriter(handle, schema, **self._writer_options()))
                     part = batch.slice(offset, limit - in_file)
-                    writer.write_batch(part)  # type: ignore[union-attr]
+                    writer.write_batch(part)
                     offset += part.num_rows
                     in_file += part.num_rows
                     self.rows += part.num_rows

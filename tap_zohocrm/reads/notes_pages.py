@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from tap_zohocrm.pagination import DISCRETE_PAGE_LIMIT, PagePaginator, RecordsPage
+from tap_zohocrm.pagination import DISCRETE_PAGE_LIMIT, ListPaginator, RecordsPage
 from tap_zohocrm.reads.module_rules import REPLICATION_KEY
 from tap_zohocrm.reads.rest_pages import RestPages
-from tap_zohocrm.responses import PAGE_LIMIT_CODES, error_code, response_json
+from tap_zohocrm.responses import PAGE_LIMIT_CODES, error_code
 from tap_zohocrm.schema.values import utc_or_none
 
 TOKEN_CHAIN_LIMIT = 100_000  # records one page_token chain reaches
@@ -51,13 +51,14 @@ class NotesPages(RestPages):
         floor = utc_or_none(since)
         per_page = self.per_page
         notes: dict[str, dict[str, Any]] = {}  # by id: a shifted page repeats a note
-        page, token, first_ids = 1, None, None
-        while True:
+        paginator = ListPaginator(page_tokens=self.page_tokens)
+        first_ids = None
+        while not paginator.finished:
             params: dict[str, Any] = {"per_page": per_page, "sort_by": REPLICATION_KEY,
-                                      "sort_order": "desc", **self.filters}
+                                      "sort_order": "desc", **self.filters,
+                                      **paginator.params()}
             if fields := self.fields():
                 params["fields"] = ",".join(fields)
-            params.update({"page_token": token} if token else {"page": page})
             headers = {"If-Modified-Since": since} if since else {}
             response = self.calls.call(self.path, params, headers=headers)
             if error_code(response) in PAGE_LIMIT_CODES:
@@ -75,15 +76,15 @@ class NotesPages(RestPages):
                     older = True
                     continue
                 notes[record["id"]] = record
-            if older or not PagePaginator(1).has_more(response):
+            if older:
                 break
-            info = response_json(response).get("info") or {}
-            token = info.get("next_page_token") if self.page_tokens else None
-            reached = len(notes) if token else page * per_page
-            if reached >= (TOKEN_CHAIN_LIMIT if token else DISCRETE_PAGE_LIMIT):
+            paginator.advance(response)
+            token = paginator.current_value.page_token
+            reached = len(notes) if token else (paginator.current_value.page - 1) * per_page
+            if not paginator.finished and reached >= (
+                    TOKEN_CHAIN_LIMIT if token else DISCRETE_PAGE_LIMIT):
                 self._warn_unread(len(notes))
                 break
-            page += 1
         ordered = sorted(notes.values(),
                          key=lambda r: (utc_or_none(r.get(REPLICATION_KEY)) or "", r["id"]))
         self.anchor.reset()

@@ -7,6 +7,11 @@ from typing import Any, Literal
 PropertyKind = Literal["date-time", "date", "string", "integer", "number", "boolean",
                        "object", "array"]
 
+_KINDS: dict[str, PropertyKind] = {"string": "string", "integer": "integer",
+                                   "number": "number", "boolean": "boolean",
+                                   "object": "object", "array": "array"}
+_DATED: dict[Any, PropertyKind] = {"date-time": "date-time", "date": "date"}
+
 
 def json_types(prop: dict[str, Any]) -> set[str]:
     """The property's JSON types other than null."""
@@ -20,8 +25,6 @@ def property_kind(prop: dict[str, Any]) -> PropertyKind | None:
     if len(types) != 1:
         return None
     kind = next(iter(types))
-    if kind == "string" and prop.get("format") in ("date-time", "date"):
-        return prop["format"]  # type: ignore[no-any-return]
-    if kind in ("string", "integer", "number", "boolean", "object", "array"):
-        return kind  # type: ignore[return-value]
-    return None
+    if kind == "string" and (dated := _DATED.get(prop.get("format"))):
+        return dated
+    return _KINDS.get(kind)

@@ -17,7 +17,7 @@ from typing_extensions import override
 from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.cost_plan import CostRow
 from tap_zohocrm.errors import ZohoAPIError
-from tap_zohocrm.pagination import PagePaginator
+from tap_zohocrm.pagination import ListPaginator
 from tap_zohocrm.reads.module_rules import named_in_modules
 from tap_zohocrm.responses import PAGE_LIMIT_CODES, answered_at, error_code, is_refusal
 from tap_zohocrm.schema.values import to_utc, utc_or_none
@@ -85,11 +85,11 @@ class DeletedListing:
 
     def _pages(self, kind: str) -> Generator[list[dict], None, bool]:
         """Yields the kept entries page by page; returns whether Zoho's page limit ended it."""
-        page = 1
         newest_first = True
         previous: str | None = None
-        while True:
-            params = {"type": kind, "page": page, "per_page": 200}
+        paginator = ListPaginator(page_tokens=False)  # the listing takes `page` only
+        while not paginator.finished:
+            params = {"type": kind, "per_page": 200, **paginator.params()}
             response = self.api.call(f"/{self.module}/deleted", params)
             if self.answered_at is None:
                 self.answered_at = answered_at(response) or datetime.now(UTC)
@@ -111,11 +111,10 @@ class DeletedListing:
                     kept.append(record)
             if kept:
                 yield kept
-            if not records or not PagePaginator(1).has_more(response):
+            if not records or (reached_older and newest_first):
                 return False
-            if reached_older and newest_first:
-                return False
-            page += 1
+            paginator.advance(response)
+        return False
 
 
 class DeletedRecordsStream(ZohoStream):

@@ -145,6 +145,19 @@ class ModuleReads:
             before_call=lambda: stream.run.limits.check_headroom(1 + self.completion.promised),
             on_more=stream.count_if_more)
 
+    def cost_row(self, plan: ReadPlan) -> CostRow:
+        """The stream's `--plan` row: what its sync will read, by the path its plan chose."""
+        stream = self.stream
+        return module_cost(
+            stream.name, stream.api_name, plan, expected=stream.expected_records(),
+            bulk=stream.uses_bulk_read(), left_out=self.left_out,
+            field_groups=len(self.groups.groups), rich_text=bool(self.rich_text.fields),
+            rich_text_per_page=stream.run.version.rich_text_per_page,
+            counts_records=stream.counts_records, lists_deletions=stream.emit_deletes,
+            attachments=stream.reads_attachments and any(
+                c.selected for c in stream.child_streams),
+            config=stream.config)
+
     def feed_rest(self, since: str | None,
                   put: Callable[[Future[FeedItem]], None]) -> datetime | None:
         """Queue the REST read from `since`: pages of the first field group, each completed
@@ -337,11 +350,6 @@ class ModuleStream(ZohoStream):
         output (a BATCH file's rows carry no version)."""
         return float(self.config["deleted_id_check_hours"]) > 0 and not self.writes_batches
 
-    @property
-    def refreshing(self) -> bool:
-        """Whether this run re-reads the module in full (computed values, deleted records)."""
-        return self.read_plan().refresh
-
     def _resume(self) -> dict[str, Any] | None:
         """The export position an earlier run left, if this sync goes on with it."""
         return self.stream_state.get(BULK_EXPORT_KEY) if self.read_plan().resumes_export else None
@@ -372,30 +380,14 @@ class ModuleStream(ZohoStream):
         # reads one page or none (an idle scheduled run) spends no call on it.
         return self._report.expected
 
+    @override
     def cost_row(self) -> CostRow:
-        plan = self.read_plan()
-        return module_cost(
-            self.name, self.api_name, plan, expected=self.expected_records(),
-            bulk=self.uses_bulk_read(), left_out=self.bulk_left_out(),
-            field_groups=len(self.field_groups()), rich_text=bool(self.rich_text_fields()),
-            rich_text_per_page=self.run.version.rich_text_per_page,
-            counts_records=self.counts_records, lists_deletions=self.emit_deletes,
-            attachments=self.reads_attachments and any(c.selected for c in self.child_streams),
-            config=self.config)
+        return self.reads.cost_row(self.read_plan())
 
     @cached_property
     def reads(self) -> ModuleReads:
         """This stream's read objects (ModuleReads)."""
         return ModuleReads(self)
-
-    def field_groups(self) -> list[list[str]]:
-        return self.reads.groups.groups
-
-    def rich_text_fields(self) -> list[str]:
-        return self.reads.rich_text.fields
-
-    def bulk_left_out(self) -> list[str]:
-        return self.reads.left_out
 
     def count_if_more(self) -> None:
         if self.counts_records and self._report.expected is None:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from tap_zohocrm.api_versions import RECYCLE_BIN_VERSION
 from tap_zohocrm.errors import ZohoAPIError
-from tap_zohocrm.responses import is_refusal, response_json
+from tap_zohocrm.responses import EMPTY_STATUSES, is_refusal, response_json
 from tap_zohocrm.schema.values import instant
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ class RecycleBin:
             self._give_up(exc, refused=is_refusal(exc.status, exc.code))
             return
         self._pages = page
-        if response.status_code in (204, 304):
+        if response.status_code in EMPTY_STATUSES:
             self._ended = True
             return
         body = response_json(response)

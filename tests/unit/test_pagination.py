@@ -14,6 +14,7 @@ import requests
 from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.pagination import (
     DISCRETE_PAGE_LIMIT,
+    ListPaginator,
     PagePaginator,
     RecordsPage,
     RecordsPaginator,
@@ -216,3 +217,25 @@ def test_v3_on_pages_one_second_by_token_and_leaves_the_chain_after_it() -> None
         RecordsPage(modified_since=T1, query=1),
         RecordsPage(modified_since=T1, query=1),
     ]
+
+
+@pytest.mark.parametrize(("page_tokens", "second"), [
+    (True, {"page_token": "T2"}), (False, {"page": 2}),
+])
+def test_a_list_follows_page_tokens_where_the_version_gives_them(page_tokens, second) -> None:
+    paginator = ListPaginator(page_tokens=page_tokens)
+    assert paginator.params() == {"page": 1}
+    paginator.advance(answer(200, {"data": [{"id": "1"}],
+                                   "info": {"more_records": True, "next_page_token": "T2"}}))
+    assert paginator.params() == second and not paginator.finished
+
+
+@pytest.mark.parametrize("last", [
+    answer(200, {"data": [{"id": "1"}], "info": {"more_records": False}}),
+    answer(204, None),
+    zoho_error(400, "DISCRETE_PAGINATION_LIMIT_EXCEEDED", "limit"),
+])
+def test_a_list_ends_with_its_last_page_or_a_page_limit(last) -> None:
+    paginator = ListPaginator(page_tokens=True)
+    paginator.advance(last)
+    assert paginator.finished

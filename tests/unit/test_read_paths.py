@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -28,20 +27,10 @@ from tap_zohocrm.responses import answer_items
 from tap_zohocrm.schema.fields import UPLOAD_DESCRIPTIONS
 from tap_zohocrm.streams.module_cost import module_cost
 from tap_zohocrm.sync.state_checks import IDS_CHECKED_AT, LAST_FULL_READ_KEY
+from tests.unit.answers import BASE, answer
 
 LOG = logging.getLogger("test")
 Answer = Callable[[str, dict[str, Any], dict[str, str]], tuple[int, Any]]
-
-
-def response(status: int, body: Any, url: str) -> requests.Response:
-    answer = requests.Response()
-    answer.status_code = status
-    answer._content = b"" if body is None else json.dumps(body).encode()
-    answer.headers["Content-Type"] = "application/json"
-    answer.headers["Date"] = "Mon, 07 Dec 2026 12:00:00 GMT"
-    answer.url = url
-    answer.request = requests.Request("GET", url).prepare()
-    return answer
 
 
 class FakeCalls:
@@ -65,7 +54,8 @@ class FakeCalls:
         if status >= 400 and isinstance(body, dict) and body.get("code"):
             raise ZohoAPIError("refused", code=body["code"], status=status,
                                details=body.get("details"))
-        return response(status, body, f"https://zoho.test/crm/v8{path}")
+        return answer(status, body, url=f"{BASE}{path}",
+                      headers={"Date": "Mon, 07 Dec 2026 12:00:00 GMT"})
 
     def items(self, answer: requests.Response) -> list[dict[str, Any]]:
         return [] if answer.status_code >= 400 else answer_items(answer)
