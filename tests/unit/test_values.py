@@ -4,12 +4,15 @@ ValueError, which post_process keeps aside in _zoho_mismatched_values."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from tap_zohocrm.schema.fields import MISMATCH_PROPERTY
+from tap_zohocrm.schema.record_values import RecordValues
 from tap_zohocrm.schema.values import (
     ValueMismatch,
     instant,
@@ -188,19 +191,11 @@ SCHEMA: dict[str, Any] = {"properties": {
 
 
 def fit(row: dict[str, Any]) -> dict[str, Any]:
-    """What post_process does with the converters: a value of an allowed type stays, any
-    other is converted; one that cannot be is set aside. Returns what was set aside."""
-    mismatched = {}
-    for key, ok, convert in value_converters(SCHEMA):
-        value = row.get(key)
-        if value is None or type(value) in ok:
-            continue
-        try:
-            row[key] = convert(value)
-        except ValueError:
-            mismatched[key] = value
-            row[key] = None
-    return mismatched
+    """What post_process does (RecordValues): a value of an allowed type stays, any other is
+    converted; one that cannot be is set aside. Returns what was set aside."""
+    schema = {"properties": {**SCHEMA["properties"], MISMATCH_PROPERTY: {}}}  # as discovered
+    RecordValues(schema, logging.getLogger("test"), lambda: "Deals").fit(row)
+    return row.pop(MISMATCH_PROPERTY, {})
 
 
 def test_open_properties_get_no_converter() -> None:
