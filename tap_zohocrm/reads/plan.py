@@ -101,12 +101,14 @@ class ReadPlan:
         """If-Modified-Since of the REST read after this sync's Bulk Read export to Parquet."""
         return start_since(exported, self.read_at, self.start_date) if exported else self.since
 
-    def read_before(self, modified: datetime | None) -> bool:
-        """Whether a refresh's record (its Modified_Time) is one an earlier run read."""
+    def read_before(self, modified: str | None) -> bool:
+        """Whether a refresh's record (its Modified_Time) is one an earlier run read. Asked of
+        every record: parsed only during a refresh."""
         full = self.full
         if full is None or full.bookmark_instant is None:
             return False
-        return modified is None or modified <= full.bookmark_instant
+        at = instant(modified)
+        return at is None or at <= full.bookmark_instant
 
 
 def make_plan(state: Mapping[str, Any], inputs: PlanInputs, *, read_at: datetime | None,

@@ -455,7 +455,8 @@ class ModuleStream(ZohoStream):
 
     def read_before(self, record: dict[str, Any]) -> bool:
         """Whether a refresh's record is one an earlier run read (not past the bookmark)."""
-        return self.read_plan().read_before(instant(record.get(REPLICATION_KEY)))
+        # The plan is made before the first record: no lock on the per-record path.
+        return (self._plan or self.read_plan()).read_before(record.get(REPLICATION_KEY))
 
     @override
     def _increment_stream_state(self, latest_record: dict[str, Any], *,
