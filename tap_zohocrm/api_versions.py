@@ -28,6 +28,12 @@ class ApiVersion:
     # Get Rich Text Fields (actions/fetch_full_data): full rich text of 200 records a call;
     # without it, a cut record is read again by itself.
     rich_text_per_page: bool
+    # COQL: rows a query returns at most (its LIMIT), field API names a SELECT takes, values an
+    # IN list takes; lookups and owner come with their `name` (before: `id` only).
+    coql_rows: int
+    coql_columns: int
+    coql_in_values: int
+    coql_lookup_names: bool
 
 
 def _row(name: str, since: float) -> ApiVersion:
@@ -39,6 +45,10 @@ def _row(name: str, since: float) -> ApiVersion:
         recycle_bin=since >= 6,
         cuts_rich_text=since >= 7,
         rich_text_per_page=since >= 8,
+        coql_rows=2000 if since >= 4 else 200,
+        coql_columns=500 if since >= 7 else 50,
+        coql_in_values=100 if since >= 7 else 50,
+        coql_lookup_names=since >= 7,
     )
 
 
@@ -64,7 +74,13 @@ def capability_table() -> str:
     names = [f.name for f in fields(ApiVersion) if f.name != "name"]
     lines = ["| capability | " + " | ".join(VERSIONS) + " |",
              "|---|" + "---|" * len(VERSIONS)]
-    lines += [f"| `{name}` | " + " | ".join("yes" if getattr(row, name) else "no"
+    lines += [f"| `{name}` | " + " | ".join(_cell(getattr(row, name))
                                             for row in VERSIONS.values()) + " |"
               for name in names]
     return "\n".join(lines)
+
+
+def _cell(value: bool | int) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return f"{value:,}"

@@ -123,6 +123,18 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "reads (one call per record read in the run).",
     ),
     th.Property(
+        "read_path", th.StringType, default="auto",
+        allowed_values=["auto", "coql", "rest", "bulk"], title="Read path",
+        description="How module records are read: auto (default) picks per module and run what "
+        "costs the fewest API credits (COQL from API v7, Get Records, Bulk Read past "
+        "bulk_read_threshold); coql, rest or bulk force one (where it can serve).",
+    ),
+    th.Property(
+        "read_path_by_module", th.ObjectType(additional_properties=th.StringType),
+        title="Read path by module",
+        description="read_path for some modules, e.g. {\"Leads\": \"rest\"}.",
+    ),
+    th.Property(
         "bulk_read_threshold", th.IntegerType, title="Bulk Read threshold",
         description="Backfill a module with no bookmark through Bulk Read jobs when it has "
         "more records than this (e.g. 50000). Default: REST only.",

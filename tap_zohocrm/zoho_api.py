@@ -147,10 +147,11 @@ class ZohoApi(Generic[RunT]):
         credits charged, the access token of this moment applied (a retry after a rejected
         token carries the new one), the answer checked."""
         limits = self.run.limits
-        with limits.call_slot():
+        with limits.call_slot(prepared.path_url or ""):
             # Budget checked once this call has its slot: calls queued for a slot must see
             # the credits the calls before them reported.
-            credits = limits.reserve(prepared.method or "GET", prepared.path_url or "")
+            body = prepared.body if isinstance(prepared.body, bytes | str) else None
+            credits = limits.reserve(prepared.method or "GET", prepared.path_url or "", body)
             self.run.report.call(self.name, credits)
             response = self._session.send(
                 self.run.authenticator(prepared), stream=stream,

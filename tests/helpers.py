@@ -55,6 +55,11 @@ class TapRun:
     def last_state(self) -> dict[str, Any]:
         return self.states[-1]
 
+    def report(self) -> dict[str, Any]:
+        """The run report (the ZOHO_RUN_REPORT line the tap logs at its end)."""
+        line = next(x for x in self.stderr.splitlines() if "ZOHO_RUN_REPORT " in x)
+        return json.loads(line.split("ZOHO_RUN_REPORT ", 1)[1])
+
     def schema(self, stream: str) -> dict[str, Any]:
         return next(
             m["schema"] for m in self.messages if m["type"] == "SCHEMA" and m["stream"] == stream

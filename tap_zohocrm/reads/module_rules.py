@@ -152,3 +152,18 @@ def field_list_params(api_name: str, version: ApiVersion) -> dict[str, Any]:
     if version.lists_unused_fields:
         params["type"] = "all"
     return params
+
+
+def coql_readable(api_name: str, generated_type: str | None, version: ApiVersion) -> bool:
+    """Whether COQL can read the module as Get Records does: from API v7 (lookups with their
+    names), not Notes (their parent's module) nor subform modules (read with their parent's
+    rows). A module COQL refuses falls back to REST when read."""
+    return (version.coql_lookup_names and api_name != NOTES
+            and generated_type != "subform")
+
+
+def read_path(config: Mapping[str, Any], api_name: str) -> str:
+    """The read path the settings ask for this module: `read_path_by_module`'s, else
+    `read_path`'s (auto: chosen by cost)."""
+    by_module = config.get("read_path_by_module") or {}
+    return str(by_module.get(api_name) or config.get("read_path") or "auto")

@@ -44,6 +44,12 @@ LISTING_CLOCK_MARGIN = timedelta(minutes=5)
 FUTURE_SKEW = timedelta(hours=1)
 
 
+# The ways a module's records are read.
+REST, COQL, BULK, AUTO = "rest", "coql", "bulk", "auto"
+# Credits each path that can serve needs to read a number of records.
+PathCosts = Callable[[int], dict[str, int]]
+
+
 @dataclass(frozen=True)
 class FullRead:
     """This sync reads the module in full: its first sync, or a refresh of computed values."""
@@ -76,6 +82,9 @@ class PlanInputs:
     refresh_days: float
     start_date: str | None
     first_sync_markers: bool  # the module's deletions are listed (emit_deletes)
+    coql_possible: bool = False  # COQL can read the module whole (API version, kind)
+    forced_path: str = AUTO  # read_path: auto, or the path the user asks for
+
 
 
 @dataclass(frozen=True)
@@ -85,12 +94,16 @@ class ReadPlan:
     since: str | None  # If-Modified-Since of the REST read (None: from the start)
     full: FullRead | None
     whole: bool
-    bulk: bool  # a Bulk Read backfill first (a refusal falls back to REST)
+    path: str  # REST, COQL or BULK (a Bulk Read backfill first; a refusal falls back to REST)
     resumes_export: bool  # the backfill goes on with an export an earlier run left
     markers_since: str | None  # delete markers from then on
     listed_at: str | None  # the last deleted listing's time, from the state
     read_at: datetime | None  # when the last sync read to the end (Zoho's clock)
     start_date: str | None
+
+    @property
+    def bulk(self) -> bool:
+        return self.path == BULK
 
     @property
     def refresh(self) -> bool:
@@ -112,10 +125,11 @@ class ReadPlan:
 
 
 def make_plan(state: Mapping[str, Any], inputs: PlanInputs, *, read_at: datetime | None,
-              now: datetime, count: Callable[[str | None], int]) -> ReadPlan:
+              now: datetime, count: Callable[[str | None], int],
+              costs: PathCosts | None = None) -> ReadPlan:
     """The plan of a sync from its stream's state (BOOKMARK_READ_AT already taken out of it, as
     `read_at`); `count` asks Zoho's Record Count of the records modified since a time, only
-    when the Bulk Read choice needs it."""
+    when a choice needs it; `costs` prices the paths for a number of records."""
     now = now.astimezone(UTC).replace(microsecond=0)
     bookmark = state.get("replication_key_value") if not inputs.whole else None
     full = full_read(state, inputs, now)
@@ -133,10 +147,19 @@ def make_plan(state: Mapping[str, Any], inputs: PlanInputs, *, read_at: datetime
                              full.bookmark if refresh and full else bookmark, read_at,
                              inputs.start_date))
     resumes = bool(not inputs.whole and state.get(BULK_EXPORT_KEY))
-    bulk = inputs.has_bookmark_key and inputs.bulk_possible and (
+    forced = inputs.forced_path
+    full_read_now = not bookmark or inputs.whole or refresh
+    bulk = inputs.has_bookmark_key and inputs.bulk_possible and forced in (AUTO, BULK) and (
         resumes or ((not bookmark or inputs.whole or (refresh and inputs.export_is_whole))
-                    and count(since) > inputs.bulk_threshold))
-    return ReadPlan(since=since, full=full, whole=inputs.whole, bulk=bulk, resumes_export=resumes,
+                    and (forced == BULK or count(since) > inputs.bulk_threshold)))
+    path = BULK if bulk else REST
+    if not bulk and inputs.coql_possible and inputs.has_bookmark_key:
+        if forced == COQL:
+            path = COQL
+        elif forced == AUTO and full_read_now and costs is not None:
+            priced = costs(count(since))  # an incremental read stays on REST: see docs
+            path = COQL if priced.get(COQL, 1 << 62) < priced.get(REST, 1 << 62) else REST
+    return ReadPlan(since=since, full=full, whole=inputs.whole, path=path, resumes_export=resumes,
                     markers_since=markers_since, listed_at=listed_at, read_at=read_at,
                     start_date=inputs.start_date)
 

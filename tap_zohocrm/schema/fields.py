@@ -270,6 +270,11 @@ def is_upload(prop: dict[str, Any]) -> bool:
     return prop.get("description") in UPLOAD_DESCRIPTIONS.values()
 
 
+def is_owner(prop: dict[str, Any]) -> bool:
+    """Whether a property holds a user (owner, created by, modified by): `{id, name, email}`."""
+    return "email" in (prop.get("properties") or {}) and "id" in (prop.get("properties") or {})
+
+
 def is_lookup(prop: dict[str, Any]) -> bool:
     """Whether a property holds a lookup or owner object, whose `name` Zoho shows as the looked
     up record or user is named now."""

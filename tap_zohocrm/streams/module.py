@@ -27,7 +27,7 @@ from tap_zohocrm.bulk_read.export_gaps import LeftOutFields
 from tap_zohocrm.bulk_read.jobs import BulkRead, BulkReadRefused
 from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.errors import ZohoAPIError
-from tap_zohocrm.pagination import RecordsPage
+from tap_zohocrm.pagination import MAX_FIELDS_PER_CALL, MAX_IDS_PER_CALL, RecordsPage
 from tap_zohocrm.reads.bulk_backfill import (
     BulkBackfill,
     export_fields,
@@ -36,27 +36,32 @@ from tap_zohocrm.reads.bulk_backfill import (
 )
 from tap_zohocrm.reads.bulk_gaps import HiddenRecords
 from tap_zohocrm.reads.completion import PageCompletion
+from tap_zohocrm.reads.coql_pages import CoqlPages, CoqlRefused, coql_cost
+from tap_zohocrm.reads.coql_read import CoqlRead
 from tap_zohocrm.reads.field_groups import FieldGroups, field_groups, selected_fields
 from tap_zohocrm.reads.full_read import FullReadSteps
 from tap_zohocrm.reads.module_rules import (
     NOTES,
     REPLICATION_KEY,
     bulk_readable,
+    coql_readable,
     filter_params,
     hidden_record_filters,
     lists_deletions,
     named_in_modules,
     read_in_full,
+    read_path,
     skippable_codes,
     stream_name,
 )
 from tap_zohocrm.reads.notes_pages import NotesPages
-from tap_zohocrm.reads.plan import PlanInputs, ReadPlan, make_plan
+from tap_zohocrm.reads.plan import COQL, REST, PlanInputs, ReadPlan, make_plan
 from tap_zohocrm.reads.record_count import RecordCounts
-from tap_zohocrm.reads.rest_pages import RestPages
+from tap_zohocrm.reads.rest_pages import RestPages, rest_calls
 from tap_zohocrm.reads.rich_text import RichText, rich_text_fields
+from tap_zohocrm.reads.users_directory import UsersDirectory
 from tap_zohocrm.responses import is_refusal
-from tap_zohocrm.schema.fields import is_computed, is_lookup
+from tap_zohocrm.schema.fields import is_computed, is_lookup, is_owner
 from tap_zohocrm.schema.values import instant
 from tap_zohocrm.streams.deleted import DELETED_AT, delete_markers, install_marker_log_filter
 from tap_zohocrm.streams.module_cost import module_cost
@@ -123,7 +128,59 @@ class ModuleReads:
             export_is_whole=export_is_whole(stream.schema, stream.mask),
             ids_check_hours=float(config["deleted_id_check_hours"]),
             refresh_days=float(config["computed_refresh_days"]),
-            start_date=config.get("start_date"), first_sync_markers=stream.emit_deletes)
+            start_date=config.get("start_date"), first_sync_markers=stream.emit_deletes,
+            coql_possible=coql_readable(stream.api_name, stream.generated_type,
+                                        stream.run.version),
+            forced_path=read_path(config, stream.api_name))
+
+    def path_costs(self, records: int) -> dict[str, int]:
+        """Credits REST and COQL need to read `records` records of this module (the records;
+        rich text re-reads, attachments and listings cost the same on both)."""
+        rest = rest_calls(records, self.per_page, max(1, len(self.groups.groups)))
+        return {REST: rest, COQL: self.coql_cost(records)[1]}
+
+    def coql_cost(self, records: int) -> tuple[int, int]:
+        """Calls and credits of a COQL read of `records` records: the queries, the REST fills
+        (fields COQL cannot select), the Record Count that checks for hidden records."""
+        version = self.stream.run.version
+        rest_only = len(self.left_out)
+        groups = -(-(len(self.selected) - rest_only) // max(1, version.coql_columns - 2))
+        calls, credits = coql_cost(records, version, max(1, groups))
+        fills = -(-records // MAX_IDS_PER_CALL) * -(-rest_only // MAX_FIELDS_PER_CALL)
+        counted = 1 if hidden_record_filters(self.stream.api_name) else 0
+        return calls + fills + counted, credits + fills + counted
+
+    def feed(self, path: str, since: str | None,
+             put: Callable[[Future[FeedItem]], None]) -> tuple[datetime | None, str]:
+        """Queue the read from `since` by `path` (COQL falls back to REST when Zoho refuses
+        it); returns Zoho's Date of the answer that ended it, and the path that read."""
+        if path == COQL:
+            try:
+                return self.feed_coql(since, put), COQL
+            except CoqlRefused as exc:
+                self.stream.logger.warning(
+                    "%s: Zoho refuses COQL for the module (%s); it is read over REST instead",
+                    self.stream.api_name, exc.code or exc.status)
+        return self.feed_rest(since, put), REST
+
+    def feed_coql(self, since: str | None,
+                  put: Callable[[Future[FeedItem]], None]) -> datetime | None:
+        """Queue the COQL read from `since` (reads.coql_read); CoqlRefused when Zoho will not
+        run COQL for the module (nothing queued then)."""
+        stream = self.stream
+        schema = stream.schema["properties"]
+        owners = [f for f in self.selected if is_owner(schema[f])]
+        pages = CoqlPages(stream.api, module=stream.api_name, version=stream.run.version,
+                          columns=[f for f in self.selected if f not in self.left_out])
+        users = stream.run.shared("users_directory", lambda: UsersDirectory(stream.api))
+        read = CoqlRead(
+            pages, users=users, owner_fields=owners, rest_fields=self.left_out,
+            fetch=self.groups.fetch_by_ids, rich_text=self.rich_text, hidden=self.rest_pages,
+            complete_rest=self.completion.complete,
+            hidden_filters=hidden_record_filters(stream.api_name),
+            count=lambda: stream.counts.count(since), pool=self.pool, per_page=self.per_page,
+            logger=stream.logger)
+        return read.feed(since, put)
 
     def computed_fields(self) -> list[str]:
         """Selected properties whose values Zoho changes without moving Modified_Time."""
@@ -156,7 +213,8 @@ class ModuleReads:
             counts_records=stream.counts_records, lists_deletions=stream.emit_deletes,
             attachments=stream.reads_attachments and any(
                 c.selected for c in stream.child_streams),
-            config=stream.config)
+            config=stream.config,
+            coql=self.coql_cost(stream.expected_records()) if plan.path == COQL else None)
 
     def feed_rest(self, since: str | None,
                   put: Callable[[Future[FeedItem]], None]) -> datetime | None:
@@ -341,7 +399,8 @@ class ModuleStream(ZohoStream):
                     read_at = instant(self.stream_state.pop(BOOKMARK_READ_AT, None))
                     state = dict(self.stream_state)
                 self._plan = make_plan(state, self.reads.plan_inputs(), read_at=read_at,
-                                       now=datetime.now(UTC), count=self.counts.expected)
+                                       now=datetime.now(UTC), count=self.counts.expected,
+                                       costs=self.reads.path_costs)
             return self._plan
 
     @property
@@ -437,7 +496,10 @@ class ModuleStream(ZohoStream):
                 since = self.reads.bulk_backfill(self._resume()).feed(feed.put) or since
             except BulkReadRefused as exc:
                 self._refuse_bulk_read(exc)
-        self._read_to_end_at = self.reads.feed_rest(since, feed.put)
+        exported = self._exported_since or (plan.bulk and not self._bulk_refused)
+        path = COQL if plan.path == COQL else REST
+        self._read_to_end_at, used = self.reads.feed(path, since, feed.put)
+        self._report.read_path = f"bulk, then {used}" if exported else used
         if self.emit_deletes:
             feed.put(ready(delete_markers(self.api, self.api_name, plan.markers_since,
                                           plan.listed_at)))

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 def module_cost(stream: str, module: str, plan: ReadPlan, *, expected: int, bulk: bool,
                 left_out: list[str], field_groups: int, rich_text: bool,
                 rich_text_per_page: bool, counts_records: bool, lists_deletions: bool,
-                attachments: bool, config: Mapping[str, Any]) -> CostRow:
+                attachments: bool, config: Mapping[str, Any],
+                coql: tuple[int, int] | None = None) -> CostRow:
     """The row of a module read by `plan`: `expected` records, through Bulk Read (`bulk`, the
     `left_out` fields filled over REST) or REST pages of `field_groups` groups; `rich_text`
     re-read in full; its record count asked (`counts_records`), its deletions listed, its
@@ -28,6 +29,8 @@ def module_cost(stream: str, module: str, plan: ReadPlan, *, expected: int, bulk
     per_page = int(config["per_page"])
     if bulk:
         calls, credits, note = bulk_cost(expected, left_out)
+    elif coql is not None:  # its calls and credits, with the REST fills and the hidden count
+        (calls, credits), note = coql, "COQL"
     else:
         calls = credits = rest_calls(expected, per_page, max(1, field_groups))
         note = ""

@@ -7,6 +7,7 @@ Zoho counts concurrency per org and app (5 on the smallest edition) and credits 
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -37,8 +38,29 @@ class DailyCreditsExhausted(CreditBudgetReached):
     """The org's API credits for the day are used up: stop, resumably, and fail the run."""
 
 
-def call_cost(method: str, path: str) -> int:
-    """Credits one call costs."""
+# COQL costs by its LIMIT: up to 200 rows 1 credit, up to 1,000 2, up to 2,000 3.
+COQL_CREDITS = ((200, 1), (1000, 2), (2000, 3))
+COQL_DEFAULT_LIMIT = 200
+# COQL is in Zoho's sub-concurrency group: this many calls in flight at most, on every edition.
+COQL_CONCURRENCY = 10
+_LIMIT = re.compile(rb"\blimit\s+(?:\d+\s*,\s*)?(\d+)", re.IGNORECASE)
+
+
+def is_coql(path: str) -> bool:
+    return path.split("?")[0].endswith("/coql")
+
+
+def coql_credits(limit: int) -> int:
+    """Credits of a COQL query with this LIMIT."""
+    return next((cost for most, cost in COQL_CREDITS if limit <= most), COQL_CREDITS[-1][1])
+
+
+def call_cost(method: str, path: str, body: bytes | str | None = None) -> int:
+    """Credits one call costs (`body`: a COQL query's, for its LIMIT)."""
+    if is_coql(path):
+        raw = body.encode() if isinstance(body, str) else body or b""
+        found = _LIMIT.search(raw)
+        return coql_credits(int(found.group(1)) if found else COQL_DEFAULT_LIMIT)
     if "/bulk/" in path and method.upper() != "POST":
         return 1  # polling and downloads of a Bulk Read job
     for marker, cost in _CREDIT_COSTS:
@@ -55,6 +77,7 @@ class ApiLimits:
         stop: RunStop | None = None,
     ) -> None:
         self.call_slots = threading.BoundedSemaphore(max_concurrency)
+        self.coql_slots = threading.BoundedSemaphore(min(max_concurrency, COQL_CONCURRENCY))
         self.stop = stop or RunStop()
         self.max_api_credits = max_api_credits
         self.credits_reserve = credits_reserve
@@ -65,21 +88,27 @@ class ApiLimits:
         self._lock = threading.Lock()
 
     @contextlib.contextmanager
-    def call_slot(self) -> Iterator[None]:
-        """One of the run's `max_concurrency` call slots, held for one call; waiting for it
-        ends in RunStopped once the run is stopped."""
-        self.stop.check()
-        while not self.call_slots.acquire(timeout=CHECK_SECONDS):
-            self.stop.check()
+    def call_slot(self, path: str = "") -> Iterator[None]:
+        """One of the run's `max_concurrency` call slots, held for one call, and for a COQL
+        query one of its sub-concurrency slots too; waiting ends in RunStopped once the run is
+        stopped."""
+        slots = [self.coql_slots, self.call_slots] if is_coql(path) else [self.call_slots]
+        taken: list[threading.BoundedSemaphore] = []
         try:
+            for slot in slots:
+                self.stop.check()
+                while not slot.acquire(timeout=CHECK_SECONDS):
+                    self.stop.check()
+                taken.append(slot)
             yield
         finally:
-            self.call_slots.release()
+            for slot in reversed(taken):
+                slot.release()
 
-    def reserve(self, method: str, path: str) -> int:
+    def reserve(self, method: str, path: str, body: bytes | str | None = None) -> int:
         """Account for a call about to be made, or raise if the budget does not allow it
         (RunStopped once the run is stopped: no call starts after a stop)."""
-        cost = call_cost(method, path)
+        cost = call_cost(method, path, body)
         self.stop.check()
         with self._lock:
             if self.day_exhausted:

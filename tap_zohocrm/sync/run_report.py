@@ -42,6 +42,8 @@ class StreamReport:
     refresh: bool = False
     # Strings Zoho sent with a lone UTF-16 surrogate, written with U+FFFD in its place.
     replaced_surrogates: int = 0
+    # How a module's records were read: rest, coql or bulk (None: not a module's records).
+    read_path: str | None = None
 
     def elapsed(self) -> float:
         if self.started is None:
@@ -55,7 +57,7 @@ class StreamReport:
             "retry_causes": dict(self.retries), "seconds": round(self.elapsed(), 2),
             "status": self.status, "reason": self.reason, "computed_refresh": self.refresh,
         } | ({"replaced_surrogates": self.replaced_surrogates} if self.replaced_surrogates
-             else {})
+             else {}) | ({"read_path": self.read_path} if self.read_path else {})
 
 
 class RunReport:

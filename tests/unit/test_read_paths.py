@@ -4,12 +4,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-import requests
 
 from tap_zohocrm.api_versions import VERSIONS
 from tap_zohocrm.errors import ZohoAPIError
@@ -23,42 +21,12 @@ from tap_zohocrm.reads.plan import FullRead, ReadPlan
 from tap_zohocrm.reads.record_count import RecordCounts
 from tap_zohocrm.reads.rest_pages import RestPages, rest_calls
 from tap_zohocrm.reads.rich_text import RichText, rich_text_fields
-from tap_zohocrm.responses import answer_items
 from tap_zohocrm.schema.fields import UPLOAD_DESCRIPTIONS
 from tap_zohocrm.streams.module_cost import module_cost
 from tap_zohocrm.sync.state_checks import IDS_CHECKED_AT, LAST_FULL_READ_KEY
-from tests.unit.answers import BASE, answer
+from tests.unit.answers import FakeCalls
 
 LOG = logging.getLogger("test")
-Answer = Callable[[str, dict[str, Any], dict[str, str]], tuple[int, Any]]
-
-
-class FakeCalls:
-    """Answers each call with `answer(path, params, headers)`; keeps the calls made."""
-
-    run: Any = None
-    logger = LOG
-    module_api_name = "Leads"
-
-    def __init__(self, answer: Answer) -> None:
-        self.answer = answer
-        self.made: list[tuple[str, dict[str, Any], dict[str, str]]] = []
-
-    def call(self, path: str, params: Mapping[str, Any] | None = None, *,
-             headers: Mapping[str, str] | None = None, method: str = "GET",
-             url: str | None = None, json: Any = None,
-             stream: bool = False) -> requests.Response:
-        made = (path, dict(params or {}), dict(headers or {}))
-        self.made.append(made)
-        status, body = self.answer(*made)
-        if status >= 400 and isinstance(body, dict) and body.get("code"):
-            raise ZohoAPIError("refused", code=body["code"], status=status,
-                               details=body.get("details"))
-        return answer(status, body, url=f"{BASE}{path}",
-                      headers={"Date": "Mon, 07 Dec 2026 12:00:00 GMT"})
-
-    def items(self, answer: requests.Response) -> list[dict[str, Any]]:
-        return [] if answer.status_code >= 400 else answer_items(answer)
 
 
 def lead(number: int, modified: str) -> dict[str, Any]:
@@ -198,7 +166,7 @@ def test_cost_of_each_path() -> None:
     assert rest_calls(400, 200, 3) == 2 + 2 * 2 * 2 + 1  # pages, ids= calls, repeats
     calls, credits, note = bulk_cost(250_000, ["File"])
     assert (calls, credits) == (2 * 5 + 2 + 2500, 2 * 54 + 2 + 2500) and "File" in note
-    plan = ReadPlan(since=None, full=None, whole=False, bulk=False, resumes_export=False,
+    plan = ReadPlan(since=None, full=None, whole=False, path="rest", resumes_export=False,
                     markers_since=None, listed_at=None, read_at=None, start_date=None)
     row = module_cost("leads", "Leads", plan, expected=400, bulk=False, left_out=[],
                       field_groups=1, rich_text=True, rich_text_per_page=True,
