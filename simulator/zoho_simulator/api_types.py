@@ -121,6 +121,7 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     truncate: bool = False
     injected: bool = False  # a fault's answer (`body`), not one Zoho would give
+    credits: int | None = None  # what the call costs, when not the path's usual cost
 
     def payload(self) -> bytes:
         if self.body is None:

@@ -40,7 +40,7 @@ def always(rec: Rec) -> bool:
     return True
 
 
-def _kind(fd: FieldDef) -> str | None:
+def field_kind(fd: FieldDef) -> str | None:
     """Criteria kind of a field (None: not usable in criteria)."""
     dt = fd.data_type
     if fd.api_name == "id":
@@ -110,7 +110,7 @@ def _compile(crit: Any, by_api: dict[str, FieldDef]) -> Callable[[Rec], bool]:
     if fd is None:
         raise bulk_error("FIELD_IN_CRITERIA_NOT_AVAILABLE", "the field in the criteria is not "
                          "available", api_name=api)
-    kind = _kind(fd)
+    kind = field_kind(fd)
     if kind is None or "." in api:
         raise bulk_error("FIELD_IN_CRITERIA_NOT_SUPPORTED",
                          "the field is not supported in criteria", api_name=api)
@@ -129,7 +129,7 @@ def _value_error(api: str) -> BulkError:
 def _predicate(fd: FieldDef, kind: str, comparator: str, raw: Any) -> Callable[[Rec], bool]:
     api = fd.api_name
     if comparator in ("equal", "not_equal") and raw == EMPTY:
-        getter = _getter(fd, kind)
+        getter = value_getter(fd, kind)
         if comparator == "equal":
             return lambda r: getter(r) in (None, "")
         return lambda r: getter(r) not in (None, "")
@@ -145,7 +145,7 @@ def _predicate(fd: FieldDef, kind: str, comparator: str, raw: Any) -> Callable[[
         if isinstance(raw, list | dict):
             raise _value_error(api)
         values = [_operand(fd, kind, raw)]
-    getter = _getter(fd, kind)
+    getter = value_getter(fd, kind)
     if kind in ("text", "picklist"):
         getter = _lower(getter)
     v0 = values[0]
@@ -234,7 +234,7 @@ def _operand(fd: FieldDef, kind: str, value: Any) -> Any:
     return str(value).lower()  # text and picklists compare case-insensitively
 
 
-def _getter(fd: FieldDef, kind: str) -> Callable[[Rec], Any]:
+def value_getter(fd: FieldDef, kind: str) -> Callable[[Rec], Any]:
     api = fd.api_name
     if kind == "id":
         return lambda r: r.id

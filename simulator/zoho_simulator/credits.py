@@ -19,6 +19,16 @@ EXHAUSTED_MESSAGE = "API credits for the day are exhausted"
 CONCURRENCY_MESSAGE = "You have exceeded the concurrency limit. Please try again after some time."
 
 
+# At most this many COQL calls in flight at once (Kaizen #203: COQL is in the sub-concurrency
+# group of the heavy APIs, about 10); more get 429 like the org's concurrency limit.
+COQL_CONCURRENCY = 10
+
+
+def coql_credits(limit: int) -> int:
+    """Credits of a COQL call by its LIMIT: 1-200 one, 201-1000 two, 1001-2000 three."""
+    return 1 if limit <= 200 else 2 if limit <= 1000 else 3
+
+
 def too_many_requests(message: str) -> dict[str, object]:
     return {"code": "TOO_MANY_REQUESTS", "details": {}, "message": message, "status": "error"}
 

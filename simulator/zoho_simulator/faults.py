@@ -72,6 +72,7 @@ class Stats:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.in_flight = 0
+        self.coql_in_flight = 0
         self.reset()
 
     def reset(self) -> None:
@@ -80,6 +81,8 @@ class Stats:
             self.token_requests = 0
             self.tokens_issued_base = 0
             self.max_concurrent = self.in_flight
+            self.max_concurrent_coql = self.coql_in_flight
+            self.coql_refused = 0
             self.by_endpoint: dict[str, int] = {}
             self.credits_used = 0
             self.log: list[dict[str, Any]] = []
@@ -94,6 +97,20 @@ class Stats:
     def leave(self) -> None:
         with self.lock:
             self.in_flight -= 1
+
+    def enter_coql(self, limit: int | None) -> bool:
+        """Count a COQL call in, unless `limit` are in flight already (then it is refused)."""
+        with self.lock:
+            if limit is not None and self.coql_in_flight >= limit:
+                self.coql_refused += 1
+                return False
+            self.coql_in_flight += 1
+            self.max_concurrent_coql = max(self.max_concurrent_coql, self.coql_in_flight)
+            return True
+
+    def leave_coql(self) -> None:
+        with self.lock:
+            self.coql_in_flight -= 1
 
     def record(self, entry: dict[str, Any], *, api: bool, token: bool, credits: int = 1) -> None:
         key = f"{entry['method']} {entry['path']}"
@@ -113,6 +130,8 @@ class Stats:
             return {"api_calls": self.api_calls, "token_requests": self.token_requests,
                     "tokens_issued": tokens_issued - self.tokens_issued_base,
                     "max_concurrent": self.max_concurrent,
+                    "max_concurrent_coql": self.max_concurrent_coql,
+                    "coql_refused": self.coql_refused,
                     "by_endpoint": dict(self.by_endpoint), "credits_used": self.credits_used}
 
     def requests(self) -> list[dict[str, Any]]:

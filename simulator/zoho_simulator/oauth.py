@@ -11,10 +11,10 @@ from typing import Any
 
 from .records import Clock
 
-# The default refresh token's scope: records, metadata, the users and org APIs and Bulk Read
-# (the scopes the tap's `auth` command asks for).
+# The default refresh token's scope: records, metadata, the users and org APIs, Bulk Read
+# and COQL.
 FULL_SCOPE = ("ZohoCRM.modules.ALL,ZohoCRM.settings.ALL,ZohoCRM.users.READ,ZohoCRM.org.READ,"
-              "ZohoCRM.bulk.READ")
+              "ZohoCRM.bulk.READ,ZohoCRM.coql.READ")
 THROTTLE_BODY = {
     "error_description": "You have made too many requests continuously. Please try again "
                          "after some time.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import socket
 import sys
@@ -24,6 +25,7 @@ from .api_types import (
 )
 from .bulk_jobs import BulkRead
 from .control import Control
+from .coql_api import CoqlApi
 from .credits import CreditWindow
 from .directory import build_org
 from .exchanges import ExchangeLog
@@ -36,11 +38,13 @@ from .records_api import RecordsApi
 from .related_api import RelatedApi
 from .settings_api import SettingsApi
 
+COQL_PATH = re.compile(r"^/crm/(?:" + "|".join(re.escape(v) for v in VERSIONS) + r")/coql/?$")
+
 
 class Api:
     """Transport-independent request handling; `Handler` only moves bytes. Routes a call to
-    the control API, the token endpoint, or the endpoints of `records`, `settings` and
-    `related`, and counts it (`counters`, the day's credits of `credit_window`)."""
+    the control API, the token endpoint, or the endpoints of `records`, `settings`, `related`
+    and `coql`, and counts it (`counters`, the day's credits of `credit_window`)."""
 
     def __init__(self, *, org: Org, oauth: OAuth, bulk: BulkRead, churn: Churn,
                  control: Control, clock: Clock, config: dict[str, Any], faults: Faults,
@@ -55,6 +59,7 @@ class Api:
         self.records = RecordsApi(org, churn, config, clock, user_is_admin)
         self.settings = SettingsApi(org, self.access, config, user_is_admin)
         self.related = RelatedApi(org, bulk, self.access, config, clock)
+        self.coql = CoqlApi(org, self.access, churn, config, user_is_admin)
         self.url = ""  # where it is served: the api_domain of the tokens it issues
 
     # ------------------------------------------------------------ entry point
@@ -76,9 +81,16 @@ class Api:
         if is_api and self.counters.enter() > (self.config["concurrency_limit"] or 1 << 30):
             self.counters.leave()
             return self._too_many(method, path, credits.CONCURRENCY_MESSAGE)
+        # COQL calls have a concurrency limit of their own, within the org's.
+        is_coql = is_api and method == "POST" and COQL_PATH.match(path) is not None
+        if is_coql and not self.counters.enter_coql(self.config["coql_concurrency_limit"]):
+            self.counters.leave()
+            return self._too_many(method, path, credits.CONCURRENCY_MESSAGE)
         try:
             resp = self._handle(method, path, query, headers, body, is_api=is_api)
         finally:
+            if is_coql:
+                self.counters.leave_coql()
             if is_api:
                 self.counters.leave()
         entry: dict[str, Any] = {"method": method, "path": path,
@@ -92,6 +104,8 @@ class Api:
         cost = 2 if path.rstrip("/").endswith("/deleted") else 1
         if method == "POST" and resp.status == 201 and path.startswith("/crm/bulk/"):
             cost = 50
+        if resp.credits is not None:  # a COQL query: by its LIMIT
+            cost = resp.credits
         self.counters.record(entry, api=is_api, token=is_token and method == "POST", credits=cost)
         if is_api:
             # Zoho adds the header once half of the day's (non-add-on) credits are used.
@@ -154,6 +168,11 @@ class Api:
                            "Please check if the URL trying to access is a correct one")
         version = VERSIONS[parts[1]]
         rest = parts[2:]
+        if rest == ["coql"]:  # a query is POSTed (Get Records through a COQL Query)
+            if method != "POST":
+                raise ApiError(400, "INVALID_REQUEST_METHOD",
+                               "The http request method type is not a valid one")
+            return self.coql.query(version, body, self.access.auth(headers))
         if method != "GET":  # the simulator models the read APIs only
             raise ApiError(400, "INVALID_REQUEST_METHOD",
                            "The http request method type is not a valid one")
@@ -276,6 +295,10 @@ class Handler(BaseHTTPRequestHandler):
 
 
 class QuietServer(ThreadingHTTPServer):
+    # socketserver's listen backlog of 5 drops the connections of a burst of calls (the
+    # client retries a second later), which hid concurrent calls from the limits modelled.
+    request_queue_size = 128
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that timed out and hung up mid-answer is normal in fault tests.
         if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):

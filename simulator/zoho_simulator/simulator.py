@@ -8,7 +8,7 @@ from typing import Any
 
 from .bulk_jobs import DEFAULT_PAGE_SIZE, BulkRead
 from .control import Control
-from .credits import CreditWindow
+from .credits import COQL_CONCURRENCY, CreditWindow
 from .exchanges import REGISTRY
 from .faults import Faults, Stats
 from .field_usage import mark_unused
@@ -25,7 +25,9 @@ CONFIG_KEYS = ("latency_ms", "page_token_cap", "token_lifetime", "token_throttle
                "rejected_token_code", "unservable_modules", "v8_user_types_only",
                "concurrency_limit", "count_documented_only", "bulk_skips_converted",
                "bulk_skips_unapproved", "bulk_refuses_fields", "bulk_refuses_modules",
-               "recycle_bin_own_deletions")
+               "recycle_bin_own_deletions", "coql_concurrency_limit", "coql_returns_converted",
+               "coql_returns_unapproved", "coql_ties_in_id_order", "coql_offset_snapshot",
+               "coql_full_rich_text")
 
 
 class Simulator:
@@ -40,7 +42,11 @@ class Simulator:
                  unservable_modules: bool = False, v8_user_types_only: bool = False,
                  concurrency_limit: int | None = None,
                  count_documented_only: bool = False,
-                 recycle_bin_own_deletions: bool = False) -> None:
+                 recycle_bin_own_deletions: bool = False,
+                 coql_concurrency_limit: int | None = COQL_CONCURRENCY,
+                 coql_returns_converted: bool = False, coql_returns_unapproved: bool = False,
+                 coql_ties_in_id_order: bool = False, coql_offset_snapshot: bool = False,
+                 coql_full_rich_text: bool = False) -> None:
         self.seed = seed
         self.clock = Clock()
         self.org = Org(seed, sizes, self.clock)
@@ -85,7 +91,18 @@ class Simulator:
             "bulk_refuses_fields": [], "bulk_refuses_modules": [],
             # A user who is not an administrator sees only their own deletions in
             # settings/recycle_bin (Zoho's API docs are silent; its UI does so).
-            "recycle_bin_own_deletions": recycle_bin_own_deletions}
+            "recycle_bin_own_deletions": recycle_bin_own_deletions,
+            # COQL calls in flight Zoho allows (None: any); more get 429 like the org's limit.
+            "coql_concurrency_limit": coql_concurrency_limit,
+            # What Zoho's COQL docs leave open, answered the way that loses data unless
+            # switched (coql_api.py): converted Leads and records pending approval left out;
+            # rows tied on every ORDER BY field in an order of each call's own; OFFSET
+            # positions in the live data; v7+ rich text cut at 500 characters.
+            "coql_returns_converted": coql_returns_converted,
+            "coql_returns_unapproved": coql_returns_unapproved,
+            "coql_ties_in_id_order": coql_ties_in_id_order,
+            "coql_offset_snapshot": coql_offset_snapshot,
+            "coql_full_rich_text": coql_full_rich_text}
         self.credit_window = CreditWindow(self.clock)
         self.bulk = BulkRead(self.org, self.clock, self.config)
         self.churn = Churn(self.org)
