@@ -257,6 +257,11 @@ def check_settings(config: Mapping[str, Any]) -> list[str]:
         url_error = None if config.get(key) is None else data_centers.url_error(key, config[key])
         if url_error:
             errors.append(url_error)
+    paths = ("auto", "coql", "rest", "bulk")
+    for module, path in (config.get("read_path_by_module") or {}).items():
+        if path not in paths:
+            errors.append(f"`read_path_by_module` {module}: must be one of {', '.join(paths)}, "
+                          f"got {path!r}")
     store_error = token_store.check_setting(config.get("token_store"))
     if store_error:
         errors.append(store_error)

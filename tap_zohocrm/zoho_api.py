@@ -34,6 +34,7 @@ from tap_zohocrm.responses import (
     sent_token,
     short_reason,
 )
+from tap_zohocrm.sync.limits import is_coql
 
 if TYPE_CHECKING:
     from tap_zohocrm.auth.authenticator import ZohoAuthenticator
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from tap_zohocrm.sync.stop import RunStop
 
 CONNECT_TIMEOUT_SECONDS = 15.0
+COQL_SCOPE = "ZohoCRM.coql.READ"
 BACKOFF_CAP_SECONDS = 120.0
 # What a retry may cure: Zoho's 5xx and 429, an odd 2xx, a rejected token, the network.
 RETRIED = (
@@ -215,19 +217,20 @@ class ZohoApi(Generic[RunT]):
                 raise ZohoAPIError(msg, code=code, status=status)
             if code in PAGE_LIMIT_CODES:
                 return
-            hint = ACCESS_HINTS.get(code or "")
+            details = response_json(response).get("details")
+            details = details if isinstance(details, dict) else None
+            coql = is_coql(response.request.path_url or "" if response.request else "")
+            # A COQL query's INVALID_QUERY is about the query (a column COQL cannot select).
+            hint = None if coql and code == "INVALID_QUERY" else ACCESS_HINTS.get(code or "")
             if hint:
                 scope = self._required_scope
-                msg = (
-                    f"Zoho refused to read module {self.module_api_name} ({code}): "
-                    + hint.format(scope=scope() if callable(scope) else scope)
-                )
-                raise ZohoAPIError(msg, code=code, status=status)
-            details = response_json(response).get("details")
-            raise ZohoAPIError(
-                describe(response), code=code,
-                details=details if isinstance(details, dict) else None, status=status,
-            )
+                scope = scope() if callable(scope) else scope
+                if coql:
+                    scope = f"{COQL_SCOPE} (with {scope})"
+                msg = (f"Zoho refused to read module {self.module_api_name} ({code}): "
+                       + hint.format(scope=scope))
+                raise ZohoAPIError(msg, code=code, status=status, details=details)
+            raise ZohoAPIError(describe(response), code=code, details=details, status=status)
         # A 2xx that is not what Zoho documents (cut off, a proxy's page, `null`) is a
         # transient failure, never "no more data".
         replaced = lone_surrogates_replaced(check_answer(response))

@@ -28,7 +28,7 @@ from tap_zohocrm.auth.authenticator import CLIENT_ERRORS, client_error_message
 
 API_VERSION = "v8"
 SCOPES = ("ZohoCRM.modules.ALL,ZohoCRM.settings.ALL,ZohoCRM.users.READ,ZohoCRM.org.READ,"
-          "ZohoCRM.bulk.READ")
+          "ZohoCRM.bulk.READ,ZohoCRM.coql.READ")
 SECRET_KEYS = ("client_secret", "refresh_token")
 TIMEOUT = (10, 60)
 

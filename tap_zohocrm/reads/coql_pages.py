@@ -150,7 +150,9 @@ class CoqlPages:
                 if exc.code in TOO_LARGE_CODES and self.group_size > 1:
                     self.group_size //= 2
                     raise _Regroup from exc
-                name = (exc.details or {}).get("api_name") or _named_field(exc, columns)
+                details = exc.details or {}
+                name = (details.get("column_name") or details.get("api_name")
+                        or _named_field(exc, columns))
                 if exc.code not in UNSELECTABLE_CODES or name not in columns:
                     raise
                 self.refused.append(name)

@@ -6,14 +6,16 @@ read-ahead's pool in pieces of a Get Records page:
 * owner fields (`{id, name, email}` over REST; COQL gives the last name only) from the org's
   users (reads.users_directory); a user the directory lacks has the record's owner fields read
   over REST;
-* the fields COQL cannot select (file and image uploads, any Zoho refuses) over REST by `ids=`,
-  100 records a call; a record Zoho no longer has is left out, as a field group does;
+* the fields COQL cannot select (file and image uploads, any Zoho refuses), and lookups COQL
+  gives without their name, over REST by `ids=`, 100 records a call; a record Zoho no longer
+  has is left out, as a field group does;
 * rich text cut at 500 characters read again in full (as on the REST path).
 
 Whether COQL returns converted Leads and records pending approval is undocumented. So once the
-rows are read, their number is compared with Zoho's Record Count with the REST path's filters
-(`converted=both`, `approved=both`): when COQL gave fewer, the records Zoho hides unless asked
-are listed over REST and those COQL did not give are emitted (they move no bookmark).
+rows are read, the records Zoho hides unless asked are listed over REST (`converted=true`,
+`approved=false`: a call each while they are few) and those COQL did not give are emitted (they
+move no bookmark). A count compared with the rows would cost the same call and could be fooled
+by a record deleted while reading.
 """
 
 from __future__ import annotations
@@ -40,21 +42,22 @@ class CoqlRead:
     """One sync's COQL read of a module."""
 
     def __init__(self, pages: CoqlPages, *, users: UsersDirectory, owner_fields: list[str],
+                 lookup_fields: list[str],
                  rest_fields: list[str], fetch: FetchByIds, rich_text: RichText,
                  hidden: Callable[[Mapping[str, Any]], RestPages],
                  complete_rest: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
-                 hidden_filters: list[dict[str, Any]], count: Callable[[], int | None],
-                 pool: ThreadPoolExecutor, per_page: int, logger: logging.Logger) -> None:
+                 hidden_filters: list[dict[str, Any]], pool: ThreadPoolExecutor,
+                 per_page: int, logger: logging.Logger) -> None:
         self.pages = pages
         self.users = users
         self.owner_fields = owner_fields
+        self.lookup_fields = lookup_fields  # a COQL value without `name`: read over REST
         self.rest_fields = rest_fields  # selected fields COQL cannot give
         self.fetch = fetch
         self.rich_text = rich_text
         self.hidden = hidden
         self.hidden_filters = hidden_filters
         self.complete_rest = complete_rest  # every field group of a REST page, full rich text
-        self.count = count
         self.pool = pool
         self.per_page = per_page
         self.logger = logger
@@ -96,6 +99,11 @@ class CoqlRead:
             rows = self._fill(rows, fields)
         if unknown:
             self._fill(unknown, self.owner_fields)
+        for name in self.lookup_fields:  # e.g. multi-module lookups: COQL gives the id only
+            nameless = [row for row in rows if isinstance(row.get(name), dict)
+                        and "name" not in row[name]]
+            if nameless:
+                self._fill(nameless, [name])
         if self.rich_text.fields:
             self.rich_text.complete(rows)
         return rows
@@ -118,14 +126,7 @@ class CoqlRead:
         return [row for row in rows if str(row["id"]) in found]
 
     def _hidden_pages(self, since: str | None) -> Iterator[list[dict[str, Any]]]:
-        """Records Zoho hides unless asked, that COQL did not give: none when COQL gave as
-        many rows as Zoho counts (asked after the read, so records added meanwhile only make
-        it read the lists)."""
-        if not self.hidden_filters:
-            return
-        counted = self.count()
-        if counted is not None and self.pages.rows >= counted:
-            return
+        """Records Zoho hides unless asked, that COQL did not give."""
         found = 0
         for filters in self.hidden_filters:
             for page in self.hidden(filters).pages(RecordsPage(modified_since=since)):
@@ -134,7 +135,7 @@ class CoqlRead:
                 if new:
                     found += len(new)
                     yield new
-        self.logger.info("%s: COQL read %d records, Zoho counts %s: %d records it hides unless "
-                         "asked (converted, pending approval) were read over REST",
-                         self.pages.module, self.pages.rows,
-                         "?" if counted is None else counted, found)
+        if found:
+            self.logger.info("%s: COQL read %d records; %d records Zoho hides unless asked "
+                             "(converted, pending approval) were read over REST",
+                             self.pages.module, self.pages.rows, found)

@@ -141,14 +141,14 @@ class ModuleReads:
 
     def coql_cost(self, records: int) -> tuple[int, int]:
         """Calls and credits of a COQL read of `records` records: the queries, the REST fills
-        (fields COQL cannot select), the Record Count that checks for hidden records."""
+        (fields COQL cannot select), the lists of hidden records (a call each while few)."""
         version = self.stream.run.version
         rest_only = len(self.left_out)
         groups = -(-(len(self.selected) - rest_only) // max(1, version.coql_columns - 2))
         calls, credits = coql_cost(records, version, max(1, groups))
         fills = -(-records // MAX_IDS_PER_CALL) * -(-rest_only // MAX_FIELDS_PER_CALL)
-        counted = 1 if hidden_record_filters(self.stream.api_name) else 0
-        return calls + fills + counted, credits + fills + counted
+        lists = len(hidden_record_filters(self.stream.api_name))
+        return calls + fills + lists, credits + fills + lists
 
     def feed(self, path: str, since: str | None,
              put: Callable[[Future[FeedItem]], None]) -> tuple[datetime | None, str]:
@@ -170,15 +170,17 @@ class ModuleReads:
         stream = self.stream
         schema = stream.schema["properties"]
         owners = [f for f in self.selected if is_owner(schema[f])]
+        lookups = [f for f in self.selected if is_lookup(schema[f]) and f not in owners]
         pages = CoqlPages(stream.api, module=stream.api_name, version=stream.run.version,
                           columns=[f for f in self.selected if f not in self.left_out])
         users = stream.run.shared("users_directory", lambda: UsersDirectory(stream.api))
         read = CoqlRead(
-            pages, users=users, owner_fields=owners, rest_fields=self.left_out,
+            pages, users=users, owner_fields=owners, lookup_fields=lookups,
+            rest_fields=self.left_out,
             fetch=self.groups.fetch_by_ids, rich_text=self.rich_text, hidden=self.rest_pages,
             complete_rest=self.completion.complete,
             hidden_filters=hidden_record_filters(stream.api_name),
-            count=lambda: stream.counts.count(since), pool=self.pool, per_page=self.per_page,
+            pool=self.pool, per_page=self.per_page,
             logger=stream.logger)
         return read.feed(since, put)
 

@@ -124,11 +124,12 @@ def test_owners_come_from_the_users_directory_and_unknown_ones_over_rest() -> No
     with ThreadPoolExecutor(1) as pool:
         read = CoqlRead(
             CoqlPages(calls, module="Leads", columns=[], version=V8),
-            users=UsersDirectory(calls), owner_fields=["Owner"], rest_fields=[],
+            users=UsersDirectory(calls), owner_fields=["Owner"], lookup_fields=[],
+            rest_fields=[],
             fetch=lambda ids, fields: calls.items(calls.call("/Leads", {"ids": ",".join(ids)})),
             rich_text=RichText(calls, path="/Leads", fields=[], per_page=True, pool=pool),
             hidden=lambda f: None, complete_rest=lambda r: r, hidden_filters=[],  # type: ignore
-            count=lambda: None, pool=pool, per_page=200, logger=calls.logger)
+            pool=pool, per_page=200, logger=calls.logger)
         done = read.complete(rows)
     assert [r["Owner"] for r in done] == [{"id": "7", "name": "Ann Smith", "email": "ann@x"},
                                           {"id": "8", "name": "Bo Li", "email": "b@x"}]
