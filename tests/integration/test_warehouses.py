@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -28,12 +25,10 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import duckdb
-import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from psycopg import sql
-from psycopg.rows import dict_row
 
 from tests.helpers import (
     PLUGIN_ENV_PREFIXES,
@@ -47,106 +42,18 @@ from tests.helpers import (
     select_streams,
     tap_config,
 )
+from tests.integration.postgres import (
+    PG,
+    SCHEMA,
+    SMALL_ORG,
+    STATE_ID,
+    pg_columns,
+    pg_query,
+    pg_rows,
+    pg_tables,
+    target_postgres_env,
+)
 from zoho_simulator import Simulator
-from zoho_simulator.hard_values import LONG_TEXT
-
-SCHEMA = "tap_zohocrm"  # default_target_schema of both loaders: the extractor's namespace
-STATE_ID = "dev:tap-zohocrm-to-target-postgres"
-# Small orgs: a few hundred records, every module at its (small) default size unless named.
-SMALL_ORG = {"Leads": 250}
-PG = {
-    "host": os.environ.get("PGHOST", "127.0.0.1"),
-    "port": os.environ.get("PGPORT", "5432"),
-    "user": os.environ.get("PGUSER", "postgres"),
-    "password": os.environ.get("PGPASSWORD", ""),
-}
-
-
-# --- fixtures ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def meltano_sys_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A private `.meltano` (plugins, run files, system database), installed once per session.
-
-    Private because `meltano run`s of one project share `.meltano/run/<plugin>/` and delete
-    each other's catalog and state files there: runs elsewhere (other tests, a developer's own)
-    would make these fail at random. Plugin installs are the slow part, hence once."""
-    sys_dir = tmp_path_factory.mktemp("meltano-sys")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(PLUGIN_ENV_PREFIXES)}
-    env.update(MELTANO_SEND_ANONYMOUS_USAGE_STATS="false", MELTANO_SYS_DIR_ROOT=str(sys_dir))
-    meltano("install", env=env)
-    yield sys_dir
-    shutil.rmtree(sys_dir, ignore_errors=True)  # plugin venvs: hundreds of MB
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> dict[str, str]:
-    try:
-        with psycopg.connect(dbname="postgres", connect_timeout=5, **PG) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.OperationalError as exc:
-        pytest.fail(
-            f"PostgreSQL is not reachable at {PG['host']}:{PG['port']} as {PG['user']}: {exc}\n"
-            "Start it (bash .ci/run does) or point PGHOST/PGPORT/PGUSER/PGPASSWORD at one."
-        )
-    return PG
-
-
-@pytest.fixture
-def pg_database(postgres_server: dict[str, str]) -> Iterator[str]:
-    """A database of its own for one test, dropped afterwards."""
-    name = f"tap_zohocrm_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(dbname="postgres", autocommit=True, **postgres_server) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield name
-    with psycopg.connect(dbname="postgres", autocommit=True, **postgres_server) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
-
-
-# --- PostgreSQL helpers ----------------------------------------------------------------------
-
-
-def target_postgres_env(database: str) -> dict[str, str]:
-    """The loader's settings as Meltano (and `--config ENV`) read them from the environment.
-
-    No TARGET_POSTGRES_PASSWORD for a passwordless (trust-auth) server, as its user sets none:
-    the shipped configurations must work without it."""
-    env = {
-        "TARGET_POSTGRES_HOST": PG["host"],
-        "TARGET_POSTGRES_PORT": PG["port"],
-        "TARGET_POSTGRES_USER": PG["user"],
-        "TARGET_POSTGRES_DATABASE": database,
-    }
-    if PG["password"]:
-        env["TARGET_POSTGRES_PASSWORD"] = PG["password"]
-    return env
-
-
-def pg_query(database: str, query: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-    with psycopg.connect(dbname=database, row_factory=dict_row, **PG) as conn:
-        return conn.execute(query, params).fetchall()
-
-
-def pg_tables(database: str) -> set[str]:
-    rows = pg_query(database, "SELECT table_name FROM information_schema.tables "
-                              "WHERE table_schema = %s", (SCHEMA,))
-    return {r["table_name"] for r in rows}
-
-
-def pg_columns(database: str, table: str) -> dict[str, str]:
-    """Column name -> type as information_schema tells it (`text[]` for arrays of text)."""
-    rows = pg_query(database, "SELECT column_name, data_type, udt_name FROM "
-                              "information_schema.columns WHERE table_schema = %s "
-                              "AND table_name = %s", (SCHEMA, table))
-    return {r["column_name"]: f"{r['udt_name'][1:]}[]" if r["data_type"] == "ARRAY"
-            else r["data_type"] for r in rows}
-
-
-def pg_rows(database: str, table: str) -> list[dict[str, Any]]:
-    return pg_query(database, sql.SQL("SELECT * FROM {}.{}").format(
-        sql.Identifier(SCHEMA), sql.Identifier(table)).as_string())
 
 
 def json_types(prop: dict[str, Any]) -> set[str]:
@@ -612,164 +519,6 @@ def test_target_configs_with_plain_pipes(
             [str(p) for p in output.glob(f"parquet/tap-zohocrm--{t}-*.parquet.gz")])}
             for t in want}
     assert got == want
-
-
-# --- deletes: emit_deletes flags exactly the deleted rows -------------------------------------
-
-
-def test_postgres_flags_exactly_the_deleted_leads(
-        make_simulator: Callable[..., Simulator], tmp_path: Path, pg_database: str,
-        meltano_sys_dir: Path) -> None:
-    sim = make_simulator(seed=37, sizes={"Leads": 200})
-    env = meltano_env(sim, tmp_path, ["Leads"], **target_postgres_env(pg_database),
-                      MELTANO_SYS_DIR_ROOT=str(meltano_sys_dir),
-                      TAP_ZOHOCRM_EMIT_DELETES="true")
-    meltano("run", "tap-zohocrm", "target-postgres", env=env)
-    # Deleted before the first run (in the recycle bin at start) are flagged from the start.
-    flagged_before = {r["id"] for r in pg_rows(pg_database, "leads") if r["_sdc_deleted_at"]}
-    gone = [r["id"] for r in sim.records("Leads")[20:30]]
-    for record_id in gone:
-        sim.delete_record("Leads", record_id)
-    meltano("run", "tap-zohocrm", "target-postgres", env=env)
-    rows = pg_rows(pg_database, "leads")
-    assert len({r["id"] for r in rows}) == len(rows)
-    flagged_now = {r["id"] for r in rows if r["_sdc_deleted_at"]}
-    assert flagged_now - flagged_before == set(gone)  # exactly those 10
-    live = {r["id"] for r in rows if not r["_sdc_deleted_at"]}
-    assert live == {r["id"] for r in sim.records("Leads")}
-
-
-def test_postgres_flags_deleted_notes_and_purged_records_with_their_last_values(
-        make_simulator: Callable[..., Simulator], tmp_path: Path, pg_database: str,
-        meltano_sys_dir: Path) -> None:
-    """Notes (Zoho lists no deleted Notes) and a lead gone from Zoho's deleted listing are
-    flagged by the deleted-records check (a full read ending in ACTIVATE_VERSION), keeping their
-    last values; a lead the listing shows gets a delete marker, which nulls its other columns."""
-    sim = make_simulator(seed=39, sizes={"Leads": 40, "Notes": 30})
-    env = meltano_env(sim, tmp_path, ["Leads", "Notes"], **target_postgres_env(pg_database),
-                      MELTANO_SYS_DIR_ROOT=str(meltano_sys_dir),
-                      TAP_ZOHOCRM_EMIT_DELETES="true",
-                      # Due a second after the last check: every run after the first.
-                      TAP_ZOHOCRM_DELETED_ID_CHECK_HOURS="0.0003")
-    meltano("run", "tap-zohocrm", "target-postgres", env=env)
-    notes = {n["id"] for n in sim.records("Notes")[5:8]}
-    listed, purged = (lead["id"] for lead in sim.records("Leads")[10:12])
-    sim.advance_clock(60)
-    for note in notes:
-        sim.delete_record("Notes", note, permanent=True)
-    sim.delete_record("Leads", listed)
-    sim.delete_record("Leads", purged, permanent=True, unlisted=True)
-    sim.advance_clock(60)
-    time.sleep(2)  # the check's interval, and a later table version
-    meltano("run", "tap-zohocrm", "target-postgres", env=env)
-
-    rows = {r["id"]: r for r in pg_rows(pg_database, "notes")}
-    assert {i for i, r in rows.items() if not r["_sdc_deleted_at"]} == {
-        n["id"] for n in sim.records("Notes")}
-    assert {i for i, r in rows.items() if r["_sdc_deleted_at"]} == notes
-    assert all(rows[i]["Note_Content"] and rows[i]["Parent_Id"] for i in notes)
-    rows = {r["id"]: r for r in pg_rows(pg_database, "leads")}
-    assert {i for i, r in rows.items() if not r["_sdc_deleted_at"]} == {
-        lead["id"] for lead in sim.records("Leads")}
-    assert rows[purged]["_sdc_deleted_at"] and rows[purged]["Last_Name"]  # kept
-    assert rows[listed]["_sdc_deleted_at"] and rows[listed]["Last_Name"] is None  # a marker
-
-
-# --- subform rows and links: no deletions listed, read whole with ACTIVATE_VERSION -----------
-
-
-@pytest.mark.parametrize("hard_delete", [False, True], ids=["flagged", "deleted"])
-def test_postgres_drops_deleted_subform_rows_and_links(
-        make_simulator: Callable[..., Simulator], tmp_path: Path, pg_database: str,
-        meltano_sys_dir: Path, hard_delete: bool) -> None:
-    """A line item and a link removed in Zoho are gone from the warehouse after the next run
-    (hard_delete) or carry `_sdc_deleted_at` (the loader's default); a sum over the line items
-    then equals Zoho's. The parent modules stay incremental."""
-    sim = make_simulator(seed=38, sizes={"Leads": 5, "Quotes": 15, "Contacts": 30})
-    env = meltano_env(sim, tmp_path, ["Quotes", "Quoted_Items", "Contacts", "Contacts_X_Deals"],
-                      **target_postgres_env(pg_database),
-                      MELTANO_SYS_DIR_ROOT=str(meltano_sys_dir),
-                      TARGET_POSTGRES_HARD_DELETE=str(hard_delete).lower())
-    meltano("run", "tap-zohocrm", "target-postgres", env=env)
-    tables = {"quoted_items": "Quoted_Items", "contacts_x_deals": "Contacts_X_Deals"}
-    for table, module in tables.items():
-        assert {r["id"] for r in pg_rows(pg_database, table)} == {
-            r["id"] for r in sim.records(module)}
-    gone = {"quoted_items": sim.records("Quoted_Items")[4]["id"],
-            "contacts_x_deals": sim.records("Contacts_X_Deals")[3]["id"]}
-    sim.advance_clock(60)
-    for table, module in tables.items():
-        sim.delete_record(module, gone[table])
-    time.sleep(1)  # the stream version is the run's start in seconds
-    meltano("run", "tap-zohocrm", "target-postgres", env=env)
-
-    for table, module in tables.items():
-        rows = pg_rows(pg_database, table)
-        live = {r["id"] for r in rows if not r["_sdc_deleted_at"]}
-        assert live == {r["id"] for r in sim.records(module)}, table
-        if hard_delete:
-            assert {r["id"] for r in rows} == live
-        else:
-            assert {r["id"] for r in rows if r["_sdc_deleted_at"]} == {gone[table]}
-    total = sum(r["Total"] for r in pg_rows(pg_database, "quoted_items")
-                if not r["_sdc_deleted_at"])
-    assert total == sum(Decimal(str(r["Total"])) for r in sim.records("Quoted_Items"))
-    bookmarks = json.loads(meltano("state", "get", STATE_ID, env=env).stdout)[
-        "singer_state"]["bookmarks"]
-    assert bookmarks["quotes"]["replication_key_value"]  # incremental
-    assert not any(bookmarks.get(table, {}).get("replication_key_value") for table in tables)
-
-
-# --- hard values: every digit and character the loader can hold ------------------------------
-
-
-def test_postgres_holds_hard_values(
-        make_simulator: Callable[..., Simulator], tmp_path: Path, pg_database: str,
-        meltano_sys_dir: Path) -> None:
-    """Integers near 2**63, decimals with more digits than a double, booleans sent as text,
-    datetimes in other offsets, emoji, right-to-left text and a 60 KB text area land as Zoho
-    sent them; NUL (PostgreSQL text cannot hold it) and a lone surrogate as U+FFFD."""
-    sim = make_simulator(seed=41, sizes={"Leads": 6})
-    ids = sim.seed_hard_values("Leads")
-    env = meltano_env(sim, tmp_path, ["Leads"], **target_postgres_env(pg_database),
-                      MELTANO_SYS_DIR_ROOT=str(meltano_sys_dir))
-    meltano("run", "tap-zohocrm", "target-postgres", env=env)
-
-    rows = {r["id"]: r for r in pg_rows(pg_database, "leads")}
-    assert set(rows) == {r["id"] for r in sim.records("Leads")}
-    first, second, third, fourth = (rows[i] for i in ids)
-    columns = pg_columns(pg_database, "leads")
-    assert (columns["External_Ref_Id"], columns["Weight_Kg"]) == ("bigint", "numeric")
-    assert [r["External_Ref_Id"] for r in (first, second, third, fourth)] == [
-        2**63 - 1, 2**53 + 1, -(2**63), 2**63 - 2]
-    assert [r["Lifetime_Events"] for r in (first, third)] == [2**63 - 1, -(2**63)]
-    # The tap writes every digit (tests/tap/test_hard_values.py); with use_copy (shipped)
-    # target-postgres 0.8.1 binds numeric values through SQLAlchemy's float processor: a
-    # numeric column gets the double.
-    decimals = ((0, "Weight_Kg", "12345678901234.567891"),
-                (2, "Weight_Kg", "3.14159265358979323846264338327950288"),
-                (0, "Budget", "9999999999999999.99"),
-                (3, "Budget", "100000000000000000000.5"),
-                (1, "Budget", "12345678901234.56"))
-    for index, column, sent in decimals:
-        assert rows[ids[index]][column] == Decimal(repr(float(sent))), (column, sent)
-    assert second["Budget"] == Decimal("12345678901234.56")  # 16 digits: still exact
-    assert (first["Is_Partner"], second["Is_Partner"]) == (True, False)
-    assert third["Next_Call_At"] == datetime(2025, 3, 4, 9, 59, 59)  # +14:00, held in UTC
-    assert first["Next_Call_At"] == datetime(2025, 3, 4, 11, 45, 2)  # +05:30
-    assert first["Region_Code"] == "emoji 😀👍🏽 🇯🇵 👨‍👩‍👧 end"
-    assert third["Region_Code"] == "שלום עולם — مرحبا بالعالم"
-    assert len(first["Description"].encode()) >= 60 * 1024
-    assert first["Description"] == LONG_TEXT
-    assert second["Region_Code"] == "NUL \ufffd inside"  # the loader's sanitize_null_text_...
-    assert fourth["Region_Code"] == "lone \ufffd surrogate"
-
-    # Without COPY, target-postgres keeps every digit (docs/loading.md#column-types-by-loader).
-    meltano("run", "--full-refresh", "tap-zohocrm", "target-postgres",
-            env=dict(env, TARGET_POSTGRES_USE_COPY="false"))
-    rows = {r["id"]: r for r in pg_rows(pg_database, "leads")}
-    for index, column, sent in decimals:
-        assert rows[ids[index]][column] == Decimal(sent), (column, sent)
 
 
 # --- one org through every path: the same rows -------------------------------------------------
