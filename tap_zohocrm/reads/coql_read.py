@@ -42,7 +42,7 @@ class CoqlRead:
     """One sync's COQL read of a module."""
 
     def __init__(self, pages: CoqlPages, *, users: UsersDirectory, owner_fields: list[str],
-                 lookup_fields: list[str],
+                 lookup_fields: list[str], meta_keys: list[str],
                  rest_fields: list[str], fetch: FetchByIds, rich_text: RichText,
                  hidden: Callable[[Mapping[str, Any]], RestPages],
                  complete_rest: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
@@ -52,6 +52,9 @@ class CoqlRead:
         self.users = users
         self.owner_fields = owner_fields
         self.lookup_fields = lookup_fields  # a COQL value without `name`: read over REST
+        # Selected `$` keys (approval state, editable, ...): only Get Records gives them, with
+        # whatever fields it is asked for.
+        self.meta_keys = meta_keys
         self.rest_fields = rest_fields  # selected fields COQL cannot give
         self.fetch = fetch
         self.rich_text = rich_text
@@ -83,33 +86,47 @@ class CoqlRead:
         return Records(self.complete_rest(page), moves_bookmark=False)
 
     def complete(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Pool task: owners, the fields COQL cannot give, full rich text."""
-        unknown: list[dict[str, Any]] = []
+        """Pool task: owners and user names from the directory, then one REST fill of what
+        COQL cannot give (every row when it lacks selected fields or `$` keys, else the rows
+        that need it), then full rich text."""
+        needs: set[str] = set()  # fields some row needs from REST
+        needy: dict[str, dict[str, Any]] = {}
+        users = self.users.users() if self.owner_fields or self.lookup_fields else {}
         for row in rows:
             for name in self.owner_fields:
                 if (value := row.get(name)) is None:
                     continue
                 owner = self.users.owner(value)
                 if owner is None:
-                    unknown.append(row)
-                    break
-                row[name] = owner
-        fields = [*self.rest_fields, *self.pages.refused]
-        if fields:
-            rows = self._fill(rows, fields)
-        if unknown:
-            self._fill(unknown, self.owner_fields)
-        for name in self.lookup_fields:  # e.g. multi-module lookups: COQL gives the id only
-            nameless = [row for row in rows if isinstance(row.get(name), dict)
-                        and "name" not in row[name]]
-            if nameless:
-                self._fill(nameless, [name])
+                    needs.update(self.owner_fields)
+                    needy[str(row["id"])] = row
+                else:
+                    row[name] = owner
+            for name in self.lookup_fields:
+                value = row.get(name)
+                if not isinstance(value, dict):
+                    continue
+                if user := users.get(str(value.get("id"))):
+                    value["name"] = user.get("full_name")  # COQL: the last name only
+                elif "name" not in value:  # e.g. a multi-module lookup: the id only
+                    needs.add(name)
+                    needy[str(row["id"])] = row
+        every = [*self.rest_fields, *self.pages.refused]
+        fields = sorted({*every, *needs})
+        if every or self.meta_keys:
+            rows = self._fill(rows, fields or ["Modified_Time"], copy=[*fields, *self.meta_keys])
+        elif needy:
+            kept = {str(r["id"]) for r in self._fill(list(needy.values()), fields)}
+            rows = [r for r in rows if str(r["id"]) not in needy or str(r["id"]) in kept]
         if self.rich_text.fields:
             self.rich_text.complete(rows)
         return rows
 
-    def _fill(self, rows: list[dict[str, Any]], fields: list[str]) -> list[dict[str, Any]]:
-        """These fields over REST for these rows; a row Zoho no longer has is left out."""
+    def _fill(self, rows: list[dict[str, Any]], fields: list[str],
+              copy: list[str] | None = None) -> list[dict[str, Any]]:
+        """These fields over REST for these rows (`copy`: the keys taken from the answer, the
+        fields by default); a row Zoho no longer has is left out."""
+        copy = fields if copy is None else copy
         by_id = {str(row["id"]): row for row in rows}
         found: set[str] = set()
         for ids in batched(by_id, MAX_IDS_PER_CALL):
@@ -117,7 +134,7 @@ class CoqlRead:
                 row = by_id.get(str(record.get("id")))
                 if row is not None:
                     found.add(str(record["id"]))
-                    row.update((name, record.get(name)) for name in fields)
+                    row.update((name, record.get(name)) for name in copy)
         gone = len(by_id) - len(found)
         if gone:
             self.logger.warning("%s: %d records were deleted in Zoho while their fields were "

@@ -102,6 +102,8 @@ class ModuleReads:
         self.filters = filter_params(stream.api_name)
         self.selected = selected_fields(stream.schema, stream.mask)
         self.left_out = left_out_fields(stream.schema, self.selected)  # no export carries them
+        self.meta_keys = [name for name in stream.schema["properties"] if name.startswith("$")
+                          and stream.mask.get(("properties", name), True)]
         self.rich_text = RichText(
             stream.api, path=stream.path, per_page=run.version.rich_text_per_page,
             pool=run.read_ahead.side_pool, fields=rich_text_fields(
@@ -146,7 +148,9 @@ class ModuleReads:
         rest_only = len(self.left_out)
         groups = -(-(len(self.selected) - rest_only) // max(1, version.coql_columns - 2))
         calls, credits = coql_cost(records, version, max(1, groups))
-        fills = -(-records // MAX_IDS_PER_CALL) * -(-rest_only // MAX_FIELDS_PER_CALL)
+        # `ids=` calls for the fields COQL cannot give; the `$` keys come with any of them.
+        fills = -(-records // MAX_IDS_PER_CALL) * max(-(-rest_only // MAX_FIELDS_PER_CALL),
+                                                       1 if self.meta_keys else 0)
         lists = len(hidden_record_filters(self.stream.api_name))
         return calls + fills + lists, credits + fills + lists
 
@@ -176,6 +180,7 @@ class ModuleReads:
         users = stream.run.shared("users_directory", lambda: UsersDirectory(stream.api))
         read = CoqlRead(
             pages, users=users, owner_fields=owners, lookup_fields=lookups,
+            meta_keys=self.meta_keys,
             rest_fields=self.left_out,
             fetch=self.groups.fetch_by_ids, rich_text=self.rich_text, hidden=self.rest_pages,
             complete_rest=self.completion.complete,

@@ -124,7 +124,7 @@ def test_owners_come_from_the_users_directory_and_unknown_ones_over_rest() -> No
     with ThreadPoolExecutor(1) as pool:
         read = CoqlRead(
             CoqlPages(calls, module="Leads", columns=[], version=V8),
-            users=UsersDirectory(calls), owner_fields=["Owner"], lookup_fields=[],
+            users=UsersDirectory(calls), owner_fields=["Owner"], lookup_fields=[], meta_keys=[],
             rest_fields=[],
             fetch=lambda ids, fields: calls.items(calls.call("/Leads", {"ids": ",".join(ids)})),
             rich_text=RichText(calls, path="/Leads", fields=[], per_page=True, pool=pool),
