@@ -123,11 +123,11 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "reads (one call per record read in the run).",
     ),
     th.Property(
-        "read_path", th.StringType, default="auto",
+        "read_path", th.StringType, default="rest",
         allowed_values=["auto", "coql", "rest", "bulk"], title="Read path",
-        description="How module records are read: auto (default) picks per module and run what "
-        "costs the fewest API credits (COQL from API v7, Get Records, Bulk Read past "
-        "bulk_read_threshold); coql, rest or bulk force one (where it can serve).",
+        description="How module records are read: rest (default) Get Records, and Bulk Read "
+        "past bulk_read_threshold; auto (preview) also COQL from API v7 for a full read where "
+        "it costs fewer API credits; coql or bulk force one (where it can serve).",
     ),
     th.Property(
         "read_path_by_module", th.ObjectType(additional_properties=th.StringType),

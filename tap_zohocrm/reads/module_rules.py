@@ -164,6 +164,6 @@ def coql_readable(api_name: str, generated_type: str | None, version: ApiVersion
 
 def read_path(config: Mapping[str, Any], api_name: str) -> str:
     """The read path the settings ask for this module: `read_path_by_module`'s, else
-    `read_path`'s (auto: chosen by cost)."""
+    `read_path`'s (rest by default; auto: chosen by cost)."""
     by_module = config.get("read_path_by_module") or {}
-    return str(by_module.get(api_name) or config.get("read_path") or "auto")
+    return str(by_module.get(api_name) or config.get("read_path") or "rest")

@@ -149,7 +149,7 @@ def make_plan(state: Mapping[str, Any], inputs: PlanInputs, *, read_at: datetime
     resumes = bool(not inputs.whole and state.get(BULK_EXPORT_KEY))
     forced = inputs.forced_path
     full_read_now = not bookmark or inputs.whole or refresh
-    bulk = inputs.has_bookmark_key and inputs.bulk_possible and forced in (AUTO, BULK) and (
+    bulk = inputs.has_bookmark_key and inputs.bulk_possible and forced != COQL and (
         resumes or ((not bookmark or inputs.whole or (refresh and inputs.export_is_whole))
                     and (forced == BULK or count(since) > inputs.bulk_threshold)))
     path = BULK if bulk else REST

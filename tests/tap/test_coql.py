@@ -59,7 +59,7 @@ def test_each_module_says_how_it_was_read(both) -> None:
 
 def test_auto_reads_a_first_sync_through_the_cheaper_path(sim: Simulator, both) -> None:
     (_, rest_credits), (_, coql_credits) = both
-    run, auto_credits = sync(sim)
+    run, auto_credits = sync(sim, read_path="auto")
     paths = {s: run.report()["streams"][s]["read_path"] for s in STREAMS}
     # Leads: 121 fields, three field groups over REST. The others: one group, and COQL would
     # need an `ids=` call per 100 records for the `$` keys only Get Records gives.
@@ -73,5 +73,5 @@ def test_auto_reads_a_first_sync_through_the_cheaper_path(sim: Simulator, both) 
 
 
 def test_before_v7_the_first_sync_stays_on_get_records(sim: Simulator) -> None:
-    run, _ = sync(sim, api_version="v6")
+    run, _ = sync(sim, api_version="v6", read_path="auto")
     assert {run.report()["streams"][s]["read_path"] for s in STREAMS} == {"rest"}
