@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.simulator.tokens import token_headers
 from zoho_simulator import Simulator
 
 SIZES = {"Leads": 600, "Contacts": 80, "Accounts": 40}
@@ -40,10 +41,7 @@ def _fresh_minute(sim: Simulator) -> Iterator[None]:
 
 
 def headers_for(sim: Simulator, scope: str = BULK) -> dict[str, str]:
-    creds = {**sim.credentials, "refresh_token": sim.issue_refresh_token(scope)}
-    r = requests.post(f"{sim.url}/oauth/v2/token", data={"grant_type": "refresh_token", **creds},
-                      timeout=10)
-    return {"Authorization": f"Zoho-oauthtoken {r.json()['access_token']}"}
+    return token_headers(sim, scope)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from tests import zoho_openapi
+from tests.simulator.tokens import token_headers
 from zoho_simulator import Simulator
 from zoho_simulator.exchanges import ExchangeLog
 
@@ -56,10 +57,7 @@ def _checked(sim: Simulator) -> Iterator[None]:
 
 
 def headers_for(sim: Simulator, scope: str = COQL) -> dict[str, str]:
-    creds = {**sim.credentials, "refresh_token": sim.issue_refresh_token(scope)}
-    r = requests.post(f"{sim.url}/oauth/v2/token", data={"grant_type": "refresh_token", **creds},
-                      timeout=10)
-    return {"Authorization": f"Zoho-oauthtoken {r.json()['access_token']}"}
+    return token_headers(sim, scope)
 
 
 @pytest.fixture(scope="module")

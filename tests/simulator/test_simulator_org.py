@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.simulator.tokens import token_headers
 from zoho_simulator import Simulator
 
 FULL = "ZohoCRM.modules.ALL,ZohoCRM.settings.ALL,ZohoCRM.users.READ,ZohoCRM.org.READ"
@@ -32,10 +33,7 @@ def sim() -> Iterator[Simulator]:
 
 
 def headers_for(sim: Simulator, scope: str = FULL) -> dict[str, str]:
-    creds = {**sim.credentials, "refresh_token": sim.issue_refresh_token(scope)}
-    r = requests.post(f"{sim.url}/oauth/v2/token", data={"grant_type": "refresh_token", **creds},
-                      timeout=10)
-    return {"Authorization": f"Zoho-oauthtoken {r.json()['access_token']}"}
+    return token_headers(sim, scope)
 
 
 @pytest.fixture(scope="module")
