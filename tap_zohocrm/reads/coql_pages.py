@@ -10,7 +10,7 @@ allows; the other groups are read for the first group's ids (`id in (...)`) and 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -75,8 +75,9 @@ class CoqlPages:
     the caller to read another way."""
 
     def __init__(self, calls: Calls, *, module: str, columns: list[str],
-                 version: ApiVersion) -> None:
+                 version: ApiVersion, on_more: Callable[[], None] = lambda: None) -> None:
         self.calls = calls
+        self.on_more = on_more  # once a page shows there is more to read (the progress count)
         self.module = module
         self.version = version
         self.columns = [c for c in columns if c not in ("id", REPLICATION_KEY)]
@@ -103,6 +104,7 @@ class CoqlPages:
             if not rows or not more:
                 self.read_to_end_at = answered_at(answer) if answer is not None else None
                 return
+            self.on_more()
             last = rows[-1]
             after = (str(last[REPLICATION_KEY]), str(last["id"]))
             limit = self.version.coql_rows

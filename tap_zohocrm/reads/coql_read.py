@@ -6,9 +6,11 @@ read-ahead's pool in pieces of a Get Records page:
 * owner fields (`{id, name, email}` over REST; COQL gives the last name only) from the org's
   users (reads.users_directory); a user the directory lacks has the record's owner fields read
   over REST;
-* the fields COQL cannot select (file and image uploads, any Zoho refuses), and lookups COQL
-  gives without their name, over REST by `ids=`, 100 records a call; a record Zoho no longer
-  has is left out, as a field group does;
+* the fields COQL cannot select (file and image uploads, any Zoho refuses) and the selected
+  `$` keys, from Get Records pages of those fields read beside the rows (reads.rest_fields,
+  200 records a call); a row those pages did not match (edited between the two reads), and
+  lookups COQL gives without their name, over REST by `ids=`, 100 records a call; a record
+  Zoho no longer has is left out, as a field group does;
 * rich text cut at 500 characters read again in full (as on the REST path).
 
 Whether COQL returns converted Leads and records pending approval is undocumented. So once the
@@ -20,16 +22,22 @@ by a record deleted while reading.
 
 from __future__ import annotations
 
+import heapq
 import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tap_zohocrm.pagination import MAX_IDS_PER_CALL, RecordsPage, batched
+from tap_zohocrm.reads.module_rules import REPLICATION_KEY
+from tap_zohocrm.reads.rest_fields import RestFields
+from tap_zohocrm.schema.values import instant
 from tap_zohocrm.sync.feed_items import FeedItem, Records
 
 if TYPE_CHECKING:
+    from tap_zohocrm.errors import ZohoAPIError
     from tap_zohocrm.reads.coql_pages import CoqlPages
     from tap_zohocrm.reads.rest_pages import RestPages
     from tap_zohocrm.reads.rich_text import RichText
@@ -45,6 +53,8 @@ class CoqlRead:
                  lookup_fields: list[str], meta_keys: list[str],
                  rest_fields: list[str], fetch: FetchByIds, rich_text: RichText,
                  hidden: Callable[[Mapping[str, Any]], RestPages],
+                 rest_pages: Callable[[list[str]], RestPages],
+                 drop_gone: Callable[[ZohoAPIError], bool],
                  complete_rest: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
                  hidden_filters: list[dict[str, Any]], pool: ThreadPoolExecutor,
                  per_page: int, logger: logging.Logger) -> None:
@@ -59,36 +69,88 @@ class CoqlRead:
         self.fetch = fetch
         self.rich_text = rich_text
         self.hidden = hidden
+        self.rest_pages = rest_pages  # Get Records pages of these fields (and `$` keys)
+        self.drop_gone = drop_gone  # whether an error names a field removed in Zoho
         self.hidden_filters = hidden_filters
         self.complete_rest = complete_rest  # every field group of a REST page, full rich text
         self.pool = pool
         self.per_page = per_page
         self.logger = logger
         self._seen: set[str] = set()
+        self._nameless: set[str] = set()  # lookups COQL gives without their name
 
     def feed(self, since: str | None, put: Callable[[Future[FeedItem]], None]) -> datetime | None:
-        """Queue every row from `since`, completed; then the hidden records COQL left out.
-        Returns Zoho's Date of the answer that ended the read."""
-        for rows in self.pages.pages(since):
-            self._seen.update(str(row["id"]) for row in rows)
-            for piece in batched(rows, self.per_page):
-                put(self.pool.submit(self._records, list(piece), True))
+        """Queue every row from `since`, completed, with the hidden records COQL left out
+        merged in Modified_Time order. Returns Zoho's Date of the answer that ended the read."""
+        beside: RestFields | None = None
+        hidden = _Hidden(self._hidden_records_listed(since))
+        try:
+            for rows in self.pages.pages(since):
+                self._seen.update(str(row["id"]) for row in rows)
+                if beside is None and (fields := self.every_row_fields(rows)) is not None:
+                    beside = RestFields(self.rest_pages(fields), since=since, fields=fields,
+                                        copy=[*fields, *self.meta_keys],
+                                        drop_gone=self.drop_gone)
+                filled = beside.match(rows) if beside is not None else set()
+                if beside is not None and beside.failed is not None:
+                    # The rows before the first one left unfilled go out, with the hidden
+                    # records up to them, then the read stops: a budget stop keeps what it
+                    # read, and nothing before the bookmark is skipped.
+                    self._put_rows(_until_unfilled(rows, filled), filled, hidden, put)
+                    raise beside.failed
+                self._put_rows(rows, filled, hidden, put)
+        finally:
+            if beside is not None:
+                beside.close()
         read_to_end_at = self.pages.read_to_end_at
-        for page in self._hidden_pages(since):
-            put(self.pool.submit(self._hidden_records, page))
+        for piece in batched(hidden.until(None, self._seen), self.per_page):
+            put(self.pool.submit(self._hidden_records, list(piece)))
+        if hidden.found:
+            self.logger.info("%s: COQL read %d records; %d records Zoho hides unless asked "
+                             "(converted, pending approval) were read over REST",
+                             self.pages.module, self.pages.rows, hidden.found)
         return read_to_end_at
 
-    def _records(self, rows: list[dict[str, Any]], moves_bookmark: bool) -> FeedItem:
-        return Records(self.complete(rows), moves_bookmark=moves_bookmark)
+    def _put_rows(self, rows: list[dict[str, Any]], filled: set[str], hidden: _Hidden,
+                  put: Callable[[Future[FeedItem]], None]) -> None:
+        """Queue these rows' completion, merged with the hidden records up to the last."""
+        if not rows:
+            return
+        left_out = hidden.until(rows[-1], self._seen)  # before any row goes out
+        parts = [self.pool.submit(self._records, list(piece), filled)
+                 for piece in batched(rows, self.per_page)]
+        if left_out:
+            parts.append(self.pool.submit(self._hidden_records, left_out))
+            put(_merged(parts))
+        else:
+            for part in parts:
+                put(part)
 
-    def _hidden_records(self, page: list[dict[str, Any]]) -> FeedItem:
-        # Listed after the rows, out of Modified_Time order: they move no bookmark.
-        return Records(self.complete_rest(page), moves_bookmark=False)
+    def every_row_fields(self, first: list[dict[str, Any]] | None = None) -> list[str] | None:
+        """The fields every row needs from Get Records (None: none; an empty list: only the
+        `$` keys, which come with any field). Known once the first query was answered (a
+        column COQL refuses moves to REST then); with its rows (`first`), the lookups COQL
+        gives without their name join them when Get Records pages are read anyway."""
+        if first is not None and (self.rest_fields or self.pages.refused or self.meta_keys):
+            users = self.users.users() if self.lookup_fields else {}
+            self._nameless.update(
+                name for row in first for name in self.lookup_fields
+                if isinstance(value := row.get(name), dict) and "name" not in value
+                and str(value.get("id")) not in users)
+        fields = sorted({*self.rest_fields, *self.pages.refused, *self._nameless})
+        return fields if fields or self.meta_keys else None
 
-    def complete(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Pool task: owners and user names from the directory, then one REST fill of what
-        COQL cannot give (every row when it lacks selected fields or `$` keys, else the rows
-        that need it), then full rich text."""
+    def _records(self, rows: list[dict[str, Any]], filled: set[str]) -> FeedItem:
+        return Records(self.complete(rows, filled))
+
+    def _hidden_records(self, records: list[dict[str, Any]]) -> FeedItem:
+        return Records(self.complete_rest(records))
+
+    def complete(self, rows: list[dict[str, Any]],
+                 filled: set[str] | frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+        """Pool task: owners and user names from the directory, then what COQL cannot give
+        for the rows the Get Records pages beside it did not fill (`filled`: their ids), by
+        `ids=`, then full rich text."""
         needs: set[str] = set()  # fields some row needs from REST
         needy: dict[str, dict[str, Any]] = {}
         users = self.users.users() if self.owner_fields or self.lookup_fields else {}
@@ -111,13 +173,18 @@ class CoqlRead:
                 elif "name" not in value:  # e.g. a multi-module lookup: the id only
                     needs.add(name)
                     needy[str(row["id"])] = row
-        every = [*self.rest_fields, *self.pages.refused]
-        fields = sorted({*every, *needs})
-        if every or self.meta_keys:
-            rows = self._fill(rows, fields or ["Modified_Time"], copy=[*fields, *self.meta_keys])
-        elif needy:
-            kept = {str(r["id"]) for r in self._fill(list(needy.values()), fields)}
-            rows = [r for r in rows if str(r["id"]) not in needy or str(r["id"]) in kept]
+        kept: set[str] = {str(row["id"]) for row in rows}
+        every = self.every_row_fields()
+        if every is not None:
+            unfilled = [row for row in rows if str(row["id"]) not in filled]
+            if unfilled:
+                fields = sorted({*every, *needs}) or [REPLICATION_KEY]
+                kept -= _ids(unfilled) - _ids(self._fill(unfilled, fields,
+                                                        copy=[*fields, *self.meta_keys]))
+                needy = {key: row for key, row in needy.items() if key in filled}
+        if needy:
+            kept -= set(needy) - _ids(self._fill(list(needy.values()), sorted(needs)))
+        rows = [row for row in rows if str(row["id"]) in kept]
         if self.rich_text.fields:
             self.rich_text.complete(rows)
         return rows
@@ -142,17 +209,95 @@ class CoqlRead:
                                 "reports them)", self.pages.module, gone)
         return [row for row in rows if str(row["id"]) in found]
 
-    def _hidden_pages(self, since: str | None) -> Iterator[list[dict[str, Any]]]:
-        """Records Zoho hides unless asked, that COQL did not give."""
-        found = 0
-        for filters in self.hidden_filters:
-            for page in self.hidden(filters).pages(RecordsPage(modified_since=since)):
-                new = [r for r in page if str(r["id"]) not in self._seen]
-                self._seen.update(str(r["id"]) for r in new)
-                if new:
-                    found += len(new)
-                    yield new
-        if found:
-            self.logger.info("%s: COQL read %d records; %d records Zoho hides unless asked "
-                             "(converted, pending approval) were read over REST",
-                             self.pages.module, self.pages.rows, found)
+    def _hidden_records_listed(self, since: str | None) -> Iterator[dict[str, Any]]:
+        """Records Zoho hides unless asked, listed over REST (a list per filter, each in
+        Modified_Time order), merged in Modified_Time order."""
+        lists = [_records_of(self.hidden(filters).pages(RecordsPage(modified_since=since)))
+                 for filters in self.hidden_filters]
+        return heapq.merge(*lists, key=_modified)
+
+
+class _Hidden:
+    """The hidden records listed over REST, taken as COQL's rows pass them; those COQL gave
+    too (`seen`) are dropped."""
+
+    def __init__(self, records: Iterator[dict[str, Any]]) -> None:
+        self._records = records
+        self._next: dict[str, Any] | None = None
+        self._ended = False
+        self._taken: set[str] = set()
+        self.found = 0
+
+    def until(self, row: dict[str, Any] | None,
+              seen: set[str]) -> list[dict[str, Any]]:
+        """The hidden records up to this COQL row in (Modified_Time, id) order (None: all
+        that are left) that COQL did not give."""
+        cut = None if row is None else _order(row)
+        taken: list[dict[str, Any]] = []
+        while True:
+            if self._next is None and not self._ended:
+                self._next = next(self._records, None)
+                self._ended = self._next is None
+            record = self._next
+            if record is None or (cut is not None and _order(record) > cut):
+                break
+            self._next = None
+            key = str(record["id"])
+            if key not in seen and key not in self._taken:
+                self._taken.add(key)
+                taken.append(record)
+        self.found += len(taken)
+        return taken
+
+
+def _until_unfilled(rows: list[dict[str, Any]], filled: set[str]) -> list[dict[str, Any]]:
+    for at, row in enumerate(rows):
+        if str(row["id"]) not in filled:
+            return rows[:at]
+    return rows
+
+
+def _records_of(pages: Iterator[list[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
+    for page in pages:
+        yield from page
+
+
+def _modified(record: Mapping[str, Any]) -> datetime:
+    return instant(record.get(REPLICATION_KEY)) or datetime.min.replace(tzinfo=UTC)
+
+
+def _order(record: Mapping[str, Any]) -> tuple[datetime, int, str]:
+    """COQL's order: Modified_Time, then id (a number: shorter is smaller)."""
+    key = str(record["id"])
+    return _modified(record), len(key), key
+
+
+def _merged(parts: list[Future[FeedItem]]) -> Future[FeedItem]:
+    """One feed item of these parts' records in Modified_Time order, once all are done."""
+    merged: Future[FeedItem] = Future()
+    left = [len(parts)]
+    lock = threading.Lock()
+
+    def done(_: Future[FeedItem]) -> None:
+        with lock:
+            left[0] -= 1
+            if left[0]:
+                return
+        try:
+            records = [r for part in parts for r in _records_in(part.result())]
+            merged.set_result(Records(sorted(records, key=_order)))
+        except BaseException as exc:  # the failure of a part is the item's
+            merged.set_exception(exc)
+
+    for part in parts:
+        part.add_done_callback(done)
+    return merged
+
+
+def _records_in(item: FeedItem) -> list[dict[str, Any]]:
+    assert isinstance(item, Records)
+    return item.records
+
+
+def _ids(rows: list[dict[str, Any]]) -> set[str]:
+    return {str(row["id"]) for row in rows}
