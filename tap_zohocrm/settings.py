@@ -123,11 +123,12 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "reads (one call per record read in the run).",
     ),
     th.Property(
-        "read_path", th.StringType, default="rest",
+        "read_path", th.StringType, default="auto",
         allowed_values=["auto", "coql", "rest", "bulk"], title="Read path",
-        description="How module records are read: rest (default) Get Records, and Bulk Read "
-        "past bulk_read_threshold; auto (preview) also COQL from API v7 for a full read where "
-        "it costs fewer API credits; coql or bulk force one (where it can serve).",
+        description="How module records are read: auto (default) picks, for each full read, "
+        "the path that costs the fewest API credits and gives every selected field (COQL from "
+        "API v7, Bulk Read, Get Records); incremental reads use Get Records. rest, coql or "
+        "bulk force one (where it can serve).",
     ),
     th.Property(
         "read_path_by_module", th.ObjectType(additional_properties=th.StringType),
@@ -137,7 +138,8 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "bulk_read_threshold", th.IntegerType, title="Bulk Read threshold",
         description="Backfill a module with no bookmark through Bulk Read jobs when it has "
-        "more records than this (e.g. 50000). Default: REST only.",
+        "more records than this (e.g. 50000). Default: when Bulk Read costs the fewest "
+        "credits and its export carries every selected field whole (read_path auto).",
     ),
     th.Property(
         "computed_refresh_days", th.NumberType, default=7, title="Computed values refresh",

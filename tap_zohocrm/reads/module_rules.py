@@ -166,4 +166,4 @@ def read_path(config: Mapping[str, Any], api_name: str) -> str:
     """The read path the settings ask for this module: `read_path_by_module`'s, else
     `read_path`'s (rest by default; auto: chosen by cost)."""
     by_module = config.get("read_path_by_module") or {}
-    return str(by_module.get(api_name) or config.get("read_path") or "rest")
+    return str(by_module.get(api_name) or config.get("read_path") or "auto")

@@ -46,8 +46,8 @@ FUTURE_SKEW = timedelta(hours=1)
 
 # The ways a module's records are read.
 REST, COQL, BULK, AUTO = "rest", "coql", "bulk", "auto"
-# Credits each path that can serve needs to read a number of records.
-PathCosts = Callable[[int], dict[str, int]]
+# Credits each path that can serve needs to read a number of records modified since a time.
+PathCosts = Callable[[int, str | None], dict[str, int]]
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,10 @@ class PlanInputs:
     whole: bool  # FULL_TABLE: read whole every run, no bookmark
     versioned: bool  # full reads end in ACTIVATE_VERSION (deleted_id_check_hours on, RECORDs)
     has_computed: bool  # selected fields whose values change without Modified_Time
-    bulk_possible: bool  # Bulk Read threshold set and the module exportable
-    bulk_threshold: int  # records above which a backfill goes through Bulk Read
+    bulk_possible: bool  # the module can be exported (Bulk Read)
+    # Records above which a backfill goes through Bulk Read (None: where it costs less and
+    # the export carries every selected property whole).
+    bulk_threshold: int | None
     export_is_whole: bool  # an export carries every selected property as REST does
     ids_check_hours: float
     refresh_days: float
@@ -100,6 +102,7 @@ class ReadPlan:
     listed_at: str | None  # the last deleted listing's time, from the state
     read_at: datetime | None  # when the last sync read to the end (Zoho's clock)
     start_date: str | None
+    priced: bool = False  # the paths were priced (a Record Count asked)
 
     @property
     def bulk(self) -> bool:
@@ -149,19 +152,34 @@ def make_plan(state: Mapping[str, Any], inputs: PlanInputs, *, read_at: datetime
     resumes = bool(not inputs.whole and state.get(BULK_EXPORT_KEY))
     forced = inputs.forced_path
     full_read_now = not bookmark or inputs.whole or refresh
+    backfill = not bookmark or inputs.whole or (refresh and inputs.export_is_whole)
+    # Credits of each path for this read, asked once (a Record Count); an incremental read,
+    # and a module read whole every run, stay on REST: a count each run would cost more than
+    # it saves (see docs/how-it-reads-zoho.md).
+    priced = (costs(count(since), since) if forced == AUTO and full_read_now and costs is not None
+              and inputs.has_bookmark_key and not inputs.whole else {})
+    priced = {way: credits for way, credits in priced.items()
+              if (way != COQL or inputs.coql_possible) and (way != BULK or inputs.bulk_possible)}
     bulk = inputs.has_bookmark_key and inputs.bulk_possible and forced != COQL and (
-        resumes or ((not bookmark or inputs.whole or (refresh and inputs.export_is_whole))
-                    and (forced == BULK or count(since) > inputs.bulk_threshold)))
-    path = BULK if bulk else REST
-    if not bulk and inputs.coql_possible and inputs.has_bookmark_key:
-        if forced == COQL:
-            path = COQL
-        elif forced == AUTO and full_read_now and costs is not None:
-            priced = costs(count(since))  # an incremental read stays on REST: see docs
-            path = COQL if priced.get(COQL, 1 << 62) < priced.get(REST, 1 << 62) else REST
+        resumes or (backfill and wants_bulk(inputs, priced, lambda: count(since))))
+    coql = not bulk and inputs.coql_possible and inputs.has_bookmark_key and (
+        forced == COQL or priced.get(COQL, 1 << 62) < priced.get(REST, 1 << 62))
+    path = BULK if bulk else COQL if coql else REST
     return ReadPlan(since=since, full=full, whole=inputs.whole, path=path, resumes_export=resumes,
                     markers_since=markers_since, listed_at=listed_at, read_at=read_at,
-                    start_date=inputs.start_date)
+                    start_date=inputs.start_date, priced=bool(priced))
+
+
+def wants_bulk(inputs: PlanInputs, priced: Mapping[str, int],
+               count: Callable[[], int]) -> bool:
+    """Whether a backfill goes through Bulk Read: asked for, past the user's threshold, or
+    (no threshold) the cheapest path when the export carries every selected property."""
+    if inputs.forced_path == BULK:
+        return True
+    if inputs.bulk_threshold is not None:
+        return count() > inputs.bulk_threshold
+    cheapest = min((c for path, c in priced.items() if path != BULK), default=1 << 62)
+    return inputs.export_is_whole and priced.get(BULK, 1 << 62) < cheapest
 
 
 def full_read(state: Mapping[str, Any], inputs: PlanInputs, now: datetime) -> FullRead | None:

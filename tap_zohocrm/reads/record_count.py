@@ -31,6 +31,7 @@ class RecordCounts:
         self.filters = dict(filters)
         self._counts: dict[str | None, int | None] = {}
         self._expected: dict[str | None, int] = {}
+        self.calls_made = 0  # what the counts cost (the plan's rows show it)
 
     def count(self, since: str | None) -> int | None:
         """The records modified since `since` with the sync's filters; None when Zoho refuses
@@ -39,6 +40,7 @@ class RecordCounts:
             return self._counts[since]
         headers = {"If-Modified-Since": since} if since else {}
         try:
+            self.calls_made += 1
             response = self.calls.call(self.path, self.filters, headers=headers)
         except ZohoAPIError as exc:
             if not is_refusal(exc.status, exc.code):
@@ -58,6 +60,7 @@ class RecordCounts:
         if since not in self._expected:
             count = self.count(since)
             if count is None and not since:
+                self.calls_made += 1
                 count = count_of(self.calls.call(self.path))
             self._expected[since] = count or 0
         return self._expected[since]

@@ -27,9 +27,10 @@ from tap_zohocrm.bulk_read.export_gaps import LeftOutFields
 from tap_zohocrm.bulk_read.jobs import BulkRead, BulkReadRefused
 from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.errors import ZohoAPIError
-from tap_zohocrm.pagination import MAX_FIELDS_PER_CALL, MAX_IDS_PER_CALL, RecordsPage
+from tap_zohocrm.pagination import MAX_IDS_PER_CALL, RecordsPage
 from tap_zohocrm.reads.bulk_backfill import (
     BulkBackfill,
+    bulk_cost,
     export_fields,
     export_is_whole,
     left_out_fields,
@@ -55,7 +56,7 @@ from tap_zohocrm.reads.module_rules import (
     stream_name,
 )
 from tap_zohocrm.reads.notes_pages import NotesPages
-from tap_zohocrm.reads.plan import COQL, REST, PlanInputs, ReadPlan, make_plan
+from tap_zohocrm.reads.plan import BULK, COQL, REST, PlanInputs, ReadPlan, make_plan
 from tap_zohocrm.reads.record_count import RecordCounts
 from tap_zohocrm.reads.rest_pages import RestPages, rest_calls
 from tap_zohocrm.reads.rich_text import RichText, rich_text_fields
@@ -117,6 +118,7 @@ class ModuleReads:
         self.completion = PageCompletion(self.groups, self.rich_text)
         self.per_page = int(stream.config["per_page"])
         self.pool = run.read_ahead.pool
+        self.visible = RecordCounts(stream.api, path=stream.path, filters={})
 
     def plan_inputs(self) -> PlanInputs:
         stream, config = self.stream, self.stream.config
@@ -124,9 +126,8 @@ class ModuleReads:
         return PlanInputs(
             has_bookmark_key=stream.replication_key is not None, whole=stream.reads_whole,
             versioned=stream.checks_ids, has_computed=bool(self.computed_fields()),
-            bulk_possible=threshold is not None and bulk_readable(stream.api_name,
-                                                                  stream.generated_type),
-            bulk_threshold=int(threshold or 0),
+            bulk_possible=bulk_readable(stream.api_name, stream.generated_type),
+            bulk_threshold=None if threshold is None else int(threshold),
             export_is_whole=export_is_whole(stream.schema, stream.mask),
             ids_check_hours=float(config["deleted_id_check_hours"]),
             refresh_days=float(config["computed_refresh_days"]),
@@ -135,24 +136,40 @@ class ModuleReads:
                                         stream.run.version),
             forced_path=read_path(config, stream.api_name))
 
-    def path_costs(self, records: int) -> dict[str, int]:
-        """Credits REST and COQL need to read `records` records of this module (the records;
-        rich text re-reads, attachments and listings cost the same on both)."""
+    def path_costs(self, records: int, since: str | None) -> dict[str, int]:
+        """Credits each path needs to read `records` records of this module modified since
+        `since` (the records; attachments and listings cost the same on each). Where COQL
+        looks cheaper, the records it may leave out (hidden) are counted too."""
         rest = rest_calls(records, self.per_page, max(1, len(self.groups.groups)))
-        return {REST: rest, COQL: self.coql_cost(records)[1]}
+        costs = {REST: rest, COQL: self.coql_cost(records, 0)[1],
+                 BULK: bulk_cost(records, self.left_out)[1]}
+        if costs[COQL] < rest:
+            costs[COQL] = self.coql_cost(records, self.hidden_records(since))[1]
+        return costs
 
-    def coql_cost(self, records: int) -> tuple[int, int]:
-        """Calls and credits of a COQL read of `records` records: the queries, the REST fills
-        (fields COQL cannot select), the lists of hidden records (a call each while few)."""
+    def hidden_records(self, since: str | None) -> int:
+        """Records Zoho lists only when asked (converted, pending approval): the count with
+        the sync's filters less the count without (asked once, when COQL is priced)."""
+        if not hidden_record_filters(self.stream.api_name):
+            return 0
+        every = self.stream.counts.expected(since)
+        return max(0, every - self.visible.expected(since)) if every else 0
+
+    def coql_cost(self, records: int, hidden: int) -> tuple[int, int]:
+        """Calls and credits of a COQL read of `records` records: the queries, the Get
+        Records pages beside them (fields COQL cannot give, the `$` keys), the lists of
+        `hidden` records and their field groups (a COQL page's share at a time)."""
         version = self.stream.run.version
         rest_only = len(self.left_out)
         groups = -(-(len(self.selected) - rest_only) // max(1, version.coql_columns - 2))
         calls, credits = coql_cost(records, version, max(1, groups))
-        # `ids=` calls for the fields COQL cannot give; the `$` keys come with any of them.
-        fills = -(-records // MAX_IDS_PER_CALL) * max(-(-rest_only // MAX_FIELDS_PER_CALL),
-                                                       1 if self.meta_keys else 0)
+        beside = rest_calls(records, self.per_page, 1) if records and (
+            rest_only or self.meta_keys) else 0
         lists = len(hidden_record_filters(self.stream.api_name))
-        return calls + fills + lists, credits + fills + lists
+        if hidden:
+            lists += -(-hidden // self.per_page) - 1 + (max(1, len(self.groups.groups)) - 1) * (
+                -(-hidden // MAX_IDS_PER_CALL) + 1)
+        return calls + beside + lists, credits + beside + lists
 
     def feed(self, path: str, since: str | None,
              put: Callable[[Future[FeedItem]], None]) -> tuple[datetime | None, str]:
@@ -176,13 +193,16 @@ class ModuleReads:
         owners = [f for f in self.selected if is_owner(schema[f])]
         lookups = [f for f in self.selected if is_lookup(schema[f]) and f not in owners]
         pages = CoqlPages(stream.api, module=stream.api_name, version=stream.run.version,
-                          columns=[f for f in self.selected if f not in self.left_out])
+                          columns=[f for f in self.selected if f not in self.left_out],
+                          on_more=stream.count_if_more)
         users = stream.run.shared("users_directory", lambda: UsersDirectory(stream.api))
         read = CoqlRead(
             pages, users=users, owner_fields=owners, lookup_fields=lookups,
             meta_keys=self.meta_keys,
             rest_fields=self.left_out,
             fetch=self.groups.fetch_by_ids, rich_text=self.rich_text, hidden=self.rest_pages,
+            rest_pages=lambda fields: self.rest_pages(fields=fields),
+            drop_gone=self.groups.drop_gone,
             complete_rest=self.completion.complete,
             hidden_filters=hidden_record_filters(stream.api_name),
             pool=self.pool, per_page=self.per_page,
@@ -196,18 +216,22 @@ class ModuleReads:
                 if name[0] not in "$_" and stream.mask.get(("properties", name), True)
                 and (is_computed(prop) or is_lookup(prop))]
 
-    def rest_pages(self, filters: Mapping[str, Any] | None = None) -> RestPages:
-        """Get Records pages of the first field group (Notes: their own variant)."""
+    def rest_pages(self, filters: Mapping[str, Any] | None = None,
+                   fields: list[str] | None = None) -> RestPages:
+        """Get Records pages of the first field group (Notes: their own variant), or of
+        `fields` (beside a COQL read, which counts the records itself)."""
         stream = self.stream
         kind = NotesPages if stream.api_name == NOTES else RestPages
+
         return kind(
             stream.api, path=stream.path, replication_key=stream.replication_key,
             per_page=int(stream.config["per_page"]),
             page_tokens=stream.run.version.page_tokens,
             filters={**self.filters, **(filters or {})},
-            fields=lambda: self.groups.first,
+            fields=(lambda: self.groups.first) if fields is None else (
+                lambda: [*fields, REPLICATION_KEY]),
             before_call=lambda: stream.run.limits.check_headroom(1 + self.completion.promised),
-            on_more=stream.count_if_more)
+            on_more=stream.count_if_more if fields is None else (lambda: None))
 
     def cost_row(self, plan: ReadPlan) -> CostRow:
         """The stream's `--plan` row: what its sync will read, by the path its plan chose."""
@@ -221,7 +245,9 @@ class ModuleReads:
             attachments=stream.reads_attachments and any(
                 c.selected for c in stream.child_streams),
             config=stream.config,
-            coql=self.coql_cost(stream.expected_records()) if plan.path == COQL else None)
+            coql=self.coql_cost(stream.expected_records(), self.hidden_records(
+                plan.since)) if plan.path == COQL else None,
+            counts=stream.counts.calls_made + self.visible.calls_made)
 
     def feed_rest(self, since: str | None,
                   put: Callable[[Future[FeedItem]], None]) -> datetime | None:

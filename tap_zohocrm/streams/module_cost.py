@@ -21,11 +21,11 @@ def module_cost(stream: str, module: str, plan: ReadPlan, *, expected: int, bulk
                 left_out: list[str], field_groups: int, rich_text: bool,
                 rich_text_per_page: bool, counts_records: bool, lists_deletions: bool,
                 attachments: bool, config: Mapping[str, Any],
-                coql: tuple[int, int] | None = None) -> CostRow:
+                coql: tuple[int, int] | None = None, counts: int = 0) -> CostRow:
     """The row of a module read by `plan`: `expected` records, through Bulk Read (`bulk`, the
     `left_out` fields filled over REST) or REST pages of `field_groups` groups; `rich_text`
-    re-read in full; its record count asked (`counts_records`), its deletions listed, its
-    records' attachments read."""
+    re-read in full; its record count asked (`counts_records`; `counts`: the counts the plan
+    asked), its deletions listed, its records' attachments read."""
     per_page = int(config["per_page"])
     if bulk:
         calls, credits, note = bulk_cost(expected, left_out)
@@ -34,10 +34,11 @@ def module_cost(stream: str, module: str, plan: ReadPlan, *, expected: int, bulk
     else:
         calls = credits = rest_calls(expected, per_page, max(1, field_groups))
         note = ""
-    if counts_records and expected > per_page:
-        # The sync's count call (progress), made when there is more than one page.
-        calls += 1
-        credits += 1
+    if plan.priced or (counts_records and expected > per_page):
+        # The sync's count call (pricing the paths; progress, when there is more than one
+        # page), and any other count pricing asked (`counts`).
+        calls += max(1, counts)
+        credits += max(1, counts)
     checks: frozenset[str] = frozenset()
     if lists_deletions and due_whatever_it_shows(config, plan.listed_at):
         calls += 1

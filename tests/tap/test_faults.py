@@ -145,10 +145,11 @@ def test_killed_run_resumes_from_its_last_state(make_simulator) -> None:
 
 def test_credit_budget_stops_cleanly_and_the_next_run_resumes(make_simulator) -> None:
     sim = make_simulator(seed=23, sizes={"Leads": 3000})
-    config, catalog = _leads(sim, max_api_credits=12)
+    # Enough for a first COQL page and the Get Records pages beside it, not for the module.
+    config, catalog = _leads(sim, max_api_credits=30)
     sim.reset_stats()
     first = run_tap(config, catalog=catalog)  # exit 0: a budget stop is not a failure
-    assert sim.stats()["api_calls"] <= 12
+    assert sim.stats()["credits_used"] <= 30
     assert "max_api_credits" in first.stderr
     emitted = {r["id"] for r in first.records("leads")}
     assert 0 < len(emitted) < 3000
@@ -308,7 +309,8 @@ def test_unknown_bookmark_keys_are_a_warning_and_the_bookmark_is_honoured(make_s
 
 
 def test_credit_reserve_read_from_zoho_stops_before_the_org_runs_out(make_simulator) -> None:
-    sim = make_simulator(seed=101, sizes={"Leads": 6000}, daily_credits=100)
+    # More than 80 credits of reading on any path.
+    sim = make_simulator(seed=101, sizes={"Leads": 12000}, daily_credits=100)
     config, catalog = _leads(sim, api_credits_reserve=20, max_concurrency=1)
     first = run_tap(config, catalog=catalog)  # a clean stop: exit 0
     assert "api_credits_reserve" in first.stderr
@@ -317,7 +319,7 @@ def test_credit_reserve_read_from_zoho_stops_before_the_org_runs_out(make_simula
     assert 50 <= sim.credits_spent_today <= 100 - 20 + 1
     assert not [r for r in sim.requests() if r["status"] == 429]  # never ran the org dry
     emitted = {r["id"] for r in first.records("leads")}
-    assert 0 < len(emitted) < 6000
+    assert 0 < len(emitted) < 12000
     sim.set_config(daily_credits=None)  # a new day
     second = run_tap(config, catalog=catalog, state=first.last_state)
     assert emitted | {r["id"] for r in second.records("leads")} == {
@@ -369,8 +371,9 @@ def test_too_many_calls_in_flight_keep_backing_off(make_simulator) -> None:
     """A bare 429 for concurrency (Zoho's limit below the tap's max_concurrency) is retried."""
     sim = make_simulator(seed=107, sizes={"Leads": 3000, "Contacts": 800}, latency_ms=10,
                          concurrency_limit=2)
+    # Get Records pages, many in flight at once (a COQL read keeps fewer calls in flight).
     config = tap_config(sim, modules=["Leads", "Contacts"], max_concurrency=5,
-                        parallel_modules=2, max_retries=10, **FAST_RETRIES)
+                        parallel_modules=2, max_retries=10, read_path="rest", **FAST_RETRIES)
     catalog = select_streams(discover(config), {"leads", "contacts"})
     sim.reset_stats()
     run = run_tap(config, catalog=catalog)

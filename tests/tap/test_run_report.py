@@ -79,14 +79,21 @@ def test_plan_matches_the_calls_of_the_real_run(make_simulator) -> None:
         assert '"type": "RECORD"' not in planned.stdout and '"type":"RECORD"' not in planned.stdout
         plan = _plan(planned.stdout)
         plan_calls = sim.stats()["api_calls"]
+        sim_plan_requests = [r for r in sim.requests() if r["path"].startswith("/crm/")]
         sim.reset_stats()
         run = run_tap(config, catalog=catalog, state=state)
         actual = sim.stats()["api_calls"]
         assert abs(plan["api_calls"] - actual) <= 0.05 * actual, (plan["api_calls"], actual)
         leads_row = next(r for r in plan["streams"] if r["stream"] == "leads")
         assert leads_row["records"] == len(run.records("leads"))
-        # the plan reads settings/modules (names), one count per module and /org: nothing else
-        assert plan_calls == len([r for r in plan["streams"] if r["records"] is not None]) + 2
+        # the plan reads settings/modules (names), the counts that price each module's read
+        # (one, or two where COQL may leave records out) and /org: nothing else
+        asked = [r["path"] for r in sim_plan_requests]
+        assert len(asked) == plan_calls
+        assert len([p for p in asked if p.endswith("/actions/count")]) >= len(
+            [r for r in plan["streams"] if r["records"] is not None])
+        assert {p for p in asked if not p.endswith("/actions/count")} == {
+            "/crm/v8/settings/modules", "/crm/v8/org"}
         assert plan["daily_credit_allowance"] > 0
         if state is None:
             first = run  # noqa: F841
@@ -95,7 +102,9 @@ def test_plan_matches_the_calls_of_the_real_run(make_simulator) -> None:
 @LOG_FORMATS
 def test_progress_lines_with_total_rate_and_eta(make_simulator, structured: bool,
                                                 tmp_path: Path) -> None:
-    sim = make_simulator(seed=79, sizes={"Leads": 3000}, latency_ms=60)
+    # Slow enough calls that the read (COQL: a few queries, the pages beside them) lasts
+    # several progress intervals.
+    sim = make_simulator(seed=79, sizes={"Leads": 3000}, latency_ms=150)
     config = tap_config(sim, modules=["Leads"], full_rich_text=False, progress_interval_seconds=0.5,
                         max_concurrency=1)
     run = run_tap(config, catalog=select_streams(discover(config), {"leads"}),

@@ -128,7 +128,9 @@ def test_owners_come_from_the_users_directory_and_unknown_ones_over_rest() -> No
             rest_fields=[],
             fetch=lambda ids, fields: calls.items(calls.call("/Leads", {"ids": ",".join(ids)})),
             rich_text=RichText(calls, path="/Leads", fields=[], per_page=True, pool=pool),
-            hidden=lambda f: None, complete_rest=lambda r: r, hidden_filters=[],  # type: ignore
+            hidden=lambda f: None, rest_pages=lambda f: None,  # type: ignore
+            drop_gone=lambda exc: False,
+            complete_rest=lambda r: r, hidden_filters=[],
             pool=pool, per_page=200, logger=calls.logger)
         done = read.complete(rows)
     assert [r["Owner"] for r in done] == [{"id": "7", "name": "Ann Smith", "email": "ann@x"},
@@ -151,8 +153,27 @@ NOW = datetime(2026, 12, 7, tzinfo=UTC)
     ({}, replace(INPUTS, forced_path="rest"), {"rest": 300, "coql": 40}, "rest"),
     ({"replication_key_value": "2026-12-06T00:00:00+00:00"},
      replace(INPUTS, forced_path="coql"), {"rest": 3, "coql": 40}, "coql"),
+    # Bulk Read by cost: only with no threshold set, and an export that carries every
+    # selected property whole (no `$` keys, lookups with their names).
+    ({}, replace(INPUTS, bulk_possible=True, bulk_threshold=None, export_is_whole=True),
+     {"rest": 300, "coql": 140, "bulk": 54}, "bulk"),
+    ({}, replace(INPUTS, bulk_possible=True, bulk_threshold=None, export_is_whole=False),
+     {"rest": 300, "coql": 140, "bulk": 54}, "coql"),
+    ({}, replace(INPUTS, bulk_possible=True, bulk_threshold=None, export_is_whole=True),
+     {"rest": 30, "coql": 40, "bulk": 54}, "rest"),
+    ({}, replace(INPUTS, bulk_possible=True, bulk_threshold=None, export_is_whole=True,
+                 coql_possible=False), {"rest": 300, "coql": 40, "bulk": 54}, "bulk"),
+    ({}, replace(INPUTS, bulk_possible=False, bulk_threshold=None, export_is_whole=True),
+     {"rest": 300, "coql": 140, "bulk": 54}, "coql"),
+    ({}, replace(INPUTS, bulk_possible=True, bulk_threshold=5000, export_is_whole=True),
+     {"rest": 300, "coql": 140, "bulk": 54}, "coql"),  # the user's threshold decides
+    ({}, replace(INPUTS, bulk_possible=True, bulk_threshold=None, forced_path="bulk"),
+     {"rest": 3, "coql": 4, "bulk": 54}, "bulk"),
+    ({"replication_key_value": "2026-12-06T00:00:00+00:00"},
+     replace(INPUTS, bulk_possible=True, bulk_threshold=None, export_is_whole=True),
+     {"rest": 300, "coql": 140, "bulk": 54}, "rest"),  # no backfill
 ])
 def test_the_path_is_the_cheaper_one_or_the_one_asked_for(state, inputs, costs, path) -> None:
     plan = make_plan(state, inputs, read_at=None, now=NOW, count=lambda since: 1000,
-                     costs=lambda records: costs)
+                     costs=lambda records, since: costs)
     assert plan.path == path
