@@ -17,7 +17,8 @@ tap-zohocrm. Contenders:
 
 Measured per contender: wall seconds, records/s, CPU seconds (user+sys of the contender's
 process, from wait4), peak RSS (ru_maxrss of the same), and from the simulator's counters (reset
-between contenders): API calls, calls per 1,000 records, token requests, most calls in flight.
+between contenders): API calls, calls and credits per 1,000 records, token requests, most calls
+in flight.
 
 `--per-record` measures the per-record emit path alone: Leads records fetched once from the
 simulator (API v2 list responses, every field), then fed to tap-zohocrm's ModuleStream and to a
@@ -83,6 +84,7 @@ class Result:
     cpu: float = 0.0
     rss_mb: float = 0.0
     api_calls: int = 0
+    credits: int = 0
     token_requests: int = 0
     max_concurrent: int = 0
     calls_by_kind: dict[str, int] = field(default_factory=dict)
@@ -101,6 +103,10 @@ class Result:
     @property
     def calls_per_1k(self) -> float:
         return 1000 * self.api_calls / self.records if self.records else float("nan")
+
+    @property
+    def credits_per_1k(self) -> float:
+        return 1000 * self.credits / self.records if self.records else float("nan")
 
     @property
     def cpu_per_1k(self) -> float:
@@ -139,7 +145,8 @@ def run_contender(key: str, cmd: list[str], env: dict[str, str], sim: SimulatorP
     stats = sim.stats()
     result = Result(key=key, wall=wall, exit_code=code, log=log,
                     cpu=usage.ru_utime + usage.ru_stime, rss_mb=usage.ru_maxrss / 1024,
-                    api_calls=stats["api_calls"], token_requests=stats["token_requests"],
+                    api_calls=stats["api_calls"], credits=stats["credits_used"],
+                    token_requests=stats["token_requests"],
                     max_concurrent=stats["max_concurrent"], calls_by_kind=sim.calls_by_kind())
     for stream, n in counts.items():
         module = stream_to_module.get(stream.decode(), stream.decode())
@@ -276,17 +283,19 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
           f"per API call, {os.cpu_count()} CPU cores, output counted and discarded")
     print()
     header = ["contender", "records", "wall s", "records/s", "CPU s", "CPU s/1k rec",
-              "peak RSS MB", "API calls", "calls/1k rec", "token req", "max conc", "notes"]
+              "peak RSS MB", "API calls", "calls/1k rec", "credits/1k rec", "token req",
+              "max conc", "notes"]
     rows = []
     for r in results:
         records = f"{r.records:,}" if r.records >= r.expected else f"{r.records:,} of " \
             f"{r.expected:,}"
         rows.append([r.label, records, f"{r.wall:.1f}", f"{r.records_per_s:,.0f}",
                      f"{r.cpu:.1f}", f"{r.cpu_per_1k:.2f}", f"{r.rss_mb:.0f}",
-                     f"{r.api_calls:,}", f"{r.calls_per_1k:.1f}", str(r.token_requests),
+                     f"{r.api_calls:,}", f"{r.calls_per_1k:.1f}", f"{r.credits_per_1k:.1f}",
+                     str(r.token_requests),
                      str(r.max_concurrent), "; ".join(r.notes)])
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-    right = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+    right = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}
 
     def line(cells: list[str]) -> str:
         return "| " + " | ".join(c.rjust(w) if i in right else c.ljust(w)
