@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from tap_zohocrm.pagination import MAX_IDS_PER_CALL, RecordsPage, RecordsPaginator
 from tap_zohocrm.reads.anchor import Anchor
-from tap_zohocrm.responses import answered_at
+from tap_zohocrm.responses import answered_at, response_json
 
 if TYPE_CHECKING:
     import requests
@@ -86,6 +86,15 @@ class RestPages:
                 self.on_more()
             else:
                 self.read_to_end_at = answered_at(response)
+
+    def page(self, page: RecordsPage) -> tuple[list[dict[str, Any]], bool]:
+        """One page by itself (no anchor): its records, and whether Zoho says more follow."""
+        self.before_call()
+        response = self._call(page)
+        records = self.calls.items(response)
+        more = bool(records) and bool(
+            (response_json(response).get("info") or {}).get("more_records"))
+        return records, more
 
     def check_page(self, records: list[dict[str, Any]]) -> None:
         """A hook for a module whose answers need checking before their records are taken."""

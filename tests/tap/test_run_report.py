@@ -102,11 +102,11 @@ def test_plan_matches_the_calls_of_the_real_run(make_simulator) -> None:
 @LOG_FORMATS
 def test_progress_lines_with_total_rate_and_eta(make_simulator, structured: bool,
                                                 tmp_path: Path) -> None:
-    # Slow enough calls that the read (COQL: a few queries, the pages beside them) lasts
-    # several progress intervals.
-    sim = make_simulator(seed=79, sizes={"Leads": 3000}, latency_ms=150)
+    # Get Records pages: records go out a page at a time over several progress intervals (a
+    # COQL read sends them in a few large pieces, too few to show a cadence).
+    sim = make_simulator(seed=79, sizes={"Leads": 3000}, latency_ms=60)
     config = tap_config(sim, modules=["Leads"], full_rich_text=False, progress_interval_seconds=0.5,
-                        max_concurrency=1)
+                        max_concurrency=1, read_path="rest")
     run = run_tap(config, catalog=select_streams(discover(config), {"leads"}),
                   env=_log_env(structured, tmp_path))
     # Readable text, also as the message of a structured record.

@@ -3,26 +3,42 @@ Modified_Time take the REST-only values; anything else is left for an `ids=` rea
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
 from typing import Any
 
+from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.pagination import RecordsPage
 from tap_zohocrm.reads.rest_fields import RestFields
+from tap_zohocrm.schema.values import instant
 
 
 class Pages:
-    """A page chain as reads.rest_pages.RestPages gives it."""
+    """Get Records as reads.rest_pages.RestPages asks it: positional pages of the records
+    modified at or after If-Modified-Since, in Modified_Time order."""
 
-    def __init__(self, pages: list[list[dict[str, Any]]], fail: Exception | None = None) -> None:
-        self.pages_given = pages
-        self.fail = fail
-        self.since: str | None = None
+    per_page = 2
 
-    def pages(self, start: RecordsPage) -> Iterator[list[dict[str, Any]]]:
-        self.since = start.modified_since
-        yield from self.pages_given
-        if self.fail is not None:
-            raise self.fail
+    def __init__(self, records: list[dict[str, Any]], fail_at: int | None = None,
+                 gone: str | None = None) -> None:
+        self.records = records
+        self.fail_at = fail_at  # the call that fails (1 = the first)
+        self.gone = gone  # a field Zoho no longer knows
+        self.asked: list[tuple[str | None, int]] = []
+        self.fields: list[str] = ["Photo"]
+        self.lock = threading.Lock()
+
+    def page(self, page: RecordsPage) -> tuple[list[dict[str, Any]], bool]:
+        with self.lock:
+            self.asked.append((page.modified_since, page.page))
+            if self.fail_at is not None and len(self.asked) >= self.fail_at:
+                raise RuntimeError("page failed")
+        if self.gone in self.fields:
+            raise ZohoAPIError("invalid data", "INVALID_DATA", {"api_name": self.gone}, 400)
+        since = instant(page.modified_since)
+        listed = sorted((r for r in self.records if since is None or
+                         instant(r["Modified_Time"]) >= since), key=lambda r: r["Modified_Time"])
+        start = (page.page - 1) * self.per_page
+        return listed[start:start + self.per_page], len(listed) > start + self.per_page
 
 
 def at(second: int) -> str:
@@ -30,8 +46,7 @@ def at(second: int) -> str:
 
 
 def rest(record_id: str, second: int, photo: str) -> dict[str, Any]:
-    return {"id": record_id, "Modified_Time": at(second), "Photo": photo,
-            "$approved": True}
+    return {"id": record_id, "Modified_Time": at(second), "Photo": photo, "$approved": True}
 
 
 def row(record_id: str, second: int) -> dict[str, Any]:
@@ -39,12 +54,15 @@ def row(record_id: str, second: int) -> dict[str, Any]:
 
 
 def beside(pages: Pages) -> RestFields:
-    return RestFields(pages, since=at(0), fields=["Photo"],  # type: ignore[arg-type]
-                      copy=["Photo", "$approved"], drop_gone=lambda exc: False)
+    def drop_gone(exc: ZohoAPIError) -> bool:
+        return exc.details.get("api_name") == pages.gone
+
+    return RestFields(pages, since=at(0), fields=pages.fields,  # type: ignore[arg-type]
+                      copy=["Photo", "$approved"], drop_gone=drop_gone)
 
 
 def test_rows_take_the_rest_values_of_the_same_version() -> None:
-    pages = Pages([[rest("1", 1, "a"), rest("2", 2, "b")], [rest("3", 3, "c")]])
+    pages = Pages([rest("1", 1, "a"), rest("2", 2, "b"), rest("3", 3, "c")])
     fields = beside(pages)
     rows = [row("1", 1), row("2", 2), row("3", 3)]
     try:
@@ -53,12 +71,13 @@ def test_rows_take_the_rest_values_of_the_same_version() -> None:
         fields.close()
     assert [r["Photo"] for r in rows] == ["a", "b", "c"]
     assert all(r["$approved"] is True and r["Last_Name"] == r["id"] for r in rows)
-    assert pages.since == at(0)
+    # One window from the first row's second: the pages its rows need, asked at once.
+    assert pages.asked == [(at(1), 1), (at(1), 2)]
 
 
 def test_a_record_edited_between_the_two_reads_is_left_for_ids() -> None:
-    # REST read record 2 after an edit (second 5); COQL had it at second 2.
-    fields = beside(Pages([[rest("1", 1, "a"), rest("3", 3, "c"), rest("2", 5, "new")]]))
+    # REST lists record 2 after an edit (second 5); COQL had it at second 2.
+    fields = beside(Pages([rest("1", 1, "a"), rest("3", 3, "c"), rest("2", 5, "new")]))
     rows = [row("1", 1), row("2", 2), row("3", 3)]
     try:
         assert fields.match(rows) == {"1", "3"}
@@ -71,9 +90,9 @@ def test_a_record_edited_between_the_two_reads_is_left_for_ids() -> None:
 
 
 def test_rows_tied_on_a_second_across_coql_pages_are_matched() -> None:
-    # Get Records orders a second's records its own way; COQL by id.
-    fields = beside(Pages([[rest("1", 1, "a"), rest("7", 4, "g"), rest("5", 4, "e")],
-                           [rest("6", 4, "f"), rest("9", 6, "i")]]))
+    pages = Pages([rest("1", 1, "a"), rest("7", 4, "g"), rest("5", 4, "e"), rest("6", 4, "f"),
+                   rest("9", 6, "i")])
+    fields = beside(pages)
     first, second = [row("1", 1), row("5", 4)], [row("6", 4), row("7", 4), row("9", 6)]
     try:
         assert fields.match(first) == {"1", "5"}
@@ -83,19 +102,36 @@ def test_rows_tied_on_a_second_across_coql_pages_are_matched() -> None:
     assert [r["Photo"] for r in second] == ["f", "g", "i"]
 
 
-def test_an_older_version_is_never_used_once_coql_is_past_it() -> None:
-    # Record 4 was listed by REST at second 2, then edited; COQL's row at second 8 must not
-    # take the second-2 values, and REST's pages end before the new version.
-    fields = beside(Pages([[rest("4", 2, "old"), rest("1", 3, "a")]]))
+def test_windows_go_on_until_past_the_last_row() -> None:
+    # Records COQL does not give (hidden ones) make the rows' window too short: a second
+    # window goes on from the last second read.
+    records = [rest(str(n), n, f"p{n}") for n in range(1, 9)]
+    pages = Pages(records)
+    fields = beside(pages)
+    rows = [row("1", 1), row("8", 8)]
     try:
-        assert fields.match([row("1", 3)]) == {"1"}
-        assert fields.match([row("4", 8)]) == set()
+        assert fields.match(rows) == {"1", "8"}
     finally:
         fields.close()
+    assert pages.asked[:2] == [(at(1), 1), (at(1), 2)]
+    assert len({since for since, _ in pages.asked}) > 1
+
+
+def test_a_second_fuller_than_a_window_does_not_stop_the_read() -> None:
+    # 1,000 pages of 2 records reach 2,000: one second holds more, the window gets no
+    # further; the read goes on from the next second (that second's rows: ids=).
+    crowded = [rest(f"c{n}", 3, "x") for n in range(2100)]
+    pages = Pages([*crowded, rest("9", 9, "late")])
+    fields = beside(pages)
+    try:
+        matched = fields.match([row("c2099", 3), row("9", 9)])
+    finally:
+        fields.close()
+    assert "9" in matched
 
 
 def test_rows_past_the_end_of_the_rest_pages_are_left_for_ids() -> None:
-    fields = beside(Pages([[rest("1", 1, "a")]]))
+    fields = beside(Pages([rest("1", 1, "a")]))
     rows = [row("1", 1), row("2", 2)]
     try:
         assert fields.match(rows) == {"1"}
@@ -105,20 +141,23 @@ def test_rows_past_the_end_of_the_rest_pages_are_left_for_ids() -> None:
 
 
 def test_a_failed_page_keeps_the_rows_matched_before_it() -> None:
-    fields = beside(Pages([[rest("1", 1, "a")], [rest("2", 2, "b")]],
-                          fail=RuntimeError("page 3 failed")))
+    pages = Pages([rest(str(n), n, "p") for n in range(1, 7)], fail_at=3)
+    fields = beside(pages)
     try:
-        assert fields.match([row("1", 1)]) == {"1"} and fields.failed is None
-        # Rows the pages read before failing are still filled; the caller raises after them.
-        assert fields.match([row("2", 2), row("3", 3)]) == {"2"}
+        assert fields.match([row("1", 1), row("2", 2)]) == {"1", "2"}  # calls 1 and 2
+        assert fields.failed is None
+        # Records 3 and 4 were read with the first window; the next one fails.
+        assert fields.match([row("4", 4), row("5", 5), row("6", 6)]) == {"4"}
         assert isinstance(fields.failed, RuntimeError)
-        assert str(fields.failed) == "page 3 failed"
     finally:
         fields.close()
 
 
-def test_close_stops_a_read_ahead_that_is_waiting() -> None:
-    endless = Pages([[rest(str(i), 1, "x")] for i in range(100)])
-    fields = beside(endless)
-    fields.close()
-    assert not fields._thread.is_alive()
+def test_a_field_removed_in_zoho_is_dropped_and_the_read_goes_on() -> None:
+    pages = Pages([rest("1", 1, "a")], gone="Photo")
+    fields = beside(pages)
+    try:
+        assert fields.match([row("1", 1)]) == {"1"}
+    finally:
+        fields.close()
+    assert fields.failed is None and pages.fields == []
