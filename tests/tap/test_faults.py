@@ -109,7 +109,7 @@ def test_persistent_fault_fails_naming_the_call_and_leaves_a_resumable_state(
 
 
 def test_killed_run_resumes_from_its_last_state(make_simulator) -> None:
-    sim = make_simulator(seed=19, sizes={"Leads": 20000}, latency_ms=5)
+    sim = make_simulator(seed=19, sizes={"Leads": 8000}, latency_ms=5)
     config, catalog = _leads(sim)
     with tempfile.TemporaryDirectory() as tmp:
         paths = {}
@@ -136,7 +136,7 @@ def test_killed_run_resumes_from_its_last_state(make_simulator) -> None:
                     if line.endswith("}")]
     first = {m["record"]["id"] for m in messages if m["type"] == "RECORD"}
     last_state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
-    assert 0 < len(first) < 20000
+    assert 0 < len(first) < 8000
     second = run_tap(config, catalog=catalog, state=last_state)
     assert first | {r["id"] for r in second.records("leads")} == {
         r["id"] for r in sim.records("Leads")
