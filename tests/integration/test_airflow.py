@@ -197,3 +197,42 @@ def test_dag_fans_out_one_meltano_run_per_module_group(make_simulator, database:
         assert not (bookmarks & all_streams) - own, (task, bookmarks)
     # 2 tap processes per task (discovery, sync), one access token for all of them.
     assert sim.stats()["token_requests"] == 1
+
+
+def test_airflow_parses_three_orgs_into_task_groups_and_pools(tmp_path: Path) -> None:
+    """Airflow itself (not stand-ins) parses a project of three orgs (docs/multi-org.md): a
+    task group per org, the org's pool, no task waiting on another org's."""
+    from tap_zohocrm.auth import meltano_project
+
+    text = (ROOT / "meltano.yml").read_text()
+    for org, edition in (("acme", "professional"), ("beta", "free"), ("gamma", None)):
+        entry = meltano_project.org_entry(
+            org, {"data_center": "eu"}, {"edition": edition} if edition else None)
+        text = meltano_project.add_org(text, entry, tmp_path / "meltano.yml")
+    (tmp_path / "meltano.yml").write_text(text)
+    env = {**os.environ, "MELTANO_PROJECT_ROOT": str(tmp_path),
+           "AIRFLOW_HOME": str(tmp_path / "airflow"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    parsed = json.loads(airflow_python(
+        "import json, runpy\n"
+        f"dag = runpy.run_path({str(DAG_FILE)!r})['dag']\n"
+        "print(json.dumps({'max_active_tasks': dag.max_active_tasks, 'tasks': {t.task_id: {\n"
+        "    'pool': t.pool, 'slots': t.pool_slots, 'group': t.task_group.group_id,\n"
+        "    'upstream': sorted(t.upstream_task_ids), 'env': t.env, 'cmd': t.bash_command}\n"
+        "    for t in dag.tasks}}))\n", env).strip().splitlines()[-1])
+    tasks = parsed["tasks"]
+    groups = [*module_groups(), "rest"]
+    assert list(tasks) == [f"{org}.meltano_run_{g}" for org in ("acme", "beta", "gamma")
+                           for g in groups]
+    pools = json.loads(subprocess.run(
+        [str(airflow_bin().parent / "python"), str(DAG_FILE), "--pool-json"], env=env,
+        capture_output=True, text=True, check=True, timeout=60).stdout)
+    assert {name: p["slots"] for name, p in pools.items()} == {
+        "zoho_crm_acme": 15, "zoho_crm_beta": 5, "zoho_crm_gamma": 10}
+    for task_id, task in tasks.items():
+        org, name = task_id.split(".")
+        assert task["group"] == org and task["pool"] == f"zoho_crm_{org}"
+        assert task["slots"] == 5 and task["upstream"] == []
+        assert task["env"][f"TAP_ZOHOCRM__{org.upper()}__LOAD_SCHEMA"] == f"zoho_{org}"
+        group = name.removeprefix("meltano_run_")
+        assert f"--state-id-suffix {group} tap-zohocrm--{org} target-postgres" in task["cmd"]
+    assert parsed["max_active_tasks"] >= len(tasks)
