@@ -53,8 +53,8 @@ Environment (of the Airflow workers):
   ZOHO_AIRFLOW_POOL     the pool name (default zoho_crm)
   ZOHO_DAG_SCHEDULE     the schedule (default @daily; "none" for manual runs only)
   ZOHO_TASK_RETRIES     retries of a failed task (default 1, after 5 minutes)
-  ZOHO_DAG_MAX_ACTIVE_TASKS  tasks of one DAG run at once (default: all of them; the pools
-                        bound each org, the workers' slots the machines)
+  ZOHO_DAG_MAX_ACTIVE_TASKS  tasks of one DAG run at once (default: all of them, at least
+                        16; the pools bound each org, the workers' slots the machines)
   MELTANO_CLI_LOG_FORMAT  `json` for task logs a machine can read: the tap's run report is then
                         the `run_report` object of its line (the default text log shows the
                         readable report only)
@@ -319,23 +319,29 @@ def build_dag() -> Any:
     from airflow.providers.standard.operators.bash import BashOperator
     from airflow.sdk import DAG, TaskGroup
 
-    orgs = org_extractors()
+    # Org -> its tasks, or the line saying what is wrong with its annotations.
+    orgs: dict[str, dict[str, Any] | str] = {}
+    for extractor in org_extractors():
+        try:
+            orgs[extractor] = org_tasks(PROJECT_ROOT, extractor)
+        except ValueError as exc:
+            orgs[extractor] = str(exc)
     if not orgs:
         _, per_task = concurrency()
         single = task_settings()
-    max_active = int(MAX_ACTIVE_TASKS) if MAX_ACTIVE_TASKS else None
+    count = sum(len(o["tasks"]) if isinstance(o, dict) else 1 for o in orgs.values())
     with DAG(
         dag_id=DAG_ID,
         description="Zoho CRM to the warehouse with Meltano, one task per module group and "
-        "one for the other modules",
+        "one for the other modules (per org)",
         schedule=None if SCHEDULE.lower() == "none" else SCHEDULE,
         start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
         catchup=False,
         max_active_runs=1,  # a group's runs never overlap: its state stays consistent
         default_args={"retries": RETRIES, "retry_delay": timedelta(minutes=5)},
         tags=["zoho", "meltano"],
-        # Airflow's default (16 per DAG) would queue most of many orgs' tasks behind it.
-        max_active_tasks=max_active or max(16, 8 * len(orgs)),
+        # Airflow's default (16 per DAG) would hold many orgs' tasks back: the pools bound them.
+        max_active_tasks=int(MAX_ACTIVE_TASKS) if MAX_ACTIVE_TASKS else max(16, count),
     ) as dag:
         if not orgs:
             for task, settings in single.items():
@@ -348,15 +354,13 @@ def build_dag() -> Any:
                     pool_slots=per_task,
                     execution_timeout=timedelta(hours=12),
                 )
-        for extractor in orgs:
+        for extractor, org in orgs.items():
             with TaskGroup(group_id=org_name(extractor), tooltip=extractor):
-                try:
-                    org = org_tasks(PROJECT_ROOT, extractor)
-                except ValueError as exc:
+                if isinstance(org, str):
                     # This org's annotations are wrong: one task fails saying so, the other
                     # orgs run.
                     BashOperator(task_id="meltano_yml",
-                                 bash_command=f"echo {shlex.quote(str(exc))} >&2; exit 1",
+                                 bash_command=f"echo {shlex.quote(org)} >&2; exit 1",
                                  retries=0)
                     continue
                 for task, settings in org["tasks"].items():
