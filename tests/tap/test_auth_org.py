@@ -166,3 +166,32 @@ def test_meltano_reads_each_orgs_settings_and_never_the_base_orgs_servers(
         assert f"_load_schema [env: {prefix}__LOAD_SCHEMA]" in extras
         assert f"current value: 'zoho_{org}' (from `meltano.yml`)" in extras
     assert sims["acme"].url != sims["beta"].url
+
+
+def test_the_documented_project_and_env_read_in_meltano(tmp_path: Path) -> None:
+    """docs/multi-org.md's meltano.yml and .env: each org's secrets, servers, credit budget and
+    schema as Meltano resolves them; the shared token store inherited."""
+    doc = (ROOT / "docs" / "multi-org.md").read_text()
+    (tmp_path / "meltano.yml").write_text(doc.split("```yaml\n", 1)[1].split("```", 1)[0])
+    dotenv = doc.split("```bash\nTAP_ZOHOCRM__ACME_CLIENT_ID", 1)[1].split("```", 1)[0]
+    (tmp_path / ".env").write_text("TAP_ZOHOCRM__ACME_CLIENT_ID" + dotenv)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(PLUGIN_ENV_PREFIXES) and not k.startswith("MELTANO_")}
+    env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    config = {}
+    for org in ("acme", "globex", "initech"):
+        proc = subprocess.run([meltano_bin(), "config", "--unsafe", "print",
+                               f"tap-zohocrm--{org}"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        config[org] = json.loads(proc.stdout)
+    assert config["globex"]["client_id"] == config["acme"]["client_id"] == "1000.AAAA..."
+    assert config["initech"]["client_id"] == "1000.BBBB..."
+    assert {o: c["api_url"] for o, c in config.items()} == {
+        "acme": "https://www.zohoapis.com", "globex": "https://www.zohoapis.eu",
+        "initech": "https://sandbox.zohoapis.in"}
+    assert {o: (c.get("max_api_credits"), c["api_credits_reserve"]) for o, c in
+            config.items()} == {"acme": (50000, 2000), "globex": (20000, 5000),
+                                "initech": (None, 2000)}
+    assert {c["token_store"] for c in config.values()} == {
+        "postgresql+psycopg://tokens:...@db.internal/zoho_tokens"}

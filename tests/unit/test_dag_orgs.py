@@ -126,3 +126,26 @@ def test_an_org_of_an_org_and_the_single_org_project(monkeypatch: pytest.MonkeyP
     assert "TAP_ZOHOCRM_MODULES" in tasks["meltano_run_sales"].env
     assert "--state-id-suffix sales tap-zohocrm target-postgres" in \
         tasks["meltano_run_sales"].bash_command
+
+
+def docs_project(folder: Path) -> Path:
+    """The three-org meltano.yml of docs/multi-org.md, as a project."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "multi-org.md").read_text()
+    (folder / "meltano.yml").write_text(doc.split("```yaml\n", 1)[1].split("```", 1)[0])
+    return folder
+
+
+def test_the_documented_three_org_project(monkeypatch: pytest.MonkeyPatch,
+                                          tmp_path: Path) -> None:
+    dag = load_dag(monkeypatch, docs_project(tmp_path))
+    tasks = tasks_by_id(dag)
+    assert sorted(tasks) == sorted([
+        "acme.meltano_run_sales", "acme.meltano_run_activities", "acme.meltano_run_rest",
+        "globex.meltano_run_pipeline", "globex.meltano_run_people", "globex.meltano_run_rest",
+        "initech.meltano_run_sales", "initech.meltano_run_activities", "initech.meltano_run_rest",
+    ])
+    assert {name: spec["slots"] for name, spec in dag.pool_spec(tmp_path).items()} == {
+        "zoho_crm_acme": 20, "zoho_crm_globex": 15, "zoho_crm_initech": 10}
+    assert {t.pool_slots for i, t in tasks.items() if i.startswith("initech.")} == {2}
+    assert tasks["globex.meltano_run_people"].env["TAP_ZOHOCRM__GLOBEX__LOAD_SCHEMA"] == \
+        "zoho_globex"
