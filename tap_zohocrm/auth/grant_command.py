@@ -1,12 +1,18 @@
 """`tap-zohocrm auth`: turn a Self Client grant code into the settings the tap needs.
 
     tap-zohocrm auth --client-id 1000.XXX --code 1000.abc... [--data-center eu] [--write-env .env]
+    tap-zohocrm auth --org acme --client-id 1000.XXX --code 1000.abc... [--data-center eu]
 
 The client secret comes from --client-secret, else TAP_ZOHOCRM_CLIENT_SECRET, else a prompt (so
 it need not sit in the shell history). The grant code is exchanged at the data center's accounts
 server (`grant_type=authorization_code`), the refresh token checked with one API call, and the
 settings printed to stdout once, or written as TAP_ZOHOCRM_* lines to a .env file (mode 0600),
 in which case stdout shows only the non-secret ones. Secrets never go to stderr or the log.
+
+With --org, the org is added to a multi-org Meltano project (docs/multi-org.md): the extractor
+`tap-zohocrm--<org>` (inherit_from: tap-zohocrm, schema zoho_<org>, its data center's servers)
+goes to meltano.yml, its client id, client secret and refresh token to .env as
+TAP_ZOHOCRM__<ORG>_* lines. An org that exists is refused before the grant code is used.
 """
 
 from __future__ import annotations
@@ -22,14 +28,19 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import yaml
 
 from tap_zohocrm import data_centers
+from tap_zohocrm.auth import meltano_project
 from tap_zohocrm.auth.authenticator import CLIENT_ERRORS, client_error_message
 
 API_VERSION = "v8"
 SCOPES = ("ZohoCRM.modules.ALL,ZohoCRM.settings.ALL,ZohoCRM.users.READ,ZohoCRM.org.READ,"
           "ZohoCRM.bulk.READ,ZohoCRM.coql.READ")
 SECRET_KEYS = ("client_secret", "refresh_token")
+ENV_PREFIX = "TAP_ZOHOCRM"
+# What an org keeps in .env; the rest of its settings are in meltano.yml.
+ORG_ENV_KEYS = ("client_id", "client_secret", "refresh_token")
 TIMEOUT = (10, 60)
 
 
@@ -68,6 +79,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how to print the settings: env lines (default) or a JSON config")
     p.add_argument("--skip-check", action="store_true",
                    help="do not check the refresh token with an API call")
+    org = p.add_argument_group("one org of many (docs/multi-org.md)")
+    org.add_argument("--org", help="add the org to the Meltano project: the extractor "
+                     "tap-zohocrm--ORG (inherit_from: tap-zohocrm, schema zoho_ORG, its data "
+                     "center's servers) to meltano.yml, and its client id, client secret and "
+                     "refresh token as TAP_ZOHOCRM__ORG_* lines to .env (or --write-env); "
+                     "refused if meltano.yml has the org already")
+    org.add_argument("--meltano-yml", metavar="PATH", help="the project file the org is added "
+                     "to (default ./meltano.yml); its .env is beside it")
+    org.add_argument("--edition", choices=list(meltano_project.EDITIONS),
+                     help="the org's Zoho edition: the API concurrency its Airflow pool gets "
+                     "(free 5, standard 10, professional 15, enterprise 20, ultimate 25)")
+    org.add_argument("--max-api-credits", type=int, metavar="N",
+                     help="the org's max_api_credits (a run stops cleanly before spending more)")
+    org.add_argument("--api-credits-reserve", type=int, metavar="N",
+                     help="the org's api_credits_reserve (credits left for the org's other "
+                     "integrations today)")
     return p
 
 
@@ -84,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> dict[str, str]:
+    project = _org_project(args)
     client_id = (args.client_id or "").strip() or _ask("Client ID: ", secret=False)
     client_secret = (args.client_secret or os.environ.get("TAP_ZOHOCRM_CLIENT_SECRET") or ""
                      ).strip() or _ask("Client secret: ", secret=True)
@@ -124,7 +152,9 @@ def run(args: argparse.Namespace) -> dict[str, str]:
         settings["accounts_url"] = accounts
     if args.api_url:
         settings["api_url"] = api_domain
-    if args.write_env:
+    if project is not None:
+        add_org(args, project, settings, accounts, api_domain)
+    elif args.write_env:
         path = write_env(Path(args.write_env), settings)
         _info(f"Wrote {', '.join(env_name(k) for k in settings)} to {path} (mode 0600).")
         public = {k: v for k, v in settings.items() if k not in SECRET_KEYS}
@@ -134,6 +164,82 @@ def run(args: argparse.Namespace) -> dict[str, str]:
     else:
         print(render(settings, args.format))
     return settings
+
+
+def _org_project(args: argparse.Namespace) -> Path | None:
+    """meltano.yml when the org can be added to it (checked before the grant code is used, as
+    a code works once), else None without --org."""
+    if args.org is None:
+        given = [name for name, value in (("--meltano-yml", args.meltano_yml),
+                                          ("--edition", args.edition),
+                                          ("--max-api-credits", args.max_api_credits),
+                                          ("--api-credits-reserve", args.api_credits_reserve))
+                 if value is not None]
+        if given:
+            verb = "goes" if len(given) == 1 else "go"
+            raise AuthCommandError(f"{', '.join(given)} {verb} with --org: add --org NAME")
+        return None
+    name_error = meltano_project.org_name_error(args.org)
+    if name_error:
+        raise AuthCommandError(name_error)
+    for name, value in (("--max-api-credits", args.max_api_credits),
+                        ("--api-credits-reserve", args.api_credits_reserve)):
+        if value is not None and value < 0:
+            raise AuthCommandError(f"{name} must be 0 or more, got {value}")
+    path = Path(args.meltano_yml or "meltano.yml")
+    try:
+        # The real settings come after the exchange; these show the org fits in the file.
+        meltano_project.add_org(meltano_project.read_project(path),
+                                _org_entry(args, "https://accounts.zoho.com",
+                                           "https://www.zohoapis.com"), path)
+    except meltano_project.ProjectError as exc:
+        raise AuthCommandError(str(exc)) from None
+    return path
+
+
+def _org_entry(args: argparse.Namespace, accounts: str, api_domain: str) -> dict[str, Any]:
+    # Both servers are written out, so the org never inherits another org's (the parent's
+    # accounts_url / api_url, or an environment's) and its tokens go to its data center only.
+    config: dict[str, Any] = {"data_center": args.data_center}
+    if args.environment != "production":
+        config["environment"] = args.environment
+    config.update({"accounts_url": accounts, "api_url": api_domain})
+    if args.max_api_credits is not None:
+        config["max_api_credits"] = args.max_api_credits
+    if args.api_credits_reserve is not None:
+        config["api_credits_reserve"] = args.api_credits_reserve
+    airflow = {"edition": args.edition} if args.edition else None
+    return meltano_project.org_entry(args.org, config, airflow)
+
+
+def add_org(args: argparse.Namespace, project: Path, settings: dict[str, str], accounts: str,
+            api_domain: str) -> None:
+    """The org's secrets to .env, then its extractor to meltano.yml (which makes it exist)."""
+    extractor = meltano_project.org_extractor(args.org)
+    prefix = meltano_project.env_prefix(extractor)
+    env_path = Path(args.write_env) if args.write_env else project.parent / ".env"
+    entry = _org_entry(args, accounts, api_domain)
+    try:
+        text = meltano_project.add_org(meltano_project.read_project(project), entry, project)
+        write_env(env_path, {k: settings[k] for k in ORG_ENV_KEYS}, prefix=prefix)
+        meltano_project.write_project(project, text)
+    except meltano_project.ProjectError as exc:
+        raise AuthCommandError(str(exc)) from None
+    except OSError as exc:
+        raise AuthCommandError(f"cannot write {exc.filename}: {exc.strerror}") from None
+    _info(f"Wrote {', '.join(env_name(k, prefix) for k in ORG_ENV_KEYS)} to {env_path} "
+          "(mode 0600).")
+    _info(f"Added the extractor {extractor} to {project}: data center {args.data_center}, "
+          f"API {api_domain}, schema {entry['load_schema']}.")
+    # stdout: what meltano.yml got (no secret in it), and where the secrets are.
+    if args.format == "json":
+        print(json.dumps(entry, indent=2))
+    else:
+        print(f"# added to {project}:")
+        print(yaml.safe_dump([entry], sort_keys=False, default_flow_style=False).rstrip())
+    print(f"# client id, client secret and refresh token: {prefix}_* in {env_path}. Check "
+          f"with `meltano config list {extractor}`; load with `meltano run {extractor} "
+          "target-postgres`.")
 
 
 def exchange_grant_code(accounts: str, client_id: str, client_secret: str,
@@ -206,8 +312,8 @@ def check_token(api_domain: str, access_token: str) -> int:
                            f"{code or ''}".rstrip())
 
 
-def env_name(key: str) -> str:
-    return f"TAP_ZOHOCRM_{key.upper()}"
+def env_name(key: str, prefix: str = ENV_PREFIX) -> str:
+    return f"{prefix}_{key.upper()}"
 
 
 def _env_value(value: str) -> str:
@@ -216,18 +322,19 @@ def _env_value(value: str) -> str:
     return "'" + value.replace("'", "'\"'\"'") + "'"
 
 
-def render(settings: dict[str, str], fmt: str) -> str:
+def render(settings: dict[str, str], fmt: str, prefix: str = ENV_PREFIX) -> str:
     if fmt == "json":
         return json.dumps(settings, indent=2)
-    return "\n".join(f"{env_name(k)}={_env_value(v)}" for k, v in settings.items())
+    return "\n".join(f"{env_name(k, prefix)}={_env_value(v)}" for k, v in settings.items())
 
 
-def write_env(path: Path, settings: dict[str, str]) -> Path:
-    """Set these TAP_ZOHOCRM_* variables in a .env file, keeping its other lines; mode 0600."""
+def write_env(path: Path, settings: dict[str, str], prefix: str = ENV_PREFIX) -> Path:
+    """Set these TAP_ZOHOCRM_* (or `prefix`_*) variables in a .env file, keeping its other
+    lines; mode 0600."""
     lines: list[str] = []
     if path.exists():
         lines = path.read_text().splitlines()
-    names = {env_name(k): v for k, v in settings.items()}
+    names = {env_name(k, prefix): v for k, v in settings.items()}
     out: list[str] = []
     for line in lines:
         match = re.match(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=", line)

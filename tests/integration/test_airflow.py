@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from tests.helpers import ROOT, meltano, meltano_bin, meltano_env
+from tests.helpers import PLUGIN_ENV_PREFIXES, ROOT, meltano, meltano_bin, meltano_env
 from zoho_simulator import Simulator
 
 # These run Meltano in the repository's own `.meltano`: one such test at a time.
@@ -197,3 +198,134 @@ def test_dag_fans_out_one_meltano_run_per_module_group(make_simulator, database:
         assert not (bookmarks & all_streams) - own, (task, bookmarks)
     # 2 tap processes per task (discovery, sync), one access token for all of them.
     assert sim.stats()["token_requests"] == 1
+
+
+def test_airflow_parses_three_orgs_into_task_groups_and_pools(tmp_path: Path) -> None:
+    """Airflow itself (not stand-ins) parses a project of three orgs (docs/multi-org.md): a
+    task group per org, the org's pool, no task waiting on another org's."""
+    from tap_zohocrm.auth import meltano_project
+
+    text = (ROOT / "meltano.yml").read_text()
+    for org, edition in (("acme", "professional"), ("beta", "free"), ("gamma", None)):
+        entry = meltano_project.org_entry(
+            org, {"data_center": "eu"}, {"edition": edition} if edition else None)
+        text = meltano_project.add_org(text, entry, tmp_path / "meltano.yml")
+    (tmp_path / "meltano.yml").write_text(text)
+    env = {**os.environ, "MELTANO_PROJECT_ROOT": str(tmp_path),
+           "AIRFLOW_HOME": str(tmp_path / "airflow"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    parsed = json.loads(airflow_python(
+        "import json, runpy\n"
+        f"dag = runpy.run_path({str(DAG_FILE)!r})['dag']\n"
+        "print(json.dumps({'max_active_tasks': dag.max_active_tasks, 'tasks': {t.task_id: {\n"
+        "    'pool': t.pool, 'slots': t.pool_slots, 'group': t.task_group.group_id,\n"
+        "    'upstream': sorted(t.upstream_task_ids), 'env': t.env, 'cmd': t.bash_command}\n"
+        "    for t in dag.tasks}}))\n", env).strip().splitlines()[-1])
+    tasks = parsed["tasks"]
+    groups = [*module_groups(), "rest"]
+    assert list(tasks) == [f"{org}.meltano_run_{g}" for org in ("acme", "beta", "gamma")
+                           for g in groups]
+    pools = json.loads(subprocess.run(
+        [str(airflow_bin().parent / "python"), str(DAG_FILE), "--pool-json"], env=env,
+        capture_output=True, text=True, check=True, timeout=60).stdout)
+    assert {name: p["slots"] for name, p in pools.items()} == {
+        "zoho_crm_acme": 15, "zoho_crm_beta": 5, "zoho_crm_gamma": 10}
+    for task_id, task in tasks.items():
+        org, name = task_id.split(".")
+        assert task["group"] == org and task["pool"] == f"zoho_crm_{org}"
+        assert task["slots"] == 5 and task["upstream"] == []
+        assert task["env"][f"TAP_ZOHOCRM__{org.upper()}__LOAD_SCHEMA"] == f"zoho_{org}"
+        group = name.removeprefix("meltano_run_")
+        assert f"--state-id-suffix {group} tap-zohocrm--{org} target-postgres" in task["cmd"]
+    assert parsed["max_active_tasks"] >= len(tasks)
+
+
+def test_dag_runs_two_orgs_into_their_schemas_and_a_failing_org_fails_alone(
+        make_simulator, database: str, tmp_path: Path) -> None:
+    """Two orgs added with `tap-zohocrm auth --org` (two data centers: a simulator each), one
+    DAG run: acme's rows land in zoho_acme with acme's state; beta's refresh token is revoked,
+    so beta's tasks fail and acme's do not."""
+    sims = {"acme": make_simulator(seed=71, sizes={"Leads": 40, "Contacts": 10, "Deals": 10}),
+            "beta": make_simulator(seed=72, sizes={"Leads": 30})}
+    (tmp_path / "meltano.yml").write_text((ROOT / "meltano.yml").read_text())
+    for org, sim in sims.items():
+        proc = subprocess.run(
+            [sys.executable, "-m", "tap_zohocrm", "auth", "--org", org, "--client-id",
+             sim.credentials["client_id"], "--client-secret", sim.credentials["client_secret"],
+             "--code", sim.issue_grant_code(), "--accounts-url", sim.url, "--edition", "free"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        assert proc.returncode == 0, proc.stderr
+    # Two tasks per org: `sales` and `rest` (the base's select narrowed, inherited by both).
+    text = (tmp_path / "meltano.yml").read_text()
+    text = text.replace("        edition: free\n", "        edition: free\n        module_groups:\n"
+                        "          sales: [Leads, Contacts]\n")
+    (tmp_path / "meltano.yml").write_text(text)
+    beta_refresh = next(line.split("=", 1)[1] for line in (tmp_path / ".env").read_text()
+                        .splitlines() if line.startswith("TAP_ZOHOCRM__BETA_REFRESH_TOKEN="))
+    sims["beta"].revoke_refresh_token(beta_refresh)
+    for sim in sims.values():
+        sim.reset_stats()
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(PLUGIN_ENV_PREFIXES)}
+    env.update({
+        "MELTANO_ENVIRONMENT": "prod", "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "MELTANO_STATE_BACKEND_URI": f"file://{tmp_path}/state",
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
+        # The plugins this repository's `meltano install` installed (the tap for every org).
+        "MELTANO_SYS_DIR_ROOT": str(ROOT / ".meltano"),
+        "TAP_ZOHOCRM__SELECT": json.dumps(["leads.*", "contacts.*", "deals.*"]),
+        "TAP_ZOHOCRM_TOKEN_STORE": "memory",
+        "TARGET_POSTGRES_HOST": "127.0.0.1", "TARGET_POSTGRES_PORT": "5432",
+        "TARGET_POSTGRES_USER": "postgres", "TARGET_POSTGRES_PASSWORD": "",
+        "TARGET_POSTGRES_DATABASE": database,
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAG_FILE.parent),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "MELTANO_PROJECT_ROOT": str(tmp_path), "MELTANO_BIN": meltano_bin(),
+        "ZOHO_LOADER": "target-postgres", "ZOHO_DAG_SCHEDULE": "none", "ZOHO_TASK_RETRIES": "0",
+    })
+    meltano("install", env={**env, "MELTANO_PROJECT_ROOT": str(ROOT),
+                            "MELTANO_SYS_DIR_ROOT": str(ROOT / ".meltano"),
+                            "MELTANO_DATABASE_URI": f"sqlite:///{ROOT}/.meltano/meltano.db"})
+    airflow("db", "migrate", env=env)
+    pool_json = tmp_path / "pools.json"
+    pool_json.write_text(subprocess.run(
+        [str(airflow_bin().parent / "python"), str(DAG_FILE), "--pool-json"], env=env,
+        capture_output=True, text=True, check=True, timeout=60).stdout)
+    airflow("pools", "import", str(pool_json), env=env)
+
+    proc = subprocess.run([str(airflow_bin()), "dags", "test", DAG_ID], env=env,
+                          capture_output=True, text=True, timeout=1800, cwd=tmp_path)
+    output = proc.stdout + proc.stderr
+    states = json.loads(airflow_python(
+        "import json\n"
+        "from airflow.models import TaskInstance\n"
+        "from airflow.utils.session import create_session\n"
+        "with create_session() as s:\n"
+        "    print(json.dumps({t.task_id: str(t.state) for t in s.query(TaskInstance)}))\n",
+        env).strip().splitlines()[-1])
+    assert states == {"acme.meltano_run_sales": "success", "acme.meltano_run_rest": "success",
+                      "beta.meltano_run_sales": "failed", "beta.meltano_run_rest": "failed"}, (
+        states, output[-6000:])
+
+    engine = sa.create_engine(POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{database}",
+                              poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        schemas = set(conn.execute(sa.text(
+            "SELECT DISTINCT table_schema FROM information_schema.tables "
+            "WHERE table_schema LIKE 'zoho_%' OR table_schema = 'tap_zohocrm'")).scalars())
+        assert schemas == {"zoho_acme"}
+        for module in ("Leads", "Contacts", "Deals"):
+            count = conn.execute(sa.text(f'SELECT count(*) FROM zoho_acme."{module.lower()}"'
+                                         )).scalar()
+            assert count == len(sims["acme"].records(module)), module
+    engine.dispose()
+    # acme's state per task, under its own state IDs; none for beta.
+    listed = meltano("state", "list", env=env).stdout
+    assert "prod:tap-zohocrm--acme-to-target-postgres:sales" in listed
+    assert "prod:tap-zohocrm--acme-to-target-postgres:rest" in listed
+    assert "tap-zohocrm--beta" not in listed
+    # beta's tasks asked its own data center for a token, got none and called nothing; its
+    # refresh token is in no log.
+    beta = sims["beta"].stats()
+    assert beta["token_requests"] > 0 and beta["tokens_issued"] == 0 and beta["api_calls"] == 0
+    assert beta_refresh not in output

@@ -239,6 +239,56 @@ def test_store_keyed_per_refresh_token(sim, tmp_path: Path) -> None:
     assert a.token_requests == b.token_requests == 1
 
 
+def test_two_orgs_one_client_one_store_each_its_own_token_and_data_center(
+        make_simulator, store_url: str) -> None:
+    """Two orgs of one multi-org project (docs/multi-org.md) in two data centers (a simulator
+    each), one OAuth client, one token store: each org's tap gets its own access token, reuses
+    it from the store, and sends it (and its refresh token) to its own data center only."""
+    # One seed: one client id and secret at both data centers, as one client enabled in two.
+    dcs = {"acme": make_simulator(seed=61, sizes={"Leads": 5}),
+           "beta": make_simulator(seed=61, sizes={"Leads": 5})}
+    assert dcs["acme"].credentials["client_id"] == dcs["beta"].credentials["client_id"]
+    refresh = {org: sim.issue_refresh_token("ZohoCRM.modules.ALL,ZohoCRM.settings.ALL")
+               for org, sim in dcs.items()}
+    # The API domain comes from each org's token (no api_url), as with real Zoho.
+    configs = {org: tap_config(sim, modules=["Leads"], token_store=store_url,
+                               refresh_token=refresh[org]) for org, sim in dcs.items()}
+    for config in configs.values():
+        del config["api_url"]
+    for sim in dcs.values():
+        sim.reset_stats()
+    for org in ("acme", "beta", "acme", "beta"):
+        run = run_tap(configs[org], "--discover")
+        assert run.returncode == 0, run.stderr[-3000:]
+        for sim in dcs.values():
+            for token in list(sim.oauth.access_tokens):
+                assert token not in run.stderr
+
+    for org, sim in dcs.items():
+        stats = sim.stats()
+        # One token per org for its two runs: its second run took it from the store.
+        assert stats["token_requests"] == stats["tokens_issued"] == 1, (org, stats)
+        # A data center answers 401 to a token it did not issue: none came to either.
+        assert stats["api_calls"] > 0
+        assert not [r for r in sim.requests() if r["status"] == 401], org
+    # The store: one row per org (same client, refresh tokens apart), each with a token of its
+    # own data center and that data center's API domain.
+    engine = sa.create_engine(store_url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(f"SELECT * FROM {DEFAULT_TABLE}")).mappings().all()
+    engine.dispose()
+    by_org = {org: next(r for r in rows
+                        if r["refresh_token_sha256"] == refresh_token_fingerprint(refresh[org]))
+              for org in dcs}
+    assert len(rows) == 2 and {r["client_id"] for r in rows} == {
+        dcs["acme"].credentials["client_id"]}
+    for org, other in (("acme", "beta"), ("beta", "acme")):
+        assert by_org[org]["access_token"] in dcs[org].oauth.access_tokens
+        assert by_org[org]["access_token"] not in dcs[other].oauth.access_tokens
+        assert by_org[org]["api_domain"] == dcs[org].url
+    assert by_org["acme"]["access_token"] != by_org["beta"]["access_token"]
+
+
 # -- migration: the archived Zoho SDKs' oauthtokens table ---------------------------------------
 
 

@@ -37,9 +37,29 @@ class _Dag:
         _Dag.current = None
 
 
+class _TaskGroup:
+    """airflow.sdk.TaskGroup: its tasks' ids get its group_id and a dot in front."""
+
+    current: _TaskGroup | None = None
+
+    def __init__(self, group_id: str, **kwargs: Any) -> None:
+        self.group_id = group_id
+        self.kwargs = kwargs
+
+    def __enter__(self) -> _TaskGroup:
+        assert _Dag.current is not None and _TaskGroup.current is None
+        _TaskGroup.current = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _TaskGroup.current = None
+
+
 class _BashOperator:
     def __init__(self, **kwargs: Any) -> None:
         self.__dict__.update(kwargs)
+        if _TaskGroup.current is not None:
+            self.task_id = f"{_TaskGroup.current.group_id}.{self.task_id}"
         assert _Dag.current is not None
         _Dag.current.tasks.append(self)
 
@@ -51,6 +71,7 @@ def _stand_ins() -> dict[str, types.ModuleType]:
         "airflow.providers.standard.operators.bash")}
     modules["pendulum"].datetime = lambda *a, **k: None  # type: ignore[attr-defined]
     modules["airflow.sdk"].DAG = _Dag  # type: ignore[attr-defined]
+    modules["airflow.sdk"].TaskGroup = _TaskGroup  # type: ignore[attr-defined]
     modules["airflow.providers.standard.operators.bash"].BashOperator = (  # type: ignore[attr-defined]
         _BashOperator)
     return modules
