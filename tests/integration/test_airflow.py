@@ -99,6 +99,15 @@ def first_pages(sim: Simulator, module: str) -> int:
                and "If-Modified-Since" not in r["headers"])
 
 
+
+def import_pools(tmp_path: Path, env: dict[str, str]) -> None:
+    """The DAG's pools, sized from meltano.yml, imported as an operator would."""
+    pool_json = tmp_path / "pools.json"
+    pool_json.write_text(subprocess.run(
+        [str(airflow_bin().parent / "python"), str(DAG_FILE), "--pool-json"], env=env,
+        capture_output=True, text=True, check=True, timeout=60).stdout)
+    airflow("pools", "import", str(pool_json), env=env)
+
 def test_dag_fans_out_one_meltano_run_per_module_group(make_simulator, database: str,
                                                        tmp_path: Path) -> None:
     groups = module_groups()
@@ -135,11 +144,7 @@ def test_dag_fans_out_one_meltano_run_per_module_group(make_simulator, database:
     airflow("db", "migrate", env=env)
 
     # The pool, sized from meltano.yml, as an operator would create it.
-    pool_json = tmp_path / "pool.json"
-    pool_json.write_text(subprocess.run(
-        [str(airflow_bin().parent / "python"), str(DAG_FILE), "--pool-json"], env=env,
-        capture_output=True, text=True, check=True, timeout=60).stdout)
-    airflow("pools", "import", str(pool_json), env=env)
+    import_pools(tmp_path, env)
     pools = json.loads(airflow("pools", "get", "zoho_crm", "-o", "json", env=env)
                        .strip().splitlines()[-1])
     assert pools[0]["slots"] == "10" or pools[0]["slots"] == 10
@@ -287,11 +292,7 @@ def test_dag_runs_two_orgs_into_their_schemas_and_a_failing_org_fails_alone(
                             "MELTANO_SYS_DIR_ROOT": str(ROOT / ".meltano"),
                             "MELTANO_DATABASE_URI": f"sqlite:///{ROOT}/.meltano/meltano.db"})
     airflow("db", "migrate", env=env)
-    pool_json = tmp_path / "pools.json"
-    pool_json.write_text(subprocess.run(
-        [str(airflow_bin().parent / "python"), str(DAG_FILE), "--pool-json"], env=env,
-        capture_output=True, text=True, check=True, timeout=60).stdout)
-    airflow("pools", "import", str(pool_json), env=env)
+    import_pools(tmp_path, env)
 
     proc = subprocess.run([str(airflow_bin()), "dags", "test", DAG_ID], env=env,
                           capture_output=True, text=True, timeout=1800, cwd=tmp_path)
