@@ -11,7 +11,8 @@ read-ahead's pool in pieces of a Get Records page:
   200 records a call); a row those pages did not match (edited between the two reads), and
   lookups COQL gives without their name, over REST by `ids=`, 100 records a call; a record
   Zoho no longer has is left out, as a field group does;
-* rich text cut at 500 characters read again in full (as on the REST path).
+* rich text cut at 500 characters read again in full, for a COQL page at a time (200 ids a
+  call; only some rows have a cut value).
 
 Whether COQL returns converted Leads and records pending approval is undocumented. So once the
 rows are read, the records Zoho hides unless asked are listed over REST (`converted=true`,
@@ -119,12 +120,11 @@ class CoqlRead:
         left_out = hidden.until(rows[-1], self._seen)  # before any row goes out
         parts = [self.pool.submit(self._records, list(piece), filled)
                  for piece in batched(rows, self.per_page)]
-        if left_out:
-            parts.append(self.pool.submit(self._hidden_records, left_out))
-            put(_merged(parts))
-        else:
-            for part in parts:
-                put(part)
+        hidden_part = self.pool.submit(self._hidden_records, left_out) if left_out else None
+        # Cut rich text is re-read once the page's rows are complete, for the whole page: a
+        # Get Rich Text Fields call takes 200 ids, and only some rows have a cut value.
+        put(_merged(parts, hidden_part,
+                    self.rich_text.complete if self.rich_text.fields else None))
 
     def every_row_fields(self, first: list[dict[str, Any]] | None = None) -> list[str] | None:
         """The fields every row needs from Get Records (None: none; an empty list: only the
@@ -184,10 +184,7 @@ class CoqlRead:
                 needy = {key: row for key, row in needy.items() if key in filled}
         if needy:
             kept -= set(needy) - _ids(self._fill(list(needy.values()), sorted(needs)))
-        rows = [row for row in rows if str(row["id"]) in kept]
-        if self.rich_text.fields:
-            self.rich_text.complete(rows)
-        return rows
+        return [row for row in rows if str(row["id"]) in kept]
 
     def _fill(self, rows: list[dict[str, Any]], fields: list[str],
               copy: list[str] | None = None) -> list[dict[str, Any]]:
@@ -272,10 +269,13 @@ def _order(record: Mapping[str, Any]) -> tuple[datetime, int, str]:
     return _modified(record), len(key), key
 
 
-def _merged(parts: list[Future[FeedItem]]) -> Future[FeedItem]:
-    """One feed item of these parts' records in Modified_Time order, once all are done."""
+def _merged(parts: list[Future[FeedItem]], hidden: Future[FeedItem] | None,
+            finish: Callable[[list[dict[str, Any]]], None] | None) -> Future[FeedItem]:
+    """One feed item of a COQL page once its parts are done: the rows of `parts`, `finish`ed
+    (full rich text), and the `hidden` records (complete already), in Modified_Time order."""
     merged: Future[FeedItem] = Future()
-    left = [len(parts)]
+    every = [*parts, *([hidden] if hidden is not None else [])]
+    left = [len(every)]
     lock = threading.Lock()
 
     def done(_: Future[FeedItem]) -> None:
@@ -284,12 +284,16 @@ def _merged(parts: list[Future[FeedItem]]) -> Future[FeedItem]:
             if left[0]:
                 return
         try:
-            records = [r for part in parts for r in _records_in(part.result())]
-            merged.set_result(Records(sorted(records, key=_order)))
+            rows = [r for part in parts for r in _records_in(part.result())]
+            if finish is not None:
+                finish(rows)
+            if hidden is not None:
+                rows = sorted([*rows, *_records_in(hidden.result())], key=_order)
+            merged.set_result(Records(rows))
         except BaseException as exc:  # the failure of a part is the item's
             merged.set_exception(exc)
 
-    for part in parts:
+    for part in every:
         part.add_done_callback(done)
     return merged
 
