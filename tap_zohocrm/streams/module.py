@@ -167,6 +167,8 @@ class ModuleReads:
             rest_only or self.meta_keys) else 0
         lists = len(hidden_record_filters(self.stream.api_name))
         if hidden:
+            # Their lists' other pages, then their other field groups by `ids=`, a COQL
+            # page's share at a time (one call more than the count alone gives).
             lists += -(-hidden // self.per_page) - 1 + (max(1, len(self.groups.groups)) - 1) * (
                 -(-hidden // MAX_IDS_PER_CALL) + 1)
         return calls + beside + lists, credits + beside + lists
@@ -222,7 +224,6 @@ class ModuleReads:
         `fields` (beside a COQL read, which counts the records itself)."""
         stream = self.stream
         kind = NotesPages if stream.api_name == NOTES else RestPages
-
         return kind(
             stream.api, path=stream.path, replication_key=stream.replication_key,
             per_page=int(stream.config["per_page"]),
