@@ -69,6 +69,14 @@ def sizes(records: int) -> dict[str, int]:
     return {"Leads": leads, "Contacts": contacts, "Deals": records - leads - contacts}
 
 
+def bench_meltano_yml(text: str) -> str:
+    """The repository's meltano.yml with the base extractor's module groups replaced by this
+    bench's (leads, contacts; `rest` reads Deals)."""
+    start = text.index("        module_groups:\n")
+    end = text.index("        org_concurrency:", start)
+    return text[:start] + GROUPS + text[end:]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -259,10 +267,8 @@ class Bench:
     def write_project(self, orgs: list[tuple[str, str]]) -> None:
         """meltano.yml: the repository's, the base's module groups narrowed to this bench's, then
         each org added by `tap-zohocrm auth --org` (its secrets to .env) against its simulator."""
-        text = (ROOT / "meltano.yml").read_text()
-        start = text.index("        module_groups:\n")
-        end = text.index("        org_concurrency:", start)
-        (self.project / "meltano.yml").write_text(text[:start] + GROUPS + text[end:])
+        (self.project / "meltano.yml").write_text(
+            bench_meltano_yml((ROOT / "meltano.yml").read_text()))
         (self.project / ".env").unlink(missing_ok=True)
         for org, edition in orgs:
             creds = self.sim(org, "GET", "credentials")
