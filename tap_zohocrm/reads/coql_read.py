@@ -14,11 +14,12 @@ read-ahead's pool in pieces of a Get Records page:
 * rich text cut at 500 characters read again in full, for a COQL page at a time (200 ids a
   call; only some rows have a cut value).
 
-Whether COQL returns converted Leads and records pending approval is undocumented. So once the
-rows are read, the records Zoho hides unless asked are listed over REST (`converted=true`,
-`approved=false`: a call each while they are few) and those COQL did not give are emitted (they
-move no bookmark). A count compared with the rows would cost the same call and could be fooled
-by a record deleted while reading.
+Whether COQL returns converted Leads and records pending approval is undocumented. So the
+records Zoho hides unless asked are listed over REST (`converted=true`, `approved=false`: a call
+each while they are few) as COQL's rows pass them, and those COQL did not give are merged into
+the rows in Modified_Time order: the output stays sorted and they move the bookmark like any
+record. A count compared with the rows would cost the same call and could be fooled by a record
+deleted while reading.
 """
 
 from __future__ import annotations
@@ -150,7 +151,7 @@ class CoqlRead:
                  filled: set[str] | frozenset[str] = frozenset()) -> list[dict[str, Any]]:
         """Pool task: owners and user names from the directory, then what COQL cannot give
         for the rows the Get Records pages beside it did not fill (`filled`: their ids), by
-        `ids=`, then full rich text."""
+        `ids=` (full rich text follows, for the whole COQL page: _merged)."""
         needs: set[str] = set()  # fields some row needs from REST
         needy: dict[str, dict[str, Any]] = {}
         users = self.users.users() if self.owner_fields or self.lookup_fields else {}
