@@ -78,7 +78,7 @@ class CoqlRead:
         self.pool = pool
         self.per_page = per_page
         self.logger = logger
-        self._seen: set[str] = set()
+        self._seen: dict[str, datetime] = {}  # COQL's rows: id -> Modified_Time
         self._nameless: set[str] = set()  # lookups COQL gives without their name
 
     def feed(self, since: str | None, put: Callable[[Future[FeedItem]], None]) -> datetime | None:
@@ -88,7 +88,7 @@ class CoqlRead:
         hidden = _Hidden(self._hidden_records_listed(since))
         try:
             for rows in self.pages.pages(since):
-                self._seen.update(str(row["id"]) for row in rows)
+                self._seen.update((str(row["id"]), _modified(row)) for row in rows)
                 if beside is None and (fields := self.every_row_fields(rows)) is not None:
                     beside = RestFields(self.rest_pages(fields), since=since, fields=fields,
                                         copy=[*fields, *self.meta_keys],
@@ -216,18 +216,19 @@ class CoqlRead:
 
 
 class _Hidden:
-    """The hidden records listed over REST, taken as COQL's rows pass them; those COQL gave
-    too (`seen`) are dropped."""
+    """The hidden records listed over REST, taken as COQL's rows pass them; a version COQL
+    gave too (`seen`), or one taken already, is dropped. A record edited while it is read comes
+    again at its new Modified_Time, and that version is taken."""
 
     def __init__(self, records: Iterator[dict[str, Any]]) -> None:
         self._records = records
         self._next: dict[str, Any] | None = None
         self._ended = False
-        self._taken: set[str] = set()
+        self._taken: dict[str, datetime] = {}  # id -> Modified_Time
         self.found = 0
 
     def until(self, row: dict[str, Any] | None,
-              seen: set[str]) -> list[dict[str, Any]]:
+              seen: Mapping[str, datetime]) -> list[dict[str, Any]]:
         """The hidden records up to this COQL row in (Modified_Time, id) order (None: all
         that are left) that COQL did not give."""
         cut = None if row is None else _order(row)
@@ -240,9 +241,9 @@ class _Hidden:
             if record is None or (cut is not None and _order(record) > cut):
                 break
             self._next = None
-            key = str(record["id"])
-            if key not in seen and key not in self._taken:
-                self._taken.add(key)
+            key, at = str(record["id"]), _modified(record)
+            if seen.get(key, _NEVER) < at and self._taken.get(key, _NEVER) < at:
+                self._taken[key] = at
                 taken.append(record)
         self.found += len(taken)
         return taken
@@ -260,8 +261,11 @@ def _records_of(pages: Iterator[list[dict[str, Any]]]) -> Iterator[dict[str, Any
         yield from page
 
 
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
 def _modified(record: Mapping[str, Any]) -> datetime:
-    return instant(record.get(REPLICATION_KEY)) or datetime.min.replace(tzinfo=UTC)
+    return instant(record.get(REPLICATION_KEY)) or _NEVER
 
 
 def _order(record: Mapping[str, Any]) -> tuple[datetime, int, str]:

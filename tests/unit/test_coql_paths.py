@@ -13,7 +13,7 @@ import pytest
 
 from tap_zohocrm.api_versions import VERSIONS
 from tap_zohocrm.reads.coql_pages import CoqlPages, CoqlRefused, coql_cost, keyset_where
-from tap_zohocrm.reads.coql_read import CoqlRead
+from tap_zohocrm.reads.coql_read import CoqlRead, _Hidden
 from tap_zohocrm.reads.plan import PlanInputs, make_plan
 from tap_zohocrm.reads.rich_text import RichText
 from tap_zohocrm.reads.users_directory import UsersDirectory
@@ -177,3 +177,15 @@ def test_the_path_is_the_cheaper_one_or_the_one_asked_for(state, inputs, costs, 
     plan = make_plan(state, inputs, read_at=None, now=NOW, count=lambda since: 1000,
                      costs=lambda records, since: costs)
     assert plan.path == path
+
+
+def test_a_hidden_record_edited_while_listed_is_taken_again_at_its_new_time() -> None:
+
+    def rec(record_id: str, second: int) -> dict[str, Any]:
+        return {"id": record_id, "Modified_Time": f"2026-01-01T00:00:{second:02d}+00:00"}
+
+    # Listed at second 1, edited, listed again at second 9; record 3 COQL gave itself.
+    hidden = _Hidden(iter([rec("1", 1), rec("3", 4), rec("1", 9)]))
+    seen = {"3": datetime(2026, 1, 1, 0, 0, 4, tzinfo=UTC)}
+    assert [r["id"] for r in hidden.until(rec("2", 5), seen)] == ["1"]
+    assert hidden.until(None, seen) == [rec("1", 9)]
