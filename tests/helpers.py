@@ -1,14 +1,19 @@
-"""Run the tap as users do (its CLI, in a subprocess) and read back its Singer messages."""
+"""Run the tap as users do (its CLI, in a process of its own); read back its Singer messages."""
 
 from __future__ import annotations
 
 import copy
 import json
+import locale
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -77,25 +82,83 @@ def run_tap(
 ) -> TapRun:
     """Run `python -m tap_zohocrm --config ...` and parse stdout as Singer messages."""
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "tap_zohocrm", "--config", _write(tmp, "config", config)]
+        argv = ["--config", _write(tmp, "config", config)]
         if catalog is not None:
-            cmd += ["--catalog", _write(tmp, "catalog", catalog)]
+            argv += ["--catalog", _write(tmp, "catalog", catalog)]
         if state is not None:
-            cmd += ["--state", _write(tmp, "state", state)]
-        cmd += list(args)
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=timeout,
-            env={**os.environ, **(env or {})},
-        )
-    run = TapRun(proc.returncode, proc.stdout, proc.stderr)
+            argv += ["--state", _write(tmp, "state", state)]
+        argv += list(args)
+        returncode, stdout, stderr = tap_process(argv, {**os.environ, **(env or {})}, timeout,
+                                                 Path(tmp))
+    run = TapRun(returncode, stdout, stderr)
     if "--discover" in args or "--about" in args or "--plan" in args:
         return run
-    for line in proc.stdout.splitlines():
+    for line in stdout.splitlines():
         if line.strip():
             run.messages.append(json.loads(line))
-    if check and proc.returncode != 0:
-        raise AssertionError(f"tap exited {proc.returncode}:\n{proc.stderr[-5000:]}")
+    if check and returncode != 0:
+        raise AssertionError(f"tap exited {returncode}:\n{stderr[-5000:]}")
     return run
+
+
+def tap_process(argv: list[str], env: dict[str, str], timeout: float,
+                tmp: Path) -> tuple[int, str, str]:
+    """`python -m tap_zohocrm <argv>` to its end: exit code, stdout, stderr (as text, as
+    subprocess.run(text=True) gives them). Forked from tests/tap_fork_server.py unless
+    TAP_TESTS_FORK=0."""
+    if os.environ.get("TAP_TESTS_FORK") == "0":
+        proc = subprocess.run([sys.executable, "-m", "tap_zohocrm", *argv], capture_output=True,
+                              text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL)
+        return proc.returncode, proc.stdout, proc.stderr
+    out, err = tmp / "stdout", tmp / "stderr"
+    request = {"argv": argv, "env": env, "cwd": os.getcwd(), "stdout": str(out),
+               "stderr": str(err)}
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.connect(_fork_server())
+        conn.sendall((json.dumps(request) + "\n").encode())
+        answers = conn.makefile("r", encoding="utf-8")
+        pid = int(answers.readline())
+        conn.settimeout(timeout)
+        try:
+            status = answers.readline()
+        except TimeoutError:
+            os.killpg(pid, signal.SIGKILL)
+            raise subprocess.TimeoutExpired(["tap_zohocrm", *argv], timeout) from None
+    if not status:
+        raise AssertionError(f"the fork server lost the tap run {pid}")
+    return int(status), _text(out), _text(err)
+
+
+def _text(path: Path) -> str:
+    data = path.read_bytes().decode(locale.getpreferredencoding(False))
+    return data.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines
+
+
+_fork_server_lock = threading.Lock()
+_fork_server_socket: str | None = None
+_fork_servers: list[subprocess.Popen[bytes]] = []  # kept: their stdin closing ends them
+
+
+def _fork_server() -> str:
+    """The socket of this test process's fork server, started on first use."""
+    global _fork_server_socket
+    with _fork_server_lock:
+        if _fork_server_socket is None:
+            path = tempfile.mktemp(prefix="tzc-fork-", suffix=".sock")
+            log = open(path + ".log", "wb")  # noqa: SIM115 (the server's, while it lives)
+            server = subprocess.Popen(
+                [sys.executable, str(Path(__file__).with_name("tap_fork_server.py")), path],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
+            for _ in range(600):
+                if os.path.exists(path) or server.poll() is not None:
+                    break
+                time.sleep(0.05)
+            if not os.path.exists(path):
+                raise AssertionError("the tap fork server did not start: "
+                                     + Path(path + ".log").read_text()[-3000:])
+            _fork_servers.append(server)
+            _fork_server_socket = path
+        return _fork_server_socket
 
 
 def discover(config: dict[str, Any]) -> dict[str, Any]:

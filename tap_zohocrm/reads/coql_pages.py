@@ -96,15 +96,16 @@ class CoqlPages:
                 answer, rows = self._page(keyset_where(since, after), limit)
             except _Regroup:
                 continue  # the same page again, in smaller column groups
+            more = answer is not None and bool(
+                (response_json(answer).get("info") or {}).get("more_records"))
+            if rows and more:
+                self.on_more()  # before the rows go out, so every progress line has its total
             if rows:
                 self.rows += len(rows)
                 yield rows
-            more = answer is not None and bool(
-                (response_json(answer).get("info") or {}).get("more_records"))
             if not rows or not more:
                 self.read_to_end_at = answered_at(answer) if answer is not None else None
                 return
-            self.on_more()
             last = rows[-1]
             after = (str(last[REPLICATION_KEY]), str(last["id"]))
             limit = self.version.coql_rows

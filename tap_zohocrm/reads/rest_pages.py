@@ -79,13 +79,14 @@ class RestPages:
                 return
             self.check_page(raw)
             records = self.anchor.fresh(raw)
-            if records:
-                yield records
             paginator.advance(response)
+            # The count is asked before this page goes out, so every progress line has its total.
             if not paginator.finished:
                 self.on_more()
             else:
                 self.read_to_end_at = answered_at(response)
+            if records:
+                yield records
 
     def page(self, page: RecordsPage) -> tuple[list[dict[str, Any]], bool]:
         """One page by itself (no anchor): its records, and whether Zoho says more follow."""
