@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tap_zohocrm.schema.fields import MISMATCH_PROPERTY
-from tap_zohocrm.schema.values import value_converters
+from tap_zohocrm.schema.values import Converter, value_converters
 
 
 class RecordValues:
@@ -22,6 +22,15 @@ class RecordValues:
                  subject: Callable[[], str], *, unknown_keys_log_level: int = logging.WARNING,
                  hint: str = "Run discovery again to include them.") -> None:
         self.converters = value_converters(schema)
+        groups: dict[tuple[type, ...], list[tuple[str, tuple[type, ...], Converter]]] = {}
+        for converter in self.converters:
+            if converter[1]:
+                groups.setdefault(converter[1], []).append(converter)
+        self._checks = [(tuple(key for key, _, _ in group), frozenset((*ok, type(None))), group)
+                        for ok, group in groups.items()]
+        # Values with no type that passes as is (datetimes, dates, objects to fill).
+        self._converted = [(key, convert) for key, ok, convert in self.converters if not ok]
+        self._position = {key: n for n, (key, _, _) in enumerate(self.converters)}
         self.known_keys = frozenset(schema.get("properties", {}))
         self.logger = logger
         self.subject = subject  # the module named in messages
@@ -32,24 +41,44 @@ class RecordValues:
 
     def fit(self, row: dict[str, Any]) -> dict[str, Any]:
         """The row, in place, with every value of its schema's type."""
+        get = row.get
         mismatched: dict[str, Any] | None = None
-        for key, ok, convert in self.converters:
-            value = row.get(key)
-            if value is None or type(value) in ok:
+        # Most values already have their type: one pass in C per group of properties that
+        # take the same types tells so; the group's per-key loop runs only when one does not.
+        for keys, passing, group in self._checks:
+            if passing.issuperset(map(type, map(get, keys))):
                 continue
-            try:
-                row[key] = convert(value)
-            except ValueError:
-                # Keep the value where its type cannot break the typed column, and count it.
-                mismatched = mismatched or {}
-                mismatched[key] = value
-                row[key] = None
-                self.mismatch_counts[key] = self.mismatch_counts.get(key, 0) + 1
+            for key, ok, convert in group:
+                value = get(key)
+                if value is not None and type(value) not in ok:
+                    mismatched = self._convert(row, key, value, convert, mismatched)
+        for key, convert in self._converted:
+            value = get(key)
+            if value is not None:
+                try:
+                    row[key] = convert(value)
+                except ValueError:
+                    mismatched = self._convert(row, key, value, convert, mismatched)
         if mismatched:
-            row[MISMATCH_PROPERTY] = mismatched
+            position = self._position
+            row[MISMATCH_PROPERTY] = dict(sorted(mismatched.items(),
+                                                 key=lambda item: position[item[0]]))
         if not self.known_keys.issuperset(row):
             self._drop_unknown_keys(row)
         return row
+
+    def _convert(self, row: dict[str, Any], key: str, value: Any, convert: Converter,
+                 mismatched: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Convert one value; one that cannot be is kept aside (where its type cannot break
+        the typed column) and counted."""
+        try:
+            row[key] = convert(value)
+        except ValueError:
+            mismatched = mismatched or {}
+            mismatched[key] = value
+            row[key] = None
+            self.mismatch_counts[key] = self.mismatch_counts.get(key, 0) + 1
+        return mismatched
 
     def _drop_unknown_keys(self, row: dict[str, Any]) -> None:
         """Drop keys the catalog's schema lacks (a field added since discovery), logged once."""

@@ -5,6 +5,7 @@ ValueError, which post_process keeps aside in _zoho_mismatched_values."""
 from __future__ import annotations
 
 import logging
+import random
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -262,3 +263,52 @@ def test_a_non_object_where_one_is_declared_does_not_fit(prop, value) -> None:
     assert filler is not None
     with pytest.raises(ValueMismatch):
         filler(value)
+
+
+def test_a_record_whose_values_all_have_their_type_is_only_converted_where_needed() -> None:
+    row = {"Modified_Time": "2025-03-04T22:45:02+05:30", "Deal_Name": "x", "id": 7,
+           "Amount": 1.5, "Email_Opt_Out": None, "Owner": {"id": "1"}, "Multi": ["a"]}
+    assert fit(row) == {}
+    assert row == {"Modified_Time": "2025-03-04T17:15:02+00:00", "Deal_Name": "x", "id": 7,
+                   "Amount": 1.5, "Email_Opt_Out": None, "Owner": {"id": "1", "name": None},
+                   "Multi": ["a"]}
+
+
+def test_a_bad_value_among_converted_ones_is_set_aside_after_the_others_are_converted() -> None:
+    # Owner is filled and Modified_Time converted before Closing_Date fails: the key-by-key
+    # pass that follows takes their converted values as they are.
+    row = {"Modified_Time": "2025-03-04T22:45:02+05:30", "Owner": {"id": "1"},
+           "Closing_Date": "soon", "Tag": "vip", "Deal_Name": "x"}
+    assert list(fit(row).items()) == [("Closing_Date", "soon"), ("Tag", "vip")]
+    assert row == {"Modified_Time": "2025-03-04T17:15:02+00:00", "Closing_Date": None,
+                   "Owner": {"id": "1", "name": None}, "Tag": None, "Deal_Name": "x"}
+
+
+def test_datetimes_convert_to_utc_as_a_full_parse_does() -> None:
+    rng = random.Random(5)
+    offsets = ["+00:00", "+05:30", "-03:30", "+05:45", "-12:00", "+14:00", "-00:00"]
+    values = [f"{rng.choice(['1999-12-31', '2024-02-29', '2025-01-01', '2026-07-15'])}T"
+              f"{rng.randrange(24):02}:{rng.randrange(60):02}:{rng.randrange(60):02}"
+              f"{rng.choice(offsets)}" for _ in range(2000)]
+    values += ["2025-03-04 22:45:02+05:30", "2025-03-04T22:45:02.123+05:30",
+               "2025-03-04T22:45:02Z"]
+    for value in values * 2:  # the second time from the cache
+        assert to_utc(value) == datetime.fromisoformat(value).astimezone(UTC).isoformat(), value
+
+
+@pytest.mark.parametrize("value", [
+    "2025-03-04T22:45:60+05:30", "2025-03-04T22:45:0x+05:30", "2025-03-04T22:45:02",
+    "2025-02-30T22:45:02+05:30", "2025-03-04T25:45:02+05:30", "2025-03-04T22:45:02+05:3x",
+    "2025-03-04T22:45:²2+05:30", ["2025-03-04T22:45:02+05:30"], {"x": 1}, 5])
+def test_datetimes_that_are_not_ones_do_not_fit(value: Any) -> None:
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            to_utc(value)
+
+
+@pytest.mark.parametrize("value", ["2025-02-30", "soon", ["2025-03-31"], {"d": 1}, 20250331])
+def test_dates_that_are_not_ones_do_not_fit(value: Any) -> None:
+    assert to_date("2025-03-31") == "2025-03-31"
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            to_date(value)
