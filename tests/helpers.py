@@ -106,7 +106,11 @@ def tap_process(argv: list[str], env: dict[str, str], timeout: float,
     """`python -m tap_zohocrm <argv>` to its end: exit code, stdout, stderr (as text, as
     subprocess.run(text=True) gives them). Forked from tests/tap_fork_server.py unless
     TAP_TESTS_FORK=0."""
-    if os.environ.get("TAP_TESTS_FORK") == "0":
+    # A run whose interpreter starts differently (PYTHONPATH, a sitecustomize, ...) needs a
+    # process of its own from the start.
+    if os.environ.get("TAP_TESTS_FORK") == "0" or any(
+            key.startswith("PYTHON") and env.get(key) != os.environ.get(key)
+            for key in env.keys() | os.environ.keys()):
         proc = subprocess.run([sys.executable, "-m", "tap_zohocrm", *argv], capture_output=True,
                               text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL)
         return proc.returncode, proc.stdout, proc.stderr
