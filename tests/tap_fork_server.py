@@ -14,6 +14,7 @@ server answers with the run's pid, then with its exit status once it ends.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -40,6 +41,9 @@ def serve(path: str) -> dict[str, Any]:
     while True:
         for key, _ in watch.select():
             if key.fileobj is sys.stdin:
+                for leftover in (path, path + ".log"):
+                    with contextlib.suppress(OSError):
+                        os.unlink(leftover)
                 os._exit(0)
             conn, _ = server.accept()
             if os.fork() == 0:
