@@ -189,3 +189,15 @@ def test_a_hidden_record_edited_while_listed_is_taken_again_at_its_new_time() ->
     seen = {"3": datetime(2026, 1, 1, 0, 0, 4, tzinfo=UTC)}
     assert [r["id"] for r in hidden.until(rec("2", 5), seen)] == ["1"]
     assert hidden.until(None, seen) == [rec("1", 9)]
+
+
+def test_coql_pages_ask_for_the_count_before_a_page_that_shows_more_goes_out() -> None:
+    counted: list[int] = []
+    pages = CoqlPages(FakeCalls(coql_answer(ROWS)), module="Leads",
+                      columns=["Modified_Time", "Last_Name"], version=replace(V8, coql_rows=4),
+                      on_more=lambda: counted.append(len(counted)))
+    read = pages.pages(None)
+    next(read)
+    assert counted == [0]
+    rest = list(read)
+    assert len(rest) == 2 and counted == [0, 1]  # the last page (more_records false) asks none

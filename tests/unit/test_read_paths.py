@@ -180,3 +180,22 @@ def test_export_fields_name_none_when_every_exportable_field_is_wanted() -> None
     every = schema(Name=TEXT, Email=TEXT, Modified_Time=TEXT)
     assert export_fields(every, ["Name", "Email", "Modified_Time"]) is None
     assert export_fields(every, ["Name"]) == ["Name"]
+
+
+def test_rest_pages_ask_for_the_count_before_a_page_that_shows_more_goes_out() -> None:
+    # Progress lines come as records go out: the total must be known by then.
+    def answer(path: str, params: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any]:
+        since = headers.get("If-Modified-Since")
+        if since is None:
+            return 200, {"data": [lead(1, "2026-12-07T10:00:01+00:00")],
+                         "info": {"more_records": True}}
+        return 304, None
+
+    counted: list[int] = []
+    pages = RestPages(FakeCalls(answer), path="/Leads", replication_key="Modified_Time",
+                      per_page=1, page_tokens=True, filters={}, fields=lambda: [],
+                      on_more=lambda: counted.append(1))
+    read = pages.pages(RecordsPage())
+    next(read)
+    assert counted == [1]
+    assert list(read) == [] and counted == [1]  # a last page asks nothing
