@@ -51,14 +51,17 @@ class RecordValues:
             for key, ok, convert in group:
                 value = get(key)
                 if value is not None and type(value) not in ok:
-                    mismatched = self._convert(row, key, value, convert, mismatched)
+                    try:
+                        row[key] = convert(value)
+                    except ValueError:
+                        mismatched = self._set_aside(row, key, value, mismatched)
         for key, convert in self._converted:
             value = get(key)
             if value is not None:
                 try:
                     row[key] = convert(value)
                 except ValueError:
-                    mismatched = self._convert(row, key, value, convert, mismatched)
+                    mismatched = self._set_aside(row, key, value, mismatched)
         if mismatched:
             position = self._position
             row[MISMATCH_PROPERTY] = dict(sorted(mismatched.items(),
@@ -67,17 +70,14 @@ class RecordValues:
             self._drop_unknown_keys(row)
         return row
 
-    def _convert(self, row: dict[str, Any], key: str, value: Any, convert: Converter,
-                 mismatched: dict[str, Any] | None) -> dict[str, Any] | None:
-        """Convert one value; one that cannot be is kept aside (where its type cannot break
-        the typed column) and counted."""
-        try:
-            row[key] = convert(value)
-        except ValueError:
-            mismatched = mismatched or {}
-            mismatched[key] = value
-            row[key] = None
-            self.mismatch_counts[key] = self.mismatch_counts.get(key, 0) + 1
+    def _set_aside(self, row: dict[str, Any], key: str, value: Any,
+                   mismatched: dict[str, Any] | None) -> dict[str, Any]:
+        """Keep a value that does not fit where its type cannot break the typed column, and
+        count it."""
+        mismatched = mismatched or {}
+        mismatched[key] = value
+        row[key] = None
+        self.mismatch_counts[key] = self.mismatch_counts.get(key, 0) + 1
         return mismatched
 
     def _drop_unknown_keys(self, row: dict[str, Any]) -> None:

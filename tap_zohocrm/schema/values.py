@@ -20,15 +20,15 @@ class ValueMismatch(ValueError):
 def to_utc(value: Any) -> Any:
     """Normalise a Zoho datetime (any offset) to UTC, e.g. `2025-03-04T17:15:02+00:00`."""
     # Zoho's form, `YYYY-MM-DDTHH:MM:SS+HH:MM`: offsets are whole minutes, so the seconds
-    # carry over and the rest converts once per minute and offset (most records of a module
-    # share a few); anything else is parsed in full.
+    # carry over and the rest converts once per minute and offset (a record's own datetimes,
+    # and records edited together, often share one); anything else is parsed in full.
     if (type(value) is str and len(value) == 25 and value[16] == ":"
             and value[17] in "012345" and value[18] in DIGITS):
         minute = value[:16] + value[19:]
         utc = _UTC_MINUTES.get(minute)
         if utc is None:
             utc = _parsed_utc(value[:16] + ":00" + value[19:])[:16]
-            if len(_UTC_MINUTES) >= CACHED_MINUTES:
+            if len(_UTC_MINUTES) >= CACHE_LIMIT:
                 _UTC_MINUTES.clear()
             _UTC_MINUTES[minute] = utc
         return utc + value[16:19] + "+00:00"
@@ -36,7 +36,7 @@ def to_utc(value: Any) -> Any:
 
 
 DIGITS = "0123456789"
-CACHED_MINUTES = 100_000
+CACHE_LIMIT = 100_000  # entries of each cache below, cleared when full
 _UTC_MINUTES: dict[str, str] = {}  # "YYYY-MM-DDTHH:MM+HH:MM" -> the UTC "YYYY-MM-DDTHH:MM"
 
 
@@ -73,7 +73,7 @@ def to_date(value: Any) -> Any:
     if not isinstance(value, str):
         raise ValueMismatch(value)
     date.fromisoformat(value)
-    if len(_DATES) >= CACHED_MINUTES:
+    if len(_DATES) >= CACHE_LIMIT:
         _DATES.clear()
     _DATES.add(value)
     return value
