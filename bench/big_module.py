@@ -66,7 +66,8 @@ def main() -> int:
             if args.without_dollar_keys:
                 deselect_dollar_keys(catalog)
             row = plan_row(run_tap(config, "--plan", catalog=catalog).stdout, stream)
-            cells = [path, f"{row['calls']:,}", f"{row['credits']:,}", str(row.get("note", ""))]
+            chosen = path if path == row["read_path"] else f"{path}: {row['read_path']}"
+            cells = [chosen, f"{row['calls']:,}", f"{row['credits']:,}", str(row.get("note", ""))]
             if args.run:
                 sim.reset_stats()
                 start = time.perf_counter()

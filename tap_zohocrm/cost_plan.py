@@ -44,6 +44,7 @@ class CostRow:
     credits: int
     records: int | None = None  # None: not a module's records
     note: str = ""
+    read_path: str | None = None  # a module's: rest, coql or bulk (reads/plan.py)
     computed_refresh: bool = False  # read in full for computed values
     deleted_id_check: bool = False  # read in full for the deleted-records check
     # Modules whose deleted listing is due only if the recycle bin shows a deletion.
@@ -100,6 +101,8 @@ def make_plan(streams: Iterable[Costs], run: ZohoRun, org: list[dict[str, Any]]
 def _row_dict(row: CostRow) -> dict[str, Any]:
     out: dict[str, Any] = {"stream": row.stream, "records": row.records, "calls": row.calls,
                            "credits": row.credits}
+    if row.read_path is not None:
+        out["read_path"] = row.read_path
     if row.records is not None:
         out.update(note=row.note, computed_refresh=row.computed_refresh,
                    deleted_id_check=row.deleted_id_check)
@@ -114,11 +117,11 @@ def _part(rows: list[CostRow]) -> dict[str, Any]:
 
 
 def format_plan(plan: dict[str, Any]) -> str:
-    lines = [f"{'stream':<24}{'records':>10}{'API calls':>11}{'credits':>9}  note"]
+    lines = [f"{'stream':<24}{'records':>10}{'API calls':>11}{'credits':>9}  path  note"]
     for row in plan["streams"]:
         records = "" if row["records"] is None else str(row["records"])
         lines.append(f"{row['stream']:<24}{records:>10}{row['calls']:>11}{row['credits']:>9}"
-                     f"  {row.get('note', '')}".rstrip())
+                     f"  {row.get('read_path') or '':<6}{row.get('note', '')}".rstrip())
     lines.append(f"{'total':<24}{plan['records']:>10}{plan['api_calls']:>11}{plan['credits']:>9}")
     refresh = plan["computed_refresh"]
     if refresh["streams"]:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from tap_zohocrm.cost_plan import CostRow
 from tap_zohocrm.reads.bulk_backfill import bulk_cost
+from tap_zohocrm.reads.plan import BULK, COQL, REST
 from tap_zohocrm.reads.rest_pages import rest_calls
 from tap_zohocrm.reads.rich_text import rereads
 from tap_zohocrm.streams.recycle_bin import due_whatever_it_shows
@@ -30,7 +31,7 @@ def module_cost(stream: str, module: str, plan: ReadPlan, *, expected: int, bulk
     if bulk:
         calls, credits, note = bulk_cost(expected, left_out)
     elif coql is not None:  # its calls and credits, with the REST fills and the hidden count
-        (calls, credits), note = coql, "COQL"
+        (calls, credits), note = coql, ""
     else:
         calls = credits = rest_calls(expected, per_page, max(1, field_groups))
         note = ""
@@ -61,5 +62,6 @@ def module_cost(stream: str, module: str, plan: ReadPlan, *, expected: int, bulk
     if plan.whole:  # no bookmark: every run reads it all
         note = f"read whole every run; {note}" if note else "read whole every run"
     return CostRow(stream, calls=calls, credits=credits, records=expected, note=note.strip(),
+                   read_path=BULK if bulk else COQL if coql is not None else REST,
                    computed_refresh=plan.refresh and not ids_check, deleted_id_check=ids_check,
                    recycle_bin_checks=checks)

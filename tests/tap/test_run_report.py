@@ -165,3 +165,21 @@ def test_plan_names_a_bulk_read_backfill(make_simulator) -> None:
     assert rows["leads"]["note"].startswith("Bulk Read: 1 job(s)")
     assert "rich-text re-reads" not in rows["leads"]["note"]  # the export has them whole
     assert "Bulk Read" not in rows["contacts"]["note"]  # under the threshold: REST
+    assert (rows["leads"]["read_path"], rows["contacts"]["read_path"]) == ("bulk", "rest")
+    table = {line.split()[0]: line for line in planned.stdout.splitlines()
+             if line.startswith(("leads ", "contacts "))}
+    assert "  bulk  Bulk Read: 1 job(s)" in table["leads"]
+    assert table["contacts"].endswith("  rest")
+
+
+def test_plan_names_each_modules_path_with_its_notes(make_simulator) -> None:
+    # Leads (over 50 fields) are cheaper by COQL; rich text still says its re-reads.
+    sim = make_simulator(seed=75, sizes={"Leads": 1200, "Contacts": 600})
+    config = tap_config(sim, modules=["Leads", "Contacts"])
+    planned = run_tap(config, "--plan", catalog=select_streams(discover(config),
+                                                                {"leads", "contacts"}))
+    assert planned.returncode == 0, planned.stderr[-3000:]
+    rows = {r["stream"]: r for r in _plan(planned.stdout)["streams"]}
+    assert (rows["leads"]["read_path"], rows["contacts"]["read_path"]) == ("coql", "rest")
+    leads = next(x for x in planned.stdout.splitlines() if x.startswith("leads "))
+    assert "  coql  + up to" in leads and leads.endswith("rich-text re-reads")

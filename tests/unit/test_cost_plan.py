@@ -80,11 +80,11 @@ def test_daily_allowance(answer, credits) -> None:
 def plan(**changes: Any) -> dict[str, Any]:
     rows = [
         {"stream": "(metadata)", "records": None, "calls": 2, "credits": 2},
-        {"stream": "leads", "records": 1_000, "calls": 7, "credits": 7,
+        {"stream": "leads", "records": 1_000, "calls": 7, "credits": 7, "read_path": "coql",
          "note": "computed-values refresh: read in full", "computed_refresh": True,
          "deleted_id_check": False},
-        {"stream": "deals", "records": 0, "calls": 1, "credits": 1, "note": "",
-         "computed_refresh": False, "deleted_id_check": False},
+        {"stream": "deals", "records": 0, "calls": 1, "credits": 1, "read_path": "rest",
+         "note": "", "computed_refresh": False, "deleted_id_check": False},
         {"stream": "users", "records": None, "calls": 0, "credits": 0,
          "note": "not due (metadata_refresh_hours)"},
     ]
@@ -110,7 +110,8 @@ def test_the_plan_is_a_table_then_its_json() -> None:
     assert [[line[end - 9:end].strip() for end in ends] for line in table] == [
         ["", "2", "2"], ["1000", "7", "7"], ["0", "1", "1"], ["", "0", "0"],
         ["1000", "10", "10"]]
-    assert table[1].endswith("  computed-values refresh: read in full")
+    assert table[1].endswith("  coql  computed-values refresh: read in full")
+    assert table[2].endswith("  rest") and "rest" not in table[0] + table[3]
     assert table[3].endswith("  not due (metadata_refresh_hours)")
     assert all(line == line.rstrip() for line in lines)
     assert lines[-1].startswith("ZOHO_RUN_PLAN ")
