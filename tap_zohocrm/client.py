@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 from singer_sdk import RESTStream
+from singer_sdk.helpers._catalog import get_selected_schema
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
@@ -20,7 +21,7 @@ from tap_zohocrm.schema.fields import MISMATCH_PROPERTY
 from tap_zohocrm.schema.record_values import RecordValues
 from tap_zohocrm.sync.limits import CreditBudgetReached, DailyCreditsExhausted
 from tap_zohocrm.sync.message_writer import BufferedMsgSpecWriter
-from tap_zohocrm.sync.record_messages import has_deselected_properties, record_messages
+from tap_zohocrm.sync.record_messages import Deselection, record_messages
 from tap_zohocrm.sync.run_report import READ_TO_END, StreamReport
 
 if TYPE_CHECKING:
@@ -83,19 +84,23 @@ class ZohoStream(RESTStream[Any]):
         return row
 
     @cached_property
-    def _deselected(self) -> bool:
-        return has_deselected_properties(self.mask)
+    def deselection(self) -> Deselection:
+        return Deselection(self.schema, self.mask)
 
     @override
     def _generate_record_messages(self, record: dict[str, Any]
                                   ) -> Generator[RecordMessage, None, None]:
-        yield from record_messages(record, schema=self.schema, mask=self.mask,
-                               deselected=self._deselected, stream_maps=self.stream_maps,
-                               version=self._stream_version)
+        yield from record_messages(record, deselection=self.deselection,
+                                   stream_maps=self.stream_maps, version=self._stream_version)
 
     @cached_property
     def batch_files(self) -> StreamBatches:
-        return StreamBatches(self.tap_name, self.name, self.schema)
+        return StreamBatches(self.tap_name, self.name, self.selected_schema)
+
+    @cached_property
+    def selected_schema(self) -> dict[str, Any]:
+        """The SCHEMA message's properties: what BATCH files hold as columns."""
+        return get_selected_schema(self.name, self.schema, self.mask)
 
     @property
     def writes_batches(self) -> bool:
@@ -104,8 +109,8 @@ class ZohoStream(RESTStream[Any]):
     @override
     def get_batches(self, batch_config: BatchConfig,
                     context: Context | None = None) -> Iterator[Manifest]:
-        files = self.batch_files.write(batch_config,
-                                       self._sync_records(context, write_messages=False))
+        files = self.batch_files.write(batch_config, self.deselection.strip_all(
+            self._sync_records(context, write_messages=False)))
         yield from super().get_batches(batch_config, context) if files is None else files
 
     def write_state_where_stopped(self) -> None:

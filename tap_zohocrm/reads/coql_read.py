@@ -132,12 +132,16 @@ class CoqlRead:
         `$` keys, which come with any field). Known once the first query was answered (a
         column COQL refuses moves to REST then); with its rows (`first`), the lookups COQL
         gives without their name join them when Get Records pages are read anyway."""
-        if first is not None and (self.rest_fields or self.pages.refused or self.meta_keys):
-            users = self.users.users() if self.lookup_fields else {}
-            self._nameless.update(
-                name for row in first for name in self.lookup_fields
-                if isinstance(value := row.get(name), dict) and "name" not in value
-                and str(value.get("id")) not in users)
+        if first is not None and self.lookup_fields:
+            users = self.users.users()
+            nameless = [{name for name in self.lookup_fields
+                         if isinstance(value := row.get(name), dict) and "name" not in value
+                         and str(value.get("id")) not in users} for row in first]
+            # A page of Get Records reads 200 rows for a credit, `ids=` 100: pages beside,
+            # once they are read anyway or once most rows need a lookup's name.
+            if (self.rest_fields or self.pages.refused or self.meta_keys
+                    or 2 * sum(map(bool, nameless)) > len(first)):
+                self._nameless.update(*nameless)
         fields = sorted({*self.rest_fields, *self.pages.refused, *self._nameless})
         return fields if fields or self.meta_keys else None
 

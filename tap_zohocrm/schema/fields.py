@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from singer_sdk.singerlib.catalog import MetadataMapping
 
 LOGGER = logging.getLogger("tap-zohocrm.schema")
 
@@ -163,6 +166,13 @@ UPLOAD_DESCRIPTIONS = {
     "imageupload": "Zoho image upload field: not in Bulk Read exports.",
 }
 
+# Marks lookups COQL answers with the id alone (a `--plan` from a catalog prices the Get
+# Records pages that give their names).
+ID_ONLY_IN_COQL_DESCRIPTIONS = {
+    "consent_lookup": "Zoho consent lookup: COQL gives its id alone.",
+    "multi_module_lookup": "Zoho multi-module lookup: COQL gives its id alone.",
+}
+
 JSON_TYPE_SCHEMAS: dict[str, dict[str, Any]] = {
     "string": STRING,
     "integer": INTEGER,
@@ -202,6 +212,17 @@ SYSTEM_PROPERTIES: dict[str, dict[str, Any]] = {
 }
 
 
+def system_properties_opt_in(metadata: MetadataMapping) -> MetadataMapping:
+    """Leave the `$` keys out unless a catalog selects them, for a module COQL can read: only
+    Get Records gives them, so loading them costs Get Records pages beside a COQL read or a Bulk
+    Read export. A catalog's own `selected` or `selected-by-default` wins."""
+    for breadcrumb, entry in metadata.items():
+        if (len(breadcrumb) == 2 and breadcrumb[1] in SYSTEM_PROPERTIES
+                and entry.selected is None and entry.selected_by_default is None):
+            entry.selected_by_default = False
+    return metadata
+
+
 def field_schema(field: dict[str, Any]) -> dict[str, Any] | None:
     """Return the JSON Schema of one field, or None if list calls never carry its values."""
     data_type = field.get("data_type")
@@ -230,6 +251,9 @@ def field_schema(field: dict[str, Any]) -> dict[str, Any] | None:
             return dict(STRING_ARRAY)
         if data_type in UPLOAD_DESCRIPTIONS:
             return {**DATA_TYPE_SCHEMAS[data_type], "description": UPLOAD_DESCRIPTIONS[data_type]}
+        if data_type in ID_ONLY_IN_COQL_DESCRIPTIONS:
+            return {**DATA_TYPE_SCHEMAS[data_type],
+                    "description": ID_ONLY_IN_COQL_DESCRIPTIONS[data_type]}
         return dict(DATA_TYPE_SCHEMAS[data_type])
     if json_type in JSON_TYPE_SCHEMAS:
         LOGGER.warning(
@@ -268,6 +292,11 @@ def is_computed(prop: dict[str, Any]) -> bool:
 def is_upload(prop: dict[str, Any]) -> bool:
     """Whether a property holds a file or image upload field's values."""
     return prop.get("description") in UPLOAD_DESCRIPTIONS.values()
+
+
+def is_id_only_in_coql(prop: dict[str, Any]) -> bool:
+    """Whether COQL gives a property's lookup without its name (Get Records gives both)."""
+    return prop.get("description") in ID_ONLY_IN_COQL_DESCRIPTIONS.values()
 
 
 def is_owner(prop: dict[str, Any]) -> bool:

@@ -62,7 +62,13 @@ from tap_zohocrm.reads.rest_pages import RestPages, rest_calls
 from tap_zohocrm.reads.rich_text import RichText, rich_text_fields
 from tap_zohocrm.reads.users_directory import UsersDirectory
 from tap_zohocrm.responses import is_refusal
-from tap_zohocrm.schema.fields import is_computed, is_lookup, is_owner
+from tap_zohocrm.schema.fields import (
+    is_computed,
+    is_id_only_in_coql,
+    is_lookup,
+    is_owner,
+    system_properties_opt_in,
+)
 from tap_zohocrm.schema.values import instant
 from tap_zohocrm.streams.deleted import DELETED_AT, delete_markers, install_marker_log_filter
 from tap_zohocrm.streams.module_cost import module_cost
@@ -163,8 +169,10 @@ class ModuleReads:
         rest_only = len(self.left_out)
         groups = -(-(len(self.selected) - rest_only) // max(1, version.coql_columns - 2))
         calls, credits = coql_cost(records, version, max(1, groups))
+        schema = self.stream.schema["properties"]
         beside = rest_calls(records, self.per_page, 1) if records and (
-            rest_only or self.meta_keys) else 0
+            rest_only or self.meta_keys
+            or any(is_id_only_in_coql(schema[f]) for f in self.selected)) else 0
         lists = len(hidden_record_filters(self.stream.api_name))
         if hidden:
             # Their lists' other pages, then their other field groups by `ids=`, a COQL
@@ -201,7 +209,7 @@ class ModuleReads:
         read = CoqlRead(
             pages, users=users, owner_fields=owners, lookup_fields=lookups,
             meta_keys=self.meta_keys,
-            rest_fields=self.left_out,
+            rest_fields=[*self.left_out, *(f for f in lookups if is_id_only_in_coql(schema[f]))],
             fetch=self.groups.fetch_by_ids, rich_text=self.rich_text, hidden=self.rest_pages,
             rest_pages=lambda fields: self.rest_pages(fields=fields),
             drop_gone=self.groups.drop_gone,
@@ -289,7 +297,7 @@ class ModuleReads:
         fill = LeftOutFields(stream.schema, self.selected, self.left_out,
                              self.groups.fetch_by_ids, stream.logger, stream.api_name)
         bulk = BulkRead(stream.api, export_fields(stream.schema, self.selected), resume,
-                        schema=stream.schema, left_out=fill,
+                        schema=stream.selected_schema, left_out=fill,
                         count=lambda: stream.counts.count(None),
                         post_process=stream.post_process, tap_name=stream.tap_name)
         if bulk.resumed:
@@ -395,6 +403,14 @@ class ModuleStream(ZohoStream):
         # such a read never ends in the check's ACTIVATE_VERSION (it keeps no bookmark).
         return (self.whole_every_run or super().emit_activate_version_messages
                 or (self.reads_whole and float(self.config["deleted_id_check_hours"]) > 0))
+
+    @property
+    @override
+    def metadata(self) -> singerlib.MetadataMapping:
+        metadata = super().metadata
+        if coql_readable(self.api_name, self.generated_type, self.run.version):
+            return system_properties_opt_in(metadata)
+        return metadata  # Get Records alone reads it: the `$` keys cost nothing
 
     @override
     def apply_catalog(self, catalog: singerlib.Catalog) -> None:
