@@ -181,6 +181,15 @@ def select_streams(catalog: dict[str, Any], names: set[str]) -> dict[str, Any]:
     return catalog
 
 
+def select_dollar_keys(catalog: dict[str, Any]) -> dict[str, Any]:
+    """Select Zoho's `$` keys too (discovery leaves them out by default from API v7)."""
+    for entry in catalog["streams"]:
+        for md in entry["metadata"]:
+            if md["breadcrumb"][1:] and md["breadcrumb"][1].startswith("$"):
+                md["metadata"]["selected"] = True
+    return catalog
+
+
 def _write(tmp: str, name: str, data: dict[str, Any]) -> str:
     path = Path(tmp) / f"{name}.json"
     path.write_text(json.dumps(data))
