@@ -7,7 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import TapRun, discover, run_tap, select_streams, tap_config
+from tests.helpers import (
+    TapRun,
+    discover,
+    run_tap,
+    select_dollar_keys,
+    select_streams,
+    tap_config,
+)
 from zoho_simulator import Simulator
 
 SIZES = {"Leads": 2600, "Contacts": 700, "Accounts": 300, "Deals": 250}
@@ -25,10 +32,7 @@ def sync(sim: Simulator, streams: frozenset[str] = frozenset(STREAMS),
     config = tap_config(sim, **overrides)
     catalog = select_streams(discover(config), set(streams))
     if dollar_keys:
-        for entry in catalog["streams"]:
-            for md in entry["metadata"]:
-                if md["breadcrumb"][1:] and md["breadcrumb"][1].startswith("$"):
-                    md["metadata"]["selected"] = True
+        select_dollar_keys(catalog)
     sim.reset_stats()
     run = run_tap(config, catalog=catalog)
     assert run.returncode == 0, run.stderr[-3000:]
