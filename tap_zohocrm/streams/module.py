@@ -109,6 +109,10 @@ class ModuleReads:
         self.filters = filter_params(stream.api_name)
         self.selected = selected_fields(stream.schema, stream.mask)
         self.left_out = left_out_fields(stream.schema, self.selected)  # no export carries them
+        # What a COQL read takes from Get Records pages beside it: uploads, and the lookups
+        # COQL gives by id alone (their names).
+        self.beside_coql = [*self.left_out, *(f for f in self.selected if is_id_only_in_coql(
+            stream.schema["properties"][f]))]
         self.meta_keys = [name for name in stream.schema["properties"] if name.startswith("$")
                           and stream.mask.get(("properties", name), True)]
         self.rich_text = RichText(
@@ -169,10 +173,8 @@ class ModuleReads:
         rest_only = len(self.left_out)
         groups = -(-(len(self.selected) - rest_only) // max(1, version.coql_columns - 2))
         calls, credits = coql_cost(records, version, max(1, groups))
-        schema = self.stream.schema["properties"]
         beside = rest_calls(records, self.per_page, 1) if records and (
-            rest_only or self.meta_keys
-            or any(is_id_only_in_coql(schema[f]) for f in self.selected)) else 0
+            self.beside_coql or self.meta_keys) else 0
         lists = len(hidden_record_filters(self.stream.api_name))
         if hidden:
             # Their lists' other pages, then their other field groups by `ids=`, a COQL
@@ -209,7 +211,7 @@ class ModuleReads:
         read = CoqlRead(
             pages, users=users, owner_fields=owners, lookup_fields=lookups,
             meta_keys=self.meta_keys,
-            rest_fields=[*self.left_out, *(f for f in lookups if is_id_only_in_coql(schema[f]))],
+            rest_fields=self.beside_coql,
             fetch=self.groups.fetch_by_ids, rich_text=self.rich_text, hidden=self.rest_pages,
             rest_pages=lambda fields: self.rest_pages(fields=fields),
             drop_gone=self.groups.drop_gone,
