@@ -106,6 +106,8 @@ class Api:
             cost = 50
         if resp.credits is not None:  # a COQL query: by its LIMIT
             cost = resp.credits
+        if is_api:
+            entry["credits"] = cost
         self.counters.record(entry, api=is_api, token=is_token and method == "POST", credits=cost)
         if is_api:
             # Zoho adds the header once half of the day's (non-add-on) credits are used.

@@ -12,7 +12,8 @@ read-ahead's pool in pieces of a Get Records page:
   lookups COQL gives without their name, over REST by `ids=`, 100 records a call; a record
   Zoho no longer has is left out, as a field group does;
 * rich text cut at 500 characters read again in full, for a COQL page at a time (200 ids a
-  call; only some rows have a cut value).
+  call; only some rows have a cut value), until a value longer than that shows that COQL gives
+  rich text whole.
 
 Whether COQL returns converted Leads and records pending approval is undocumented. So the
 records Zoho hides unless asked are listed over REST (`converted=true`, `approved=false`: a call
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from tap_zohocrm.pagination import MAX_IDS_PER_CALL, RecordsPage, batched
 from tap_zohocrm.reads.module_rules import REPLICATION_KEY
 from tap_zohocrm.reads.rest_fields import RestFields
+from tap_zohocrm.schema.fields import RICH_TEXT_LIST_CUT
 from tap_zohocrm.schema.values import instant
 from tap_zohocrm.sync.feed_items import FeedItem, Records
 
@@ -80,6 +82,7 @@ class CoqlRead:
         self.logger = logger
         self._seen: dict[str, datetime] = {}  # COQL's rows: id -> Modified_Time
         self._nameless: set[str] = set()  # lookups COQL gives without their name
+        self._whole_rich_text = False  # a COQL value longer than a cut one was seen
 
     def feed(self, since: str | None, put: Callable[[Future[FeedItem]], None]) -> datetime | None:
         """Queue every row from `since`, completed, with the hidden records COQL left out
@@ -125,7 +128,21 @@ class CoqlRead:
         # Cut rich text is re-read once the page's rows are complete, for the whole page: a
         # Get Rich Text Fields call takes 200 ids, and only some rows have a cut value.
         put(_merged(parts, hidden_part,
-                    self.rich_text.complete if self.rich_text.fields else None))
+                    self.rich_text.complete if self._may_cut_rich_text(rows) else None))
+
+    def _may_cut_rich_text(self, rows: list[dict[str, Any]]) -> bool:
+        """Whether COQL may have cut these rows' rich text (whether COQL cuts it as Get Records
+        does is undocumented): yes until a value longer than the cut shows it gives it whole."""
+        fields = self.rich_text.fields
+        if not fields or self._whole_rich_text:
+            return False
+        self._whole_rich_text = any(
+            isinstance(value := row.get(name), str) and len(value) > RICH_TEXT_LIST_CUT
+            for row in rows for name in fields)
+        if self._whole_rich_text:
+            self.logger.info("%s: COQL gives rich text whole; it is not read again",
+                             self.pages.module)
+        return not self._whole_rich_text
 
     def every_row_fields(self, first: list[dict[str, Any]] | None = None) -> list[str] | None:
         """The fields every row needs from Get Records (None: none; an empty list: only the

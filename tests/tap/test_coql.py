@@ -125,3 +125,25 @@ def test_lookups_coql_gives_by_id_alone_come_from_pages_beside(make_simulator) -
     (auto, auto_credits) = sync(sim, frozenset({"contacts"}), read_path="auto")
     assert auto.report()["streams"]["contacts"]["read_path"] == "rest"
     assert auto_credits == rest_credits < coql_credits
+
+
+def test_where_coql_gives_every_record_and_whole_rich_text_nothing_is_read_twice(
+        make_simulator) -> None:
+    # Zoho's docs are silent on both; the simulator's switches answer kindly here. The hidden
+    # records COQL gave are not emitted twice, and rich text COQL gave whole (longer than a cut
+    # value) is not read again.
+    sim = make_simulator(seed=80, sizes={"Leads": 1500}, coql_returns_converted=True,
+                         coql_returns_unapproved=True, coql_full_rich_text=True)
+    streams = frozenset({"leads"})
+    rest, _ = sync(sim, streams, read_path="rest")
+    rest_rereads = [r for r in sim.requests() if r["path"].endswith("/fetch_full_data")]
+    coql, _ = sync(sim, streams, read_path="coql")
+    coql_rereads = [r for r in sim.requests() if r["path"].endswith("/fetch_full_data")]
+    assert rest_rereads and not coql_rereads
+    assert len(coql.records("leads")) == len(by_id(coql, "leads")) == len(sim.records("Leads"))
+    got, want = by_id(coql, "leads"), by_id(rest, "leads")
+    differ = {(i, name) for i in want for name in set(got[i]) | set(want[i])
+              if got[i].get(name) != want[i].get(name)}
+    assert not differ, sorted(differ)[:6]
+    assert any(len(r.get("Rich_Summary") or "") > 500 for r in got.values())
+    assert any(r.get("Converted__s") for r in got.values())
