@@ -395,6 +395,14 @@ def test_if_modified_since(sim: Simulator, auth: dict[str, str]) -> None:
               approved="both").json()["data"]
     expected = [r for r in recs if datetime.fromisoformat(r["Modified_Time"]) >= since]
     assert {r["id"] for r in got} == {r["id"] for r in expected}  # inclusive
+    # In Modified_Time order either way: the same records, in that order.
+    for order in ("asc", "desc"):
+        got = get(sim, auth, "/crm/v8/Contacts", headers=hdr, fields="Modified_Time",
+                  approved="both", sort_by="Modified_Time", sort_order=order).json()["data"]
+        want = sorted(expected, key=lambda r: (datetime.fromisoformat(r["Modified_Time"]),
+                                               -int(r["id"]) if order == "desc" else int(r["id"])),
+                      reverse=order == "desc")
+        assert [r["id"] for r in got] == [r["id"] for r in want], order
     utc = since.astimezone(datetime.now().astimezone().tzinfo).isoformat()
     got_utc = get(sim, auth, "/crm/v8/Contacts", headers={"If-Modified-Since": utc},
                   fields="Modified_Time", approved="both").json()["data"]
