@@ -8,6 +8,8 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from tap_zohocrm.reads.field_groups import FieldGroups
     from tap_zohocrm.reads.rich_text import RichText
 
@@ -25,18 +27,21 @@ class PageCompletion:
     def promised(self) -> int:
         return self._promised
 
-    def promise(self, records: list[dict[str, Any]]) -> int:
-        """The credits completing these records needs, counted as promised until done."""
-        credits = self.groups.completion_calls(len(records))
+    def promise(self, records: list[dict[str, Any]], *, beside: bool = False) -> int:
+        """The credits completing these records needs, counted as promised until done
+        (`beside`: the other field groups come from pages beside, which ask for themselves)."""
+        credits = 0 if beside else self.groups.completion_calls(len(records))
         with self._lock:
             self._promised += credits
         return credits
 
-    def complete(self, records: list[dict[str, Any]], promised: int = 0) -> list[dict[str, Any]]:
-        """Pool task: every field group and full rich text for one page."""
+    def complete(self, records: list[dict[str, Any]], promised: int = 0,
+                 beside: Future[frozenset[str]] | None = None) -> list[dict[str, Any]]:
+        """Pool task: every field group and full rich text for one page (`beside`: the ids
+        that got the other groups from pages beside, once matched)."""
         try:
             if len(self.groups.groups) > 1:
-                self.groups.merge_others(records)
+                self.groups.merge_others(records, beside.result() if beside else frozenset())
             if self.rich_text.fields:
                 self.rich_text.complete(records)
         finally:

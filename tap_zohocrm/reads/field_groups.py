@@ -37,6 +37,20 @@ def field_groups(schema: dict[str, Any], mask: Mapping[Any, bool], replication_k
     return [list(chunk) for chunk in batched(selected, MAX_FIELDS_PER_CALL)]
 
 
+FIELDS_BESIDE = MAX_FIELDS_PER_CALL - 1  # a page beside a read asks Modified_Time too
+
+
+def chunks_beside(groups: list[list[str]]) -> int:
+    """Pages beside each page of a read listed with the first of these field groups: one per
+    chunk of the other fields (reads.group_pages)."""
+    return -(-sum(len(group) for group in groups[1:]) // FIELDS_BESIDE)
+
+
+def page_reads(groups: list[list[str]]) -> int:
+    """Get Records pages per page of a read in these field groups: its own, and those beside."""
+    return 1 + chunks_beside(groups)
+
+
 def gone_field(exc: ZohoAPIError) -> str | None:
     """The field an INVALID_DATA answer names (removed in Zoho since discovery)."""
     name = exc.details.get("api_name") if exc.code == "INVALID_DATA" else None
@@ -93,14 +107,19 @@ class FieldGroups:
             self.calls.module_api_name, api_name)
         return True
 
-    def merge_others(self, records: list[dict[str, Any]]) -> None:
-        """Fetch the other field groups for these records' ids and merge them in; a record Zoho
-        no longer has (deleted meanwhile) is left out, never emitted with fields missing.
+    def merge_others(self, records: list[dict[str, Any]],
+                     filled: frozenset[str] = frozenset()) -> None:
+        """Fetch the other field groups for these records' ids and merge them in (but for the
+        records `filled` names: they have them from pages beside); a record Zoho no longer has
+        (deleted meanwhile) is left out, never emitted with fields missing.
 
         The page itself is read with one fixed group, because changing `fields` within a
         page_token chain breaks the chain (TOKEN_BOUND_DATA_MISMATCH).
         """
-        by_id = {record["id"]: record for record in records}
+        by_id = {record["id"]: record for record in records if str(record["id"]) not in filled}
+        if not by_id:
+            return
+        asked = len(by_id)
         for chunk in self.groups[1:]:
             found: set[str] = set()
             for ids in batched(by_id, MAX_IDS_PER_CALL):
@@ -111,9 +130,10 @@ class FieldGroups:
                             if name in extra:
                                 by_id[extra["id"]][name] = extra[name]
             by_id = {record_id: by_id[record_id] for record_id in by_id if record_id in found}
-        gone = len(records) - len(by_id)
+        gone = asked - len(by_id)
         if gone:
-            records[:] = [record for record in records if record["id"] in by_id]
+            records[:] = [record for record in records
+                          if record["id"] in by_id or str(record["id"]) in filled]
             self.logger.warning(
                 "%s: %d records were deleted in Zoho while their fields were read; they are "
                 "not emitted (a deleted-records listing reports them)",

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tap_zohocrm.pagination import MAX_IDS_PER_CALL, RecordsPage, RecordsPaginator
+from tap_zohocrm.pagination import RecordsPage, RecordsPaginator
 from tap_zohocrm.reads.anchor import Anchor
 from tap_zohocrm.responses import answered_at, response_json
 
@@ -21,18 +21,15 @@ if TYPE_CHECKING:
 ANCHOR_REPEATS = 5  # records a page carries again, on average, from the second it starts at
 
 
-def rest_calls(records: int, per_page: int, field_groups: int) -> int:
-    """Get Records calls to read `records` records: pages, plus `ids=` calls per extra field
-    group of each page."""
+def rest_calls(records: int, per_page: int, page_reads: int) -> int:
+    """Get Records calls to read `records` records: pages of the first field group, and
+    `page_reads` - 1 pages beside each for the other fields (field_groups.page_reads)."""
     if records == 0:
         return 1  # the 304/204 answer
-    calls = 0
     pages = math.ceil(records / per_page)
-    for page in range(pages):
-        on_page = min(per_page, records - page * per_page)
-        calls += 1 + (field_groups - 1) * math.ceil(on_page / MAX_IDS_PER_CALL)
     # Each page starts at the last Modified_Time read: that second's records come again.
-    return calls + (math.ceil(pages * ANCHOR_REPEATS / per_page) if pages > 1 else 0)
+    repeats = math.ceil(pages * ANCHOR_REPEATS / per_page) if pages > 1 else 0
+    return pages + repeats + (page_reads - 1) * pages
 
 
 class RestPages:

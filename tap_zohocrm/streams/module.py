@@ -39,8 +39,14 @@ from tap_zohocrm.reads.bulk_gaps import HiddenRecords
 from tap_zohocrm.reads.completion import PageCompletion
 from tap_zohocrm.reads.coql_pages import CoqlPages, CoqlRefused, coql_cost
 from tap_zohocrm.reads.coql_read import CoqlRead
-from tap_zohocrm.reads.field_groups import FieldGroups, field_groups, selected_fields
+from tap_zohocrm.reads.field_groups import (
+    FieldGroups,
+    field_groups,
+    page_reads,
+    selected_fields,
+)
 from tap_zohocrm.reads.full_read import FullReadSteps
+from tap_zohocrm.reads.group_pages import GroupPages
 from tap_zohocrm.reads.module_rules import (
     NOTES,
     REPLICATION_KEY,
@@ -150,7 +156,7 @@ class ModuleReads:
         """Credits each path needs to read `records` records of this module modified since
         `since` (the records; attachments and listings cost the same on each). Where COQL
         looks cheaper, the records it may leave out (hidden) are counted too."""
-        rest = rest_calls(records, self.per_page, max(1, len(self.groups.groups)))
+        rest = rest_calls(records, self.per_page, page_reads(self.groups.groups))
         costs = {REST: rest, COQL: self.coql_cost(records, 0)[1],
                  BULK: bulk_cost(records, self.left_out)[1]}
         if costs[COQL] < rest:
@@ -250,7 +256,7 @@ class ModuleReads:
         return module_cost(
             stream.name, stream.api_name, plan, expected=stream.expected_records(),
             bulk=stream.uses_bulk_read(), left_out=self.left_out,
-            field_groups=len(self.groups.groups), rich_text=bool(self.rich_text.fields),
+            field_groups=page_reads(self.groups.groups), rich_text=bool(self.rich_text.fields),
             rich_text_per_page=stream.run.version.rich_text_per_page,
             counts_records=stream.counts_records, lists_deletions=stream.emit_deletes,
             attachments=stream.reads_attachments and any(
@@ -266,31 +272,42 @@ class ModuleReads:
         in the pool; returns Zoho's Date of the answer that ended it (None: cut short)."""
         per_page, completion, pool = self.per_page, self.completion, self.pool
         pending: list[dict[str, Any]] = []
+        pages = self.rest_pages()
+        # The other field groups from pages beside the read (Notes: few fields, own pages).
+        beside = GroupPages(lambda fields: self.rest_pages(fields=fields), self.groups.groups,
+                            since=since, drop_gone=self.groups.drop_gone) if len(
+            self.groups.groups) > 1 and type(pages) is RestPages else None
 
         def complete(records: list[dict[str, Any]]) -> None:
-            cost = completion.promise(records)
-            put(pool.submit(lambda: Records(completion.complete(records, cost))))
+            cost = completion.promise(records, beside=beside is not None)
+            filled = beside.fill(records) if beside is not None else None
+            put(pool.submit(lambda: Records(completion.complete(records, cost, filled))))
 
-        pages = self.rest_pages()
         start = RecordsPage(modified_since=since)
-        while True:
-            try:
-                # Anchored pages carry a few repeats, so fewer new records than a page: they
-                # are completed in full pages again, so the calls per record stay as they were.
-                for records in pages.pages(start):
-                    pending.extend(records)
-                    while len(pending) >= per_page:
-                        complete(pending[:per_page])
-                        del pending[:per_page]
-                break
-            except ZohoAPIError as exc:
-                if not self.groups.drop_gone(exc):
-                    raise
-                # Go on from the last Modified_Time read; the repeats there are dropped.
-                start = RecordsPage(modified_since=pages.anchor.last_modified or since,
-                                    query=start.query + 1)
-        if pending:
-            complete(pending)
+        ended = False
+        try:
+            while True:
+                try:
+                    # Anchored pages carry a few repeats, so fewer new records than a page:
+                    # they are completed in full pages again, so the calls per record stay.
+                    for records in pages.pages(start):
+                        pending.extend(records)
+                        while len(pending) >= per_page:
+                            complete(pending[:per_page])
+                            del pending[:per_page]
+                    break
+                except ZohoAPIError as exc:
+                    if not self.groups.drop_gone(exc):
+                        raise
+                    # Go on from the last Modified_Time read; the repeats there are dropped.
+                    start = RecordsPage(modified_since=pages.anchor.last_modified or since,
+                                        query=start.query + 1)
+            if pending:
+                complete(pending)
+            ended = True
+        finally:
+            if beside is not None:
+                beside.close(cancel=not ended)  # after the last page's fill, once read whole
         return pages.read_to_end_at
 
     def bulk_backfill(self, resume: dict[str, Any] | None) -> BulkBackfill:

@@ -174,7 +174,7 @@ def test_plan_names_a_bulk_read_backfill(make_simulator) -> None:
 
 def test_plan_names_each_modules_path_with_its_notes(make_simulator) -> None:
     # Leads (over 50 fields) are cheaper by COQL; rich text still says its re-reads.
-    sim = make_simulator(seed=75, sizes={"Leads": 1200, "Contacts": 600})
+    sim = make_simulator(seed=75, sizes={"Leads": 3000, "Contacts": 600})
     config = tap_config(sim, modules=["Leads", "Contacts"])
     planned = run_tap(config, "--plan", catalog=select_streams(discover(config),
                                                                 {"leads", "contacts"}))

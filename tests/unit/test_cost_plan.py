@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from tap_zohocrm.cost_plan import daily_allowance, format_plan
+from tap_zohocrm.reads.field_groups import page_reads
 from tap_zohocrm.reads.rest_pages import rest_calls
 
 
-@pytest.mark.parametrize(("records", "per_page", "groups", "calls"), [
+@pytest.mark.parametrize(("records", "per_page", "page_reads", "calls"), [
     # Nothing to read still costs the one call Zoho answers with 204 or 304.
     (0, 200, 1, 1),
     (0, 200, 4, 1),
@@ -25,23 +26,31 @@ from tap_zohocrm.reads.rest_pages import rest_calls
     (1_000, 200, 1, 5 + 1),
     (450, 100, 1, 5 + 1),
     (100_000, 200, 1, 500 + math.ceil(500 * 5 / 200)),
-    # Past 50 fields (v3 on): each other group of fields is read by `ids=`, 100 ids a call.
-    (150, 200, 3, 1 + 2 * 2),
+    # Past 50 fields (v3 on): the other fields come from pages beside each page, a page per
+    # chunk of 49 (each asks Modified_Time too).
+    (150, 200, 3, 1 + 2),
     (100, 100, 2, 1 + 1),
-    (250, 200, 2, (1 + 2) + (1 + 1) + 1),
+    (250, 200, 2, (2 + 1) + 2),
 ])
-def test_rest_calls(records, per_page, groups, calls) -> None:
-    assert rest_calls(records, per_page, groups) == calls
+def test_rest_calls(records, per_page, page_reads, calls) -> None:
+    assert rest_calls(records, per_page, page_reads) == calls
 
 
-@pytest.mark.parametrize(("per_page", "groups"), [(200, 1), (200, 3), (50, 1), (100, 2)])
-def test_rest_calls_grow_with_records_and_read_every_record(per_page, groups) -> None:
-    counts = [rest_calls(n, per_page, groups) for n in range(0, 2_001, 7)]
+@pytest.mark.parametrize(("per_page", "page_reads"), [(200, 1), (200, 3), (50, 1), (100, 2)])
+def test_rest_calls_grow_with_records_and_read_every_record(per_page, page_reads) -> None:
+    counts = [rest_calls(n, per_page, page_reads) for n in range(0, 2_001, 7)]
     assert counts == sorted(counts)
     for n in range(1, 2_001, 7):
-        # A call per page, and each other field group's values of every record, 100 ids a call.
-        least = math.ceil(n / per_page) + (groups - 1) * math.ceil(n / 100)
-        assert rest_calls(n, per_page, groups) >= least
+        # A call per page, and as many beside it for the other fields.
+        least = page_reads * math.ceil(n / per_page)
+        assert rest_calls(n, per_page, page_reads) >= least
+
+
+@pytest.mark.parametrize(("sizes", "reads"), [
+    ([50], 1), ([50, 50, 21], 3), ([50, 49], 2), ([50, 50], 3), ([50, 50, 50], 4)])
+def test_pages_beside_take_49_fields_each(sizes, reads) -> None:
+    groups = [[f"f{g}_{n}" for n in range(size)] for g, size in enumerate(sizes)]
+    assert page_reads(groups) == reads
 
 
 def org(paid_type: Any, users: Any = None) -> dict[str, Any]:

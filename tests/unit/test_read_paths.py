@@ -163,7 +163,7 @@ def test_what_an_export_carries() -> None:
 
 def test_cost_of_each_path() -> None:
     assert rest_calls(0, 200, 3) == 1
-    assert rest_calls(400, 200, 3) == 2 + 2 * 2 * 2 + 1  # pages, ids= calls, repeats
+    assert rest_calls(400, 200, 3) == 2 + 2 * 2 + 1  # pages, pages beside, repeats
     calls, credits, note = bulk_cost(250_000, ["File"])
     assert (calls, credits) == (2 * 5 + 2 + 2500, 2 * 54 + 2 + 2500) and "File" in note
     plan = ReadPlan(since=None, full=None, whole=False, path="rest", resumes_export=False,
