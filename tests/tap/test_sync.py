@@ -177,3 +177,17 @@ def test_v7_rereads_cut_rich_text_one_record_a_call(make_simulator) -> None:
               if r["path"].rsplit("/", 1)[1].isdigit()}
     assert reread == {str(i) for i in long_ids}
     assert not [r for r in calls if "fetch_full_data" in r["path"]]
+
+
+def test_get_records_reads_the_fields_past_fifty_from_pages_beside(big_sim: Simulator) -> None:
+    # Leads' 121 fields: the read's pages carry the first 50, pages beside them the others (49
+    # a page with Modified_Time), 200 records a credit; no `ids=` call while nothing is edited.
+    run, _ = _sync(big_sim, read_path="rest")
+    assert_complete(run, big_sim)
+    leads = [r for r in big_sim.requests() if r["path"] == "/crm/v8/Leads"]
+    assert not [r for r in leads if "ids" in r["params"]]
+    own = [r for r in leads if r["params"]["fields"].startswith("Modified_Time")]
+    beside = [r for r in leads if r not in own]
+    assert 5000 / 200 <= len(own) <= 5000 / 200 + 2
+    assert 2 * 5000 / 200 <= len(beside) <= 2 * (5000 / 200 + 3)
+    assert {len(r["params"]["fields"].split(",")) for r in leads} <= set(range(1, 51))
