@@ -281,15 +281,15 @@ KEYSET_ORDER = (OrderItem("Modified_Time"), OrderItem("id"))
 
 
 def modified_lower_bound(where: Criteria) -> float | None:
-    """The least Modified_Time a row can have by a `Modified_Time >= t` (or `> t`) criterion
-    that every row must meet (joined by `and` from the top); None when there is none."""
+    """The least Modified_Time a row matching `where` can have, from its `Modified_Time >=`,
+    `>` and `=` criteria (of `and`: the larger bound of either side; of `or`: the smaller, if
+    both sides have one); None when the criteria set none."""
     if isinstance(where, Group):
-        if where.operator != "and":
-            return None
-        bounds = [b for b in (modified_lower_bound(where.left),
-                              modified_lower_bound(where.right)) if b is not None]
-        return max(bounds, default=None)
-    if (where.field == "Modified_Time" and where.operator in (">=", ">")
+        left, right = modified_lower_bound(where.left), modified_lower_bound(where.right)
+        if where.operator == "and":
+            return max((b for b in (left, right) if b is not None), default=None)
+        return None if left is None or right is None else min(left, right)
+    if (where.field == "Modified_Time" and where.operator in (">=", ">", "=")
             and len(where.values) == 1 and DATETIME_RE.match(where.values[0].text)):
         return parse_iso(where.values[0].text)
     return None

@@ -17,6 +17,8 @@ import requests
 from tests import zoho_openapi
 from tests.simulator.tokens import token_headers
 from zoho_simulator import Simulator
+from zoho_simulator.coql_api import modified_lower_bound
+from zoho_simulator.coql_query import parse_query
 from zoho_simulator.exchanges import ExchangeLog
 
 SIZES = {"Leads": 600, "Contacts": 60, "Accounts": 30}
@@ -581,17 +583,42 @@ def test_keyset_queries_answer_as_any_other_ordering_would(
     # takes the general way (every record tested and sorted). Both pages agree, at any bound
     # and OFFSET, converted and unapproved Leads left out or not.
     sim.set_config(**switches)
-    times = sorted(r["Modified_Time"] for r in sim.records("Leads"))
-    for bound, extra, offset in ((times[0], "", 0), (times[250], "", 0),
-                                 (times[250], " and Lead_Source is not null", 0),
-                                 (times[400], "", 7), (times[-1], "", 0)):
-        where = f"where Modified_Time >= '{bound}'{extra}"
+    leads = sorted(sim.records("Leads"), key=lambda r: (r["Modified_Time"], int(r["id"])))
+    times = [r["Modified_Time"] for r in leads]
+    # The tap's keyset: past the last (Modified_Time, id) read.
+    past = ("((Modified_Time > '{t}') or ((Modified_Time = '{t}') and (id > {i})))"
+            .format(t=times[300], i=leads[300]["id"]))
+    for where, offset in ((f"where Modified_Time >= '{times[0]}'", 0),
+                          (f"where Modified_Time >= '{times[250]}'", 0),
+                          (f"where Modified_Time >= '{times[250]}' and Lead_Source is not null",
+                           0),
+                          (f"where Modified_Time >= '{times[400]}'", 7),
+                          (f"where Modified_Time >= '{times[-1]}'", 0),
+                          (f"where {past}", 0), (f"where {past}", 5), ("where id is not null", 3)):
         paged = coql(sim, auth, f"select Last_Name from Leads {where} order by "
                                 f"Modified_Time asc, id asc limit 90 offset {offset}")
         general = coql(sim, auth, f"select Last_Name from Leads {where} order by "
                                   f"Modified_Time asc, id asc, Created_Time asc "
                                   f"limit 90 offset {offset}")
-        assert rows(paged) == rows(general), (bound, extra, offset)
+        assert rows(paged) == rows(general), (where, offset)
         assert paged.status_code == general.status_code
         if paged.status_code == 200:
-            assert paged.json()["info"] == general.json()["info"], (bound, extra, offset)
+            assert paged.json()["info"] == general.json()["info"], (where, offset)
+
+
+@pytest.mark.parametrize(("where", "bound"), [
+    ("Modified_Time >= '2025-01-01T00:00:00+00:00'", "2025-01-01T00:00:00+00:00"),
+    # The tap's keyset: `or` of two sides that both bound Modified_Time.
+    ("((Modified_Time > '2025-01-01T00:00:00+00:00') or ((Modified_Time = "
+     "'2025-01-01T00:00:00+00:00') and (id > 5)))", "2025-01-01T00:00:00+00:00"),
+    ("((Modified_Time >= '2025-01-01T00:00:00+00:00') and (Modified_Time > "
+     "'2025-02-01T00:00:00+00:00'))", "2025-02-01T00:00:00+00:00"),
+    ("((Modified_Time > '2025-01-01T00:00:00+00:00') or (id > 5))", None),
+    ("(Modified_Time < '2025-01-01T00:00:00+00:00')", None),
+    ("(id is not null)", None),
+])
+def test_the_lower_bound_a_where_sets_on_modified_time(where: str, bound: str | None) -> None:
+    # What lets a keyset query of a million-record module start where its rows do.
+    query = parse_query(f"select Last_Name from Leads where {where}")
+    want = datetime.fromisoformat(bound).timestamp() if bound else None
+    assert modified_lower_bound(query.where) == want
