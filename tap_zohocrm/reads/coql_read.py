@@ -43,11 +43,15 @@ from tap_zohocrm.sync.feed_items import FeedItem, Records
 if TYPE_CHECKING:
     from tap_zohocrm.errors import ZohoAPIError
     from tap_zohocrm.reads.coql_pages import CoqlPages
+    from tap_zohocrm.reads.group_pages import GroupPages
     from tap_zohocrm.reads.rest_pages import RestPages
     from tap_zohocrm.reads.rich_text import RichText
     from tap_zohocrm.reads.users_directory import UsersDirectory
 
 FetchByIds = Callable[[tuple[str, ...], list[str]], list[dict[str, Any]]]
+# Every field group and full rich text of REST records (reads.completion.PageCompletion).
+CompleteRest = Callable[[list[dict[str, Any]], int, "Future[frozenset[str]] | None"],
+                        list[dict[str, Any]]]
 
 
 class CoqlRead:
@@ -59,9 +63,11 @@ class CoqlRead:
                  hidden: Callable[[Mapping[str, Any]], RestPages],
                  rest_pages: Callable[[list[str]], RestPages],
                  drop_gone: Callable[[ZohoAPIError], bool],
-                 complete_rest: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+                 complete_rest: CompleteRest,
                  hidden_filters: list[dict[str, Any]], pool: ThreadPoolExecutor,
-                 per_page: int, logger: logging.Logger) -> None:
+                 per_page: int, logger: logging.Logger,
+                 hidden_groups: Callable[[Mapping[str, Any]], GroupPages | None] = (
+                     lambda filters: None)) -> None:
         self.pages = pages
         self.users = users
         self.owner_fields = owner_fields
@@ -83,12 +89,17 @@ class CoqlRead:
         self._seen: dict[str, datetime] = {}  # COQL's rows: id -> Modified_Time
         self._nameless: set[str] = set()  # lookups COQL gives without their name
         self._whole_rich_text = False  # a COQL value longer than a cut one was seen
+        # The hidden records' other field groups, from pages beside their lists.
+        self.hidden_groups = hidden_groups
+        self._group_pages: dict[int, GroupPages | None] = {}  # by list (filter)
+        self._listed_in: dict[str, int] = {}  # a hidden record's id -> its list
 
     def feed(self, since: str | None, put: Callable[[Future[FeedItem]], None]) -> datetime | None:
         """Queue every row from `since`, completed, with the hidden records COQL left out
         merged in Modified_Time order. Returns Zoho's Date of the answer that ended the read."""
         beside: RestFields | None = None
         hidden = _Hidden(self._hidden_records_listed(since))
+        ended = False
         try:
             for rows in self.pages.pages(since):
                 self._seen.update((str(row["id"]), _modified(row)) for row in rows)
@@ -104,12 +115,16 @@ class CoqlRead:
                     self._put_rows(_until_unfilled(rows, filled), filled, hidden, put)
                     raise beside.failed
                 self._put_rows(rows, filled, hidden, put)
+            for piece in batched(hidden.until(None, self._seen), self.per_page):
+                put(self._hidden_part(list(piece)))
+            ended = True
         finally:
             if beside is not None:
                 beside.close()
+            for group_pages in self._group_pages.values():
+                if group_pages is not None:
+                    group_pages.close(cancel=not ended)
         read_to_end_at = self.pages.read_to_end_at
-        for piece in batched(hidden.until(None, self._seen), self.per_page):
-            put(self.pool.submit(self._hidden_records, list(piece)))
         if hidden.found:
             self.logger.info("%s: COQL read %d records; %d records Zoho hides unless asked "
                              "(converted, pending approval) were read over REST",
@@ -124,7 +139,7 @@ class CoqlRead:
         left_out = hidden.until(rows[-1], self._seen)  # before any row goes out
         parts = [self.pool.submit(self._records, list(piece), filled)
                  for piece in batched(rows, self.per_page)]
-        hidden_part = self.pool.submit(self._hidden_records, left_out) if left_out else None
+        hidden_part = self._hidden_part(left_out) if left_out else None
         # Cut rich text is re-read once the page's rows are complete, for the whole page: a
         # Get Rich Text Fields call takes 200 ids, and only some rows have a cut value.
         put(_merged(parts, hidden_part,
@@ -165,8 +180,26 @@ class CoqlRead:
     def _records(self, rows: list[dict[str, Any]], filled: set[str]) -> FeedItem:
         return Records(self.complete(rows, filled))
 
-    def _hidden_records(self, records: list[dict[str, Any]]) -> FeedItem:
-        return Records(self.complete_rest(records))
+    def _hidden_part(self, records: list[dict[str, Any]]) -> Future[FeedItem]:
+        """Queue the completion of hidden records COQL left out. Their other field groups come
+        from pages beside their lists, asked for now (in each list's order, as they are
+        taken): only records COQL left out cost pages."""
+        by_list: dict[int, list[dict[str, Any]]] = {}
+        for record in records:
+            by_list.setdefault(self._listed_in.get(str(record["id"]), 0), []).append(record)
+        fills = []
+        for at, part in by_list.items():
+            if at not in self._group_pages:
+                self._group_pages[at] = self.hidden_groups(self.hidden_filters[at])
+            if (group_pages := self._group_pages[at]) is not None:
+                fills.append(group_pages.fill(part))
+        return self.pool.submit(self._hidden_records, records, fills)
+
+    def _hidden_records(self, records: list[dict[str, Any]],
+                        fills: list[Future[frozenset[str]]]) -> FeedItem:
+        filled: Future[frozenset[str]] = Future()
+        filled.set_result(frozenset().union(*(fill.result() for fill in fills)))
+        return Records(self.complete_rest(records, 0, filled))
 
     def complete(self, rows: list[dict[str, Any]],
                  filled: set[str] | frozenset[str] = frozenset()) -> list[dict[str, Any]]:
@@ -231,9 +264,16 @@ class CoqlRead:
     def _hidden_records_listed(self, since: str | None) -> Iterator[dict[str, Any]]:
         """Records Zoho hides unless asked, listed over REST (a list per filter, each in
         Modified_Time order), merged in Modified_Time order."""
-        lists = [_records_of(self.hidden(filters).pages(RecordsPage(modified_since=since)))
-                 for filters in self.hidden_filters]
+        lists = [self._listed(at, self.hidden(filters).pages(RecordsPage(modified_since=since)))
+                 for at, filters in enumerate(self.hidden_filters)]
         return heapq.merge(*lists, key=_modified)
+
+    def _listed(self, at: int, pages: Iterator[list[dict[str, Any]]]
+                ) -> Iterator[dict[str, Any]]:
+        for page in pages:
+            for record in page:
+                self._listed_in[str(record["id"])] = at
+                yield record
 
 
 class _Hidden:
@@ -275,11 +315,6 @@ def _until_unfilled(rows: list[dict[str, Any]], filled: set[str]) -> list[dict[s
         if str(row["id"]) not in filled:
             return rows[:at]
     return rows
-
-
-def _records_of(pages: Iterator[list[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
-    for page in pages:
-        yield from page
 
 
 _NEVER = datetime.min.replace(tzinfo=UTC)

@@ -27,7 +27,7 @@ from tap_zohocrm.bulk_read.export_gaps import LeftOutFields
 from tap_zohocrm.bulk_read.jobs import BulkRead, BulkReadRefused
 from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.errors import ZohoAPIError
-from tap_zohocrm.pagination import MAX_IDS_PER_CALL, RecordsPage
+from tap_zohocrm.pagination import RecordsPage
 from tap_zohocrm.reads.bulk_backfill import (
     BulkBackfill,
     bulk_cost,
@@ -183,10 +183,10 @@ class ModuleReads:
             self.beside_coql or self.meta_keys) else 0
         lists = len(hidden_record_filters(self.stream.api_name))
         if hidden:
-            # Their lists' other pages, then their other field groups by `ids=`, a COQL
-            # page's share at a time (one call more than the count alone gives).
-            lists += -(-hidden // self.per_page) - 1 + (max(1, len(self.groups.groups)) - 1) * (
-                -(-hidden // MAX_IDS_PER_CALL) + 1)
+            # Their lists' other pages, then their other fields from pages beside (one more
+            # than the count alone gives: windows start at a taken record's second).
+            lists += -(-hidden // self.per_page) - 1 + (page_reads(self.groups.groups) - 1) * (
+                -(-hidden // self.per_page) + 1)
         return calls + beside + lists, credits + beside + lists
 
     def feed(self, path: str, since: str | None,
@@ -224,7 +224,7 @@ class ModuleReads:
             complete_rest=self.completion.complete,
             hidden_filters=hidden_record_filters(stream.api_name),
             pool=self.pool, per_page=self.per_page,
-            logger=stream.logger)
+            logger=stream.logger, hidden_groups=self.group_pages)
         return read.feed(since, put)
 
     def computed_fields(self) -> list[str]:
@@ -266,6 +266,15 @@ class ModuleReads:
                 plan.since)) if plan.path == COQL else None,
             counts=stream.counts.calls_made + self.visible.calls_made)
 
+    def group_pages(self, filters: Mapping[str, Any],
+                    since: str | None = None) -> GroupPages | None:
+        """Pages beside a read with these filters, for the fields past its first group (None:
+        the module has one group)."""
+        if len(self.groups.groups) < 2:
+            return None
+        return GroupPages(lambda fields: self.rest_pages(filters, fields), self.groups.groups,
+                          since=since, drop_gone=self.groups.drop_gone)
+
     def feed_rest(self, since: str | None,
                   put: Callable[[Future[FeedItem]], None]) -> datetime | None:
         """Queue the REST read from `since`: pages of the first field group, each completed
@@ -274,9 +283,7 @@ class ModuleReads:
         pending: list[dict[str, Any]] = []
         pages = self.rest_pages()
         # The other field groups from pages beside the read (Notes: few fields, own pages).
-        beside = GroupPages(lambda fields: self.rest_pages(fields=fields), self.groups.groups,
-                            since=since, drop_gone=self.groups.drop_gone) if len(
-            self.groups.groups) > 1 and type(pages) is RestPages else None
+        beside = self.group_pages({}, since) if type(pages) is RestPages else None
 
         def complete(records: list[dict[str, Any]]) -> None:
             cost = completion.promise(records, beside=beside is not None)

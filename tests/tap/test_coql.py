@@ -147,3 +147,20 @@ def test_where_coql_gives_every_record_and_whole_rich_text_nothing_is_read_twice
     assert not differ, sorted(differ)[:6]
     assert any(len(r.get("Rich_Summary") or "") > 500 for r in got.values())
     assert any(r.get("Converted__s") for r in got.values())
+
+
+def test_records_coql_leaves_out_get_their_other_fields_from_pages_beside(
+        make_simulator) -> None:
+    # Converted Leads and records pending approval, which this simulator's COQL leaves out,
+    # come from Get Records lists of the first 50 fields; the other fields from pages beside
+    # those lists (200 a credit), not `ids=` (100).
+    sim = make_simulator(seed=81, sizes={"Leads": 1500})
+    coql, _ = sync(sim, frozenset({"leads"}), read_path="coql")
+    leads = [r for r in sim.requests() if r["path"] == "/crm/v8/Leads"]
+    assert not [r for r in leads if "ids" in r["params"]]
+    beside = [r for r in leads if r["params"].get("converted") == "true"
+              and not r["params"]["fields"].startswith("Modified_Time")]
+    assert beside
+    rest, _ = sync(sim, frozenset({"leads"}), read_path="rest")
+    assert by_id(coql, "leads") == by_id(rest, "leads")
+    assert sum(bool(r.get("Converted__s")) for r in coql.records("leads")) > 100
