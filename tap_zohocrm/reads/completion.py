@@ -8,8 +8,6 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
     from tap_zohocrm.reads.field_groups import FieldGroups
     from tap_zohocrm.reads.rich_text import RichText
 
@@ -36,12 +34,12 @@ class PageCompletion:
         return credits
 
     def complete(self, records: list[dict[str, Any]], promised: int = 0,
-                 beside: Future[frozenset[str]] | None = None) -> list[dict[str, Any]]:
-        """Pool task: every field group and full rich text for one page (`beside`: the ids
-        that got the other groups from pages beside, once matched)."""
+                 filled: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+        """Pool task: every field group and full rich text for one page (`filled`: the ids
+        that got the other groups from pages beside)."""
         try:
             if len(self.groups.groups) > 1:
-                self.groups.merge_others(records, beside.result() if beside else frozenset())
+                self.groups.merge_others(records, filled)
             if self.rich_text.fields:
                 self.rich_text.complete(records)
         finally:

@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tap_zohocrm.pagination import MAX_IDS_PER_CALL, RecordsPage, batched
+from tap_zohocrm.reads.group_pages import GroupPages, after_fills
 from tap_zohocrm.reads.module_rules import REPLICATION_KEY
 from tap_zohocrm.reads.rest_fields import RestFields
 from tap_zohocrm.schema.fields import RICH_TEXT_LIST_CUT
@@ -43,15 +44,13 @@ from tap_zohocrm.sync.feed_items import FeedItem, Records
 if TYPE_CHECKING:
     from tap_zohocrm.errors import ZohoAPIError
     from tap_zohocrm.reads.coql_pages import CoqlPages
-    from tap_zohocrm.reads.group_pages import GroupPages
     from tap_zohocrm.reads.rest_pages import RestPages
     from tap_zohocrm.reads.rich_text import RichText
     from tap_zohocrm.reads.users_directory import UsersDirectory
 
 FetchByIds = Callable[[tuple[str, ...], list[str]], list[dict[str, Any]]]
 # Every field group and full rich text of REST records (reads.completion.PageCompletion).
-CompleteRest = Callable[[list[dict[str, Any]], int, "Future[frozenset[str]] | None"],
-                        list[dict[str, Any]]]
+CompleteRest = Callable[[list[dict[str, Any]], int, frozenset[str]], list[dict[str, Any]]]
 
 
 class CoqlRead:
@@ -99,7 +98,6 @@ class CoqlRead:
         merged in Modified_Time order. Returns Zoho's Date of the answer that ended the read."""
         beside: RestFields | None = None
         hidden = _Hidden(self._hidden_records_listed(since))
-        ended = False
         try:
             for rows in self.pages.pages(since):
                 self._seen.update((str(row["id"]), _modified(row)) for row in rows)
@@ -117,13 +115,12 @@ class CoqlRead:
                 self._put_rows(rows, filled, hidden, put)
             for piece in batched(hidden.until(None, self._seen), self.per_page):
                 put(self._hidden_part(list(piece)))
-            ended = True
         finally:
             if beside is not None:
                 beside.close()
             for group_pages in self._group_pages.values():
                 if group_pages is not None:
-                    group_pages.close(cancel=not ended)
+                    group_pages.close()
         read_to_end_at = self.pages.read_to_end_at
         if hidden.found:
             self.logger.info("%s: COQL read %d records; %d records Zoho hides unless asked "
@@ -193,13 +190,8 @@ class CoqlRead:
                 self._group_pages[at] = self.hidden_groups(self.hidden_filters[at])
             if (group_pages := self._group_pages[at]) is not None:
                 fills.append(group_pages.fill(part))
-        return self.pool.submit(self._hidden_records, records, fills)
-
-    def _hidden_records(self, records: list[dict[str, Any]],
-                        fills: list[Future[frozenset[str]]]) -> FeedItem:
-        filled: Future[frozenset[str]] = Future()
-        filled.set_result(frozenset().union(*(fill.result() for fill in fills)))
-        return Records(self.complete_rest(records, 0, filled))
+        return after_fills(fills, self.pool, lambda filled: Records(
+            self.complete_rest(records, 0, filled)))
 
     def complete(self, rows: list[dict[str, Any]],
                  filled: set[str] | frozenset[str] = frozenset()) -> list[dict[str, Any]]:

@@ -11,17 +11,57 @@ rows), while the read goes on; a row no page matched (edited between the reads) 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tap_zohocrm.pagination import batched
 from tap_zohocrm.reads.field_groups import FIELDS_BESIDE
 from tap_zohocrm.reads.rest_fields import RestFields
 
+T = TypeVar("T")
+
 if TYPE_CHECKING:
     from tap_zohocrm.errors import ZohoAPIError
     from tap_zohocrm.reads.rest_pages import RestPages
+
+def after_fills(fills: list[Future[frozenset[str]]], pool: ThreadPoolExecutor,
+                task: Callable[[frozenset[str]], T]) -> Future[T]:
+    """`task` run in the pool once every fill is done, given the ids they filled. No pool
+    thread waits for a fill: the pool is the whole run's, and a waiting thread would hold back
+    the other modules' pages."""
+    out: Future[T] = Future()
+    left = [len(fills)]
+    lock = threading.Lock()
+
+    def start() -> None:
+        try:
+            filled = frozenset[str]().union(*(fill.result() for fill in fills))
+            pool.submit(task, filled).add_done_callback(lambda done: _settle(out, done))
+        except BaseException as exc:  # a failed (or cancelled) fill fails the task's page
+            out.set_exception(exc)
+
+    def one_done(_: Future[frozenset[str]]) -> None:
+        with lock:
+            left[0] -= 1
+            if left[0]:
+                return
+        start()
+
+    if not fills:
+        start()
+    for fill in fills:
+        fill.add_done_callback(one_done)
+    return out
+
+
+def _settle(out: Future[T], done: Future[T]) -> None:
+    try:
+        out.set_result(done.result())
+    except BaseException as exc:
+        out.set_exception(exc)
+
 
 class GroupPages:
     """One sync's pages beside its Get Records read, one reader per chunk of other fields."""
@@ -51,10 +91,10 @@ class GroupPages:
                 raise reader.failed
         return frozenset.intersection(*map(frozenset, matched)) if matched else frozenset()
 
-    def close(self, *, cancel: bool) -> None:
-        """The read ended (every page asked for is filled first) or failed (`cancel`: pages
-        not filled yet are not)."""
-        self._order.shutdown(wait=True, cancel_futures=cancel)
+    def close(self) -> None:
+        """The read ended or failed: the pages asked for are filled first (or fail as the read
+        did, a credit budget's stop say), so every page read before goes out whole."""
+        self._order.shutdown(wait=True)
         self._chunks.shutdown(wait=True)
         for reader in self.readers:
             reader.close()

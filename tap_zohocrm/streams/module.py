@@ -46,7 +46,7 @@ from tap_zohocrm.reads.field_groups import (
     selected_fields,
 )
 from tap_zohocrm.reads.full_read import FullReadSteps
-from tap_zohocrm.reads.group_pages import GroupPages
+from tap_zohocrm.reads.group_pages import GroupPages, after_fills
 from tap_zohocrm.reads.module_rules import (
     NOTES,
     REPLICATION_KEY,
@@ -287,11 +287,11 @@ class ModuleReads:
 
         def complete(records: list[dict[str, Any]]) -> None:
             cost = completion.promise(records, beside=beside is not None)
-            filled = beside.fill(records) if beside is not None else None
-            put(pool.submit(lambda: Records(completion.complete(records, cost, filled))))
+            fills = [beside.fill(records)] if beside is not None else []
+            put(after_fills(fills, pool, lambda filled: Records(
+                completion.complete(records, cost, filled))))
 
         start = RecordsPage(modified_since=since)
-        ended = False
         try:
             while True:
                 try:
@@ -311,10 +311,9 @@ class ModuleReads:
                                         query=start.query + 1)
             if pending:
                 complete(pending)
-            ended = True
         finally:
             if beside is not None:
-                beside.close(cancel=not ended)  # after the last page's fill, once read whole
+                beside.close()
         return pages.read_to_end_at
 
     def bulk_backfill(self, resume: dict[str, Any] | None) -> BulkBackfill:
