@@ -20,11 +20,12 @@ from tap_zohocrm.pagination import batched
 from tap_zohocrm.reads.field_groups import FIELDS_BESIDE
 from tap_zohocrm.reads.rest_fields import RestFields
 
-T = TypeVar("T")
-
 if TYPE_CHECKING:
     from tap_zohocrm.errors import ZohoAPIError
     from tap_zohocrm.reads.rest_pages import RestPages
+
+T = TypeVar("T")
+
 
 def after_fills(fills: list[Future[frozenset[str]]], pool: ThreadPoolExecutor,
                 task: Callable[[frozenset[str]], T]) -> Future[T]:

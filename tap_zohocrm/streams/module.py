@@ -256,7 +256,7 @@ class ModuleReads:
         return module_cost(
             stream.name, stream.api_name, plan, expected=stream.expected_records(),
             bulk=stream.uses_bulk_read(), left_out=self.left_out,
-            field_groups=page_reads(self.groups.groups), rich_text=bool(self.rich_text.fields),
+            page_reads=page_reads(self.groups.groups), rich_text=bool(self.rich_text.fields),
             rich_text_per_page=stream.run.version.rich_text_per_page,
             counts_records=stream.counts_records, lists_deletions=stream.emit_deletes,
             attachments=stream.reads_attachments and any(

@@ -19,21 +19,21 @@ if TYPE_CHECKING:
 
 
 def module_cost(stream: str, module: str, plan: ReadPlan, *, expected: int, bulk: bool,
-                left_out: list[str], field_groups: int, rich_text: bool,
+                left_out: list[str], page_reads: int, rich_text: bool,
                 rich_text_per_page: bool, counts_records: bool, lists_deletions: bool,
                 attachments: bool, config: Mapping[str, Any],
                 coql: tuple[int, int] | None = None, counts: int = 0) -> CostRow:
     """The row of a module read by `plan`: `expected` records, through Bulk Read (`bulk`, the
-    `left_out` fields filled over REST) or REST pages of `field_groups` groups; `rich_text`
-    re-read in full; its record count asked (`counts_records`; `counts`: the counts the plan
-    asked), its deletions listed, its records' attachments read."""
+    `left_out` fields filled over REST) or Get Records pages (`page_reads` a page: its own and
+    those beside it); `rich_text` re-read in full; its record count asked (`counts_records`;
+    `counts`: the counts the plan asked), its deletions listed, its records' attachments read."""
     per_page = int(config["per_page"])
     if bulk:
         calls, credits, note = bulk_cost(expected, left_out)
     elif coql is not None:  # its calls and credits, with the REST fills and the hidden count
         (calls, credits), note = coql, ""
     else:
-        calls = credits = rest_calls(expected, per_page, max(1, field_groups))
+        calls = credits = rest_calls(expected, per_page, max(1, page_reads))
         note = ""
     if plan.priced or (counts_records and expected > per_page):
         # The sync's count call (pricing the paths; progress, when there is more than one

@@ -169,7 +169,7 @@ def test_cost_of_each_path() -> None:
     plan = ReadPlan(since=None, full=None, whole=False, path="rest", resumes_export=False,
                     markers_since=None, listed_at=None, read_at=None, start_date=None)
     row = module_cost("leads", "Leads", plan, expected=400, bulk=False, left_out=[],
-                      field_groups=1, rich_text=True, rich_text_per_page=True,
+                      page_reads=1, rich_text=True, rich_text_per_page=True,
                       counts_records=True, lists_deletions=True, attachments=False,
                       config={"per_page": 200, "deleted_full_listing_hours": 0})
     assert (row.calls, row.credits) == (2 + 1 + 1 + 1, 2 + 1 + 1 + 2)
