@@ -220,8 +220,9 @@ class CoqlApi:
         """The rows of a query ordered by Modified_Time then id (no two rows tie, so the order
         is the module's by Modified_Time), found from the lower bound its WHERE puts on
         Modified_Time instead of by testing and sorting every record: what a million-record
-        module needs. None for any other query (or an OFFSET snapshot): the general way."""
-        if q.order_by != KEYSET_ORDER or (offset and self.config["coql_offset_snapshot"]):
+        module needs. None for any other query, or with OFFSET snapshots (positions are kept
+        from the general way's OFFSET 0 answer): the general way."""
+        if q.order_by != KEYSET_ORDER or self.config["coql_offset_snapshot"]:
             return None
         recs = md.sorted_recs("Modified_Time", False)
         bound = modified_lower_bound(q.where)

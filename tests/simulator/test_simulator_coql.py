@@ -542,13 +542,16 @@ def test_rows_tied_on_every_order_by_field_change_order_unless_switched(
     assert ids(rows(coql(sim, auth, query))) == sorted(first, key=int)
 
 
+@pytest.mark.parametrize("order", ["id", "Modified_Time asc, id asc"])
 @pytest.mark.parametrize("snapshot", [False, True])
-def test_offset_pages_over_the_live_data_unless_switched(snapshot: bool) -> None:
+def test_offset_pages_over_the_live_data_unless_switched(snapshot: bool, order: str) -> None:
     s = started(seed=5, sizes={"Leads": 60}, coql_offset_snapshot=snapshot)
     try:
         h = headers_for(s)
-        everyone = ids(read_all(s, h, "id is not null"))
-        query = "select Last_Name from Leads where id is not null order by id limit 10 offset {}"
+        everyone = ids(rows(coql(s, h, "select Last_Name from Leads where id is not null "
+                                       f"order by {order} limit 100")))
+        query = ("select Last_Name from Leads where id is not null "
+                 f"order by {order} limit 10 offset {{}}")
         page1 = ids(rows(coql(s, h, query.format(0))))
         s.delete_record("Leads", page1[3])  # behind the read position
         page2 = ids(rows(coql(s, h, query.format(10))))
